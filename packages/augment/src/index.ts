@@ -1,0 +1,1 @@
+/** @scrl/augment public surface. */

@@ -1,0 +1,1 @@
+/** @scrl/cli public surface. */

@@ -1,0 +1,1 @@
+/** @scrl/data public surface. */

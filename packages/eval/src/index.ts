@@ -1,0 +1,1 @@
+/** @scrl/eval public surface. */

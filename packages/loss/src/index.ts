@@ -1,0 +1,1 @@
+/** @scrl/loss public surface. */

@@ -1,0 +1,1 @@
+/** @scrl/models public surface. */

@@ -1,0 +1,1 @@
+/** @scrl/trainer public surface. */
