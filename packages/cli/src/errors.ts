@@ -1,0 +1,32 @@
+/** Exit codes of the `scrl` command. */
+export const EXIT_OK = 0;
+/** Something failed while running (bad data, a non-finite loss, an I/O error). */
+export const EXIT_FAILURE = 1;
+/** The command line or a configuration was invalid; nothing ran. */
+export const EXIT_USAGE = 2;
+
+/** A wrong command line: unknown command or flag, missing or malformed value. */
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+  constructor(
+    message: string,
+    /** The command whose `--help` the user should read, if known. */
+    readonly command?: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Errors that carry a complete message for the user: printed without a stack trace. */
+export function isUserFacing(err: unknown): err is Error {
+  if (!(err instanceof Error)) return false;
+  return ['UsageError', 'ConfigError', 'DataError', 'TrainingError', 'CheckpointError', 'EvalError'].includes(
+    err.name,
+  );
+}
+
+/** Which exit code an error maps to. */
+export function exitCodeFor(err: unknown): number {
+  if (err instanceof Error && (err.name === 'UsageError' || err.name === 'ConfigError')) return EXIT_USAGE;
+  return EXIT_FAILURE;
+}
