@@ -1,1 +1,13 @@
-/** @scrl/trainer public surface. */
+/**
+ * @scrl/trainer: SCRL and BYOL pretraining. The building blocks (LARS, schedules, EMA,
+ * gradient accumulation, checkpoints, metrics) are importable one by one for a user's own
+ * loop; `train()` puts them together.
+ */
+import '@scrl/roi-align';
+
+export { Lars } from './lars';
+export type { LarsConfig, LarsOptions, LarsState } from './lars';
+export { learningRateAt, momentumAt, scaledLearningRate } from './schedules';
+export type { LearningRateSchedule } from './schedules';
+export { copyModuleState, updateMomentum } from './ema';
+export { GradientAccumulator } from './accumulate';

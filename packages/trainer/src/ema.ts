@@ -1,0 +1,62 @@
+/**
+ * The BYOL/SCRL target update, usable on any pair of modules with matching parameter names.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { Module } from '@scrl/models';
+
+function pairUp(fn: string, target: Module, online: Module, withBuffers: boolean) {
+  const pairs: Array<[tf.Variable, tf.Variable, string]> = [];
+  const lists: Array<[Array<{ name: string; variable: tf.Variable }>, Array<{ name: string; variable: tf.Variable }>]> = [
+    [target.parameters(), online.parameters()],
+  ];
+  if (withBuffers) lists.push([target.buffers(), online.buffers()]);
+  for (const [t, o] of lists) {
+    const byName = new Map(o.map((p) => [p.name, p.variable]));
+    if (t.length !== o.length) {
+      throw new Error(
+        `Error in ${fn}: target has ${t.length} entries but online has ${o.length}; both must be built with the same architecture.`,
+      );
+    }
+    for (const p of t) {
+      const src = byName.get(p.name);
+      if (!src) throw new Error(`Error in ${fn}: online has no parameter or buffer named '${p.name}' (target has it).`);
+      if (src.shape.join(',') !== p.variable.shape.join(',')) {
+        throw new Error(
+          `Error in ${fn}: '${p.name}' has shape [${p.variable.shape}] in target but [${src.shape}] in online.`,
+        );
+      }
+      pairs.push([p.variable, src, p.name]);
+    }
+  }
+  return pairs;
+}
+
+/**
+ * `target <- m * target + (1 - m) * online` for every parameter, in place (Lightly's
+ * `update_momentum`, with the target first). Parameters are matched by name. BatchNorm
+ * running statistics (buffers) are not touched: the target keeps its own, as in BYOL and SCRL.
+ *
+ * @param target the EMA (target) network, updated in place.
+ * @param online the network trained by gradient descent, read only.
+ * @param m momentum in [0, 1]; 1 leaves the target unchanged, 0 copies the online parameters.
+ */
+export function updateMomentum(target: Module, online: Module, m: number): void {
+  if (typeof m !== 'number' || !(m >= 0 && m <= 1)) {
+    throw new Error(`Error in updateMomentum: m must be a number in [0, 1] but got ${m}.`);
+  }
+  const pairs = pairUp('updateMomentum', target, online, false);
+  tf.tidy(() => {
+    for (const [t, o] of pairs) t.assign(tf.add(tf.mul(t, m), tf.mul(o, 1 - m)));
+  });
+}
+
+/**
+ * Copies every parameter and buffer of `online` into `target` (the "target starts as a copy"
+ * option; the SCRL reference instead initialises the target independently).
+ */
+export function copyModuleState(target: Module, online: Module): void {
+  const pairs = pairUp('copyModuleState', target, online, true);
+  tf.tidy(() => {
+    for (const [t, o] of pairs) t.assign(o);
+  });
+}

@@ -1,0 +1,209 @@
+/**
+ * LARS (You et al., 2017) around SGD with momentum, in the form BYOL-style code uses, with
+ * parameters excluded from adaptation and weight decay by role (not by name).
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { isExcludedFromAdaptation } from '@scrl/models';
+import type { NamedParameter } from '@scrl/models';
+
+export interface LarsOptions {
+  /** SGD momentum `m` (default 0.9). */
+  momentum?: number;
+  /** Weight decay `wd`, added to the gradient of adapted parameters (default 0). */
+  weightDecay?: number;
+  /** Trust coefficient `eta` (default 1e-3). */
+  eta?: number;
+  /**
+   * Which parameters skip trust-ratio adaptation and weight decay. Default: every role but
+   * `'weight'` (biases and BatchNorm affine parameters), as in the SCRL/BYOL papers.
+   */
+  exclude?: (param: NamedParameter) => boolean;
+}
+
+/** The plain-JSON part of the optimiser state; the momentum buffers are tensors. */
+export interface LarsConfig {
+  momentum: number;
+  weightDecay: number;
+  eta: number;
+}
+
+/** Everything needed to resume a {@link Lars}: settings, step count and momentum buffers. */
+export interface LarsState {
+  config: LarsConfig;
+  /** Optimiser steps taken so far. */
+  steps: number;
+  /** Momentum buffer per parameter name, `[...param shape]` float32 in row-major order. */
+  buffers: Record<string, { shape: number[]; data: Float32Array }>;
+}
+
+interface Slot {
+  param: NamedParameter;
+  excluded: boolean;
+  velocity: tf.Variable;
+}
+
+function checkNumber(name: string, value: number, lo: number, hi: number): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < lo || value > hi) {
+    throw new Error(`Error in Lars: ${name} must be a number in [${lo}, ${hi}] but got ${value}.`);
+  }
+  return value;
+}
+
+/**
+ * LARS over a fixed list of parameters. For each parameter `w` with gradient `g`:
+ *
+ * ```
+ * adapted (role 'weight'):   g' = g + wd * w
+ *                            trust = eta * ||w|| / ||g'||   if ||w|| > 0 and ||g'|| > 0, else 1
+ * excluded (bias, BN):       g' = g,  trust = 1
+ * both:                      v = m * v + lr * trust * g'
+ *                            w = w - v
+ * ```
+ *
+ * `v` starts at 0, so the first step is `w -= lr * trust * g'` (PyTorch SGD's first step).
+ * Excluded parameters step by `lr`, not `lr^2` (a bug of the SCRL reference).
+ */
+export class Lars {
+  readonly config: LarsConfig;
+  private readonly slots: Slot[];
+  private readonly byVariable = new Map<string, Slot>();
+  private stepCount = 0;
+  private disposed = false;
+
+  constructor(params: NamedParameter[], options: LarsOptions = {}) {
+    if (!Array.isArray(params) || params.length === 0) {
+      throw new Error('Error in Lars: params must be a non-empty array of NamedParameter (module.parameters()).');
+    }
+    this.config = {
+      momentum: checkNumber('momentum', options.momentum ?? 0.9, 0, 1),
+      weightDecay: checkNumber('weightDecay', options.weightDecay ?? 0, 0, Infinity),
+      eta: checkNumber('eta', options.eta ?? 1e-3, 0, Infinity),
+    };
+    const exclude = options.exclude ?? ((p: NamedParameter) => isExcludedFromAdaptation(p.role));
+    const names = new Set<string>();
+    this.slots = params.map((param) => {
+      if (names.has(param.name)) {
+        throw new Error(`Error in Lars: parameter name '${param.name}' appears twice; names must be unique (prefix them per module).`);
+      }
+      names.add(param.name);
+      const slot: Slot = {
+        param,
+        excluded: exclude(param),
+        velocity: tf.variable(tf.zerosLike(param.variable), false),
+      };
+      this.byVariable.set(param.variable.name, slot);
+      return slot;
+    });
+  }
+
+  /** Optimiser steps taken so far. */
+  get steps(): number {
+    return this.stepCount;
+  }
+
+  /** The parameters, in the order given to the constructor. */
+  get parameters(): NamedParameter[] {
+    return this.slots.map((s) => s.param);
+  }
+
+  /**
+   * One update of every parameter that has a gradient in `grads`. Parameters without one are
+   * left untouched, momentum included (as PyTorch skips `p.grad is None`).
+   *
+   * @param grads gradients keyed by `variable.name`, as `tf.variableGrads` returns them.
+   * @param lr learning rate of this step (>= 0).
+   */
+  step(grads: tf.NamedTensorMap, lr: number): void {
+    if (this.disposed) throw new Error('Error in Lars.step: the optimiser was disposed.');
+    if (typeof lr !== 'number' || !Number.isFinite(lr) || lr < 0) {
+      throw new Error(`Error in Lars.step: lr must be a finite number >= 0 but got ${lr}.`);
+    }
+    for (const key of Object.keys(grads)) {
+      if (!this.byVariable.has(key)) {
+        throw new Error(
+          `Error in Lars.step: got a gradient for variable '${key}', which is not one of this optimiser's parameters.`,
+        );
+      }
+    }
+    const { momentum, weightDecay, eta } = this.config;
+    for (const slot of this.slots) {
+      const g = grads[slot.param.variable.name];
+      if (g === undefined) continue;
+      const w = slot.param.variable;
+      if (g.shape.join(',') !== w.shape.join(',')) {
+        throw new Error(
+          `Error in Lars.step: gradient of '${slot.param.name}' has shape [${g.shape}] but the parameter has shape [${w.shape}].`,
+        );
+      }
+      tf.tidy(() => {
+        let update: tf.Tensor;
+        if (slot.excluded) {
+          update = tf.mul(g, lr);
+        } else {
+          const gd = weightDecay === 0 ? g : tf.add(g, tf.mul(w, weightDecay));
+          const wNorm = tf.norm(w);
+          const gNorm = tf.norm(gd);
+          const bothPositive = tf.logicalAnd(tf.greater(wNorm, 0), tf.greater(gNorm, 0));
+          // Divide by a safe denominator so the untaken branch never produces inf/NaN.
+          const safeG = tf.where(bothPositive, gNorm, tf.onesLike(gNorm));
+          const trust = tf.where(bothPositive, tf.div(tf.mul(wNorm, eta), safeG), tf.onesLike(gNorm));
+          update = tf.mul(gd, tf.mul(trust, lr));
+        }
+        const v = tf.add(tf.mul(slot.velocity, momentum), update);
+        slot.velocity.assign(v);
+        w.assign(tf.sub(w, v));
+      });
+    }
+    this.stepCount += 1;
+  }
+
+  /** A copy of the state (reads tensors back from the backend). */
+  async getState(): Promise<LarsState> {
+    const buffers: LarsState['buffers'] = {};
+    for (const slot of this.slots) {
+      buffers[slot.param.name] = {
+        shape: [...slot.velocity.shape],
+        data: new Float32Array(await slot.velocity.data()),
+      };
+    }
+    return { config: { ...this.config }, steps: this.stepCount, buffers };
+  }
+
+  /**
+   * Restores a state from {@link getState} (e.g. a checkpoint). Settings must match this
+   * optimiser's; every parameter must have a buffer of its shape.
+   */
+  setState(state: LarsState): void {
+    for (const key of ['momentum', 'weightDecay', 'eta'] as const) {
+      if (state.config[key] !== this.config[key]) {
+        throw new Error(
+          `Error in Lars.setState: saved ${key} is ${state.config[key]} but this optimiser has ${this.config[key]}. ` +
+            'Build the optimiser with the saved settings.',
+        );
+      }
+    }
+    for (const slot of this.slots) {
+      const saved = state.buffers[slot.param.name];
+      if (!saved) {
+        throw new Error(`Error in Lars.setState: no momentum buffer for parameter '${slot.param.name}' in the saved state.`);
+      }
+      if (saved.shape.join(',') !== slot.velocity.shape.join(',')) {
+        throw new Error(
+          `Error in Lars.setState: buffer of '${slot.param.name}' has shape [${saved.shape}] but the parameter has shape [${slot.velocity.shape}].`,
+        );
+      }
+    }
+    for (const slot of this.slots) {
+      const saved = state.buffers[slot.param.name];
+      tf.tidy(() => slot.velocity.assign(tf.tensor(saved.data, saved.shape, 'float32')));
+    }
+    this.stepCount = state.steps;
+  }
+
+  /** Frees the momentum buffers (not the parameters). */
+  dispose(): void {
+    if (this.disposed) return;
+    for (const slot of this.slots) slot.velocity.dispose();
+    this.disposed = true;
+  }
+}
