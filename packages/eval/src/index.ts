@@ -16,3 +16,13 @@ export type {
   CocoGroundTruth,
   CocoStatName,
 } from './coco/evaluate-coco';
+export { IMAGENET_MEAN, IMAGENET_STD, imagesToTensor } from './backbone';
+export type { Backbone, BackboneFeatureMaps, ImagesToTensorOptions } from './backbone';
+export { extractFeatures, knnClassify, linearProbe } from './probe/probes';
+export type {
+  ExtractFeaturesOptions,
+  KnnOptions,
+  LinearProbeOptions,
+  LinearProbeResult,
+  ProbeResult,
+} from './probe/probes';
