@@ -148,7 +148,7 @@ export function linearProbe(
     return { mean: m, std: s };
   });
   const xTrain = tf.tidy(() => tf.div(tf.sub(trainFeats, mean), std) as tf.Tensor2D);
-  const yTrain = tf.tidy(() => tf.oneHot(tf.tensor1d(Array.from(trainLabels), 'int32'), numClasses).toFloat());
+  const yTrain = tf.tidy(() => tf.cast(tf.oneHot(tf.tensor1d(Array.from(trainLabels), 'int32'), numClasses), 'float32'));
   const w = tf.variable(tf.zeros([dim, numClasses]), true, `linearProbe.w`);
   const b = tf.variable(tf.zeros([numClasses]), true, `linearProbe.b`);
   const optimizer = tf.train.adam(lr);
