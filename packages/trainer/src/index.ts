@@ -11,3 +11,14 @@ export { learningRateAt, momentumAt, scaledLearningRate } from './schedules';
 export type { LearningRateSchedule } from './schedules';
 export { copyModuleState, updateMomentum } from './ema';
 export { GradientAccumulator } from './accumulate';
+export { decodeSafetensors, encodeSafetensors } from './safetensors';
+export type { TensorDict, TensorRecord } from './safetensors';
+export {
+  CHECKPOINT_FORMAT,
+  CHECKPOINT_VERSION,
+  findLatestCheckpoint,
+  listCheckpoints,
+  readCheckpoint,
+  writeCheckpoint,
+} from './checkpoint';
+export type { Checkpoint, CheckpointSidecar, WriteCheckpointOptions } from './checkpoint';
