@@ -148,7 +148,7 @@ export function linearProbe(
     return { mean: m, std: s };
   });
   const xTrain = tf.tidy(() => tf.div(tf.sub(trainFeats, mean), std) as tf.Tensor2D);
-  const yTrain = tf.tidy(() => tf.cast(tf.oneHot(tf.tensor1d(Array.from(trainLabels), 'int32'), numClasses), 'float32'));
+  const yTrain = tf.tidy(() => tf.cast(tf.oneHot(tf.tensor1d(Array.from(trainLabels), 'int32'), numClasses), 'float32') as tf.Tensor2D);
   const w = tf.variable(tf.zeros([dim, numClasses]), true, `linearProbe.w`);
   const b = tf.variable(tf.zeros([numClasses]), true, `linearProbe.b`);
   const optimizer = tf.train.adam(lr);
@@ -156,13 +156,13 @@ export function linearProbe(
   try {
     for (let step = 0; step < steps; step++) {
       let xb = xTrain;
-      let yb = yTrain as tf.Tensor2D;
+      let yb = yTrain;
       let idx: tf.Tensor1D | null = null;
       if (batchSize < n) {
         const rows = Int32Array.from({ length: batchSize }, () => Math.floor(rand() * n));
         idx = tf.tensor1d(rows, 'int32');
         xb = tf.gather(xTrain, idx);
-        yb = tf.gather(yTrain, idx);
+        yb = tf.gather(yTrain, idx) as tf.Tensor2D;
       }
       const last = step === steps - 1;
       const cost = optimizer.minimize(
