@@ -1,0 +1,219 @@
+/**
+ * Colour and filter steps of the view pipeline on HWC Float32Array images with values in
+ * [0, 1], in place, with torchvision's tensor semantics (`torchvision.transforms.functional`
+ * on float tensors): every blend is clamped to [0, 1], grayscale is ITU-R 601-2 luma
+ * (0.2989, 0.587, 0.114), contrast blends with the mean of that luma, hue is a rotation in HSV.
+ */
+
+function check(img: Float32Array, name: string): number {
+  if (!(img instanceof Float32Array) || img.length % 3 !== 0) {
+    throw new Error(`${name}: image must be an HWC Float32Array with 3 channels, got length ${img?.length}.`);
+  }
+  return img.length / 3;
+}
+
+function clamp01(x: number): number {
+  return x < 0 ? 0 : x > 1 ? 1 : x;
+}
+
+/** torchvision `adjust_brightness`: `clamp(x * factor, 0, 1)`. */
+export function adjustBrightness(img: Float32Array, factor: number): Float32Array {
+  check(img, 'adjustBrightness');
+  for (let i = 0; i < img.length; i++) img[i] = clamp01(img[i] * factor);
+  return img;
+}
+
+/** Mean of the ITU-R 601-2 luma over all pixels. */
+export function meanLuma(img: Float32Array): number {
+  const n = check(img, 'meanLuma');
+  let s = 0;
+  for (let p = 0, i = 0; p < n; p++, i += 3) s += 0.2989 * img[i] + 0.587 * img[i + 1] + 0.114 * img[i + 2];
+  return s / n;
+}
+
+/** torchvision `adjust_contrast`: blend with the image's mean luma, `clamp(f * x + (1 - f) * mean)`. */
+export function adjustContrast(img: Float32Array, factor: number): Float32Array {
+  check(img, 'adjustContrast');
+  const m = (1 - factor) * meanLuma(img);
+  for (let i = 0; i < img.length; i++) img[i] = clamp01(factor * img[i] + m);
+  return img;
+}
+
+/** torchvision `adjust_saturation`: blend each pixel with its own luma. */
+export function adjustSaturation(img: Float32Array, factor: number): Float32Array {
+  const n = check(img, 'adjustSaturation');
+  const g = 1 - factor;
+  for (let p = 0, i = 0; p < n; p++, i += 3) {
+    const l = g * (0.2989 * img[i] + 0.587 * img[i + 1] + 0.114 * img[i + 2]);
+    img[i] = clamp01(factor * img[i] + l);
+    img[i + 1] = clamp01(factor * img[i + 1] + l);
+    img[i + 2] = clamp01(factor * img[i + 2] + l);
+  }
+  return img;
+}
+
+/**
+ * torchvision `adjust_hue`: to HSV, `h = (h + factor) mod 1`, back to RGB. `factor` in
+ * [-0.5, 0.5] (a fraction of the hue circle).
+ */
+export function adjustHue(img: Float32Array, factor: number): Float32Array {
+  const n = check(img, 'adjustHue');
+  if (!(factor >= -0.5 && factor <= 0.5)) {
+    throw new Error(`adjustHue: factor must be in [-0.5, 0.5], got ${factor}.`);
+  }
+  for (let p = 0, i = 0; p < n; p++, i += 3) {
+    const r = img[i];
+    const g = img[i + 1];
+    const b = img[i + 2];
+    const maxc = Math.max(r, g, b);
+    const minc = Math.min(r, g, b);
+    const cr = maxc - minc;
+    const eq = maxc === minc;
+    const s = cr / (eq ? 1 : maxc);
+    const div = eq ? 1 : cr;
+    const rc = (maxc - r) / div;
+    const gc = (maxc - g) / div;
+    const bc = (maxc - b) / div;
+    let h: number;
+    if (maxc === r) h = bc - gc;
+    else if (maxc === g) h = 2 + rc - bc;
+    else h = 4 + gc - rc;
+    h = (h / 6 + 1) % 1; // fmod of a positive number
+    h = h + factor;
+    h = h - Math.floor(h); // Python's modulo: result in [0, 1)
+    const v = maxc;
+    const h6 = h * 6;
+    const k = Math.floor(h6);
+    const f = h6 - k;
+    const pp = clamp01(v * (1 - s));
+    const q = clamp01(v * (1 - s * f));
+    const t = clamp01(v * (1 - s * (1 - f)));
+    switch (((k % 6) + 6) % 6) {
+      case 0: img[i] = v; img[i + 1] = t; img[i + 2] = pp; break;
+      case 1: img[i] = q; img[i + 1] = v; img[i + 2] = pp; break;
+      case 2: img[i] = pp; img[i + 1] = v; img[i + 2] = t; break;
+      case 3: img[i] = pp; img[i + 1] = q; img[i + 2] = v; break;
+      case 4: img[i] = t; img[i + 1] = pp; img[i + 2] = v; break;
+      default: img[i] = v; img[i + 1] = pp; img[i + 2] = q; break;
+    }
+  }
+  return img;
+}
+
+/** torchvision `rgb_to_grayscale(num_output_channels=3)`: ITU-R 601-2 luma in all three channels. */
+export function toGrayscale(img: Float32Array): Float32Array {
+  const n = check(img, 'toGrayscale');
+  for (let p = 0, i = 0; p < n; p++, i += 3) {
+    const l = 0.2989 * img[i] + 0.587 * img[i + 1] + 0.114 * img[i + 2];
+    img[i] = l;
+    img[i + 1] = l;
+    img[i + 2] = l;
+  }
+  return img;
+}
+
+/** torchvision `solarize`: values `>= threshold` become `1 - x`. Default threshold 128/255 (PIL's 128 of 255). */
+export function solarize(img: Float32Array, threshold = 128 / 255): Float32Array {
+  check(img, 'solarize');
+  for (let i = 0; i < img.length; i++) if (img[i] >= threshold) img[i] = 1 - img[i];
+  return img;
+}
+
+/** `(x - mean[c]) / std[c]` per channel. */
+export function normalize(img: Float32Array, mean: readonly number[], std: readonly number[]): Float32Array {
+  const n = check(img, 'normalize');
+  const m0 = mean[0], m1 = mean[1], m2 = mean[2];
+  const i0 = 1 / std[0], i1 = 1 / std[1], i2 = 1 / std[2];
+  for (let p = 0, i = 0; p < n; p++, i += 3) {
+    img[i] = (img[i] - m0) * i0;
+    img[i + 1] = (img[i + 1] - m1) * i1;
+    img[i + 2] = (img[i + 2] - m2) * i2;
+  }
+  return img;
+}
+
+/** Mirrors an HWC 3-channel image left-right, in place. */
+export function flipHorizontal(img: Float32Array, width: number): Float32Array {
+  const n = check(img, 'flipHorizontal');
+  const height = n / width;
+  for (let y = 0; y < height; y++) {
+    const row = y * width * 3;
+    for (let x = 0, xr = width - 1; x < xr; x++, xr--) {
+      for (let c = 0; c < 3; c++) {
+        const a = row + x * 3 + c;
+        const b = row + xr * 3 + c;
+        const t = img[a];
+        img[a] = img[b];
+        img[b] = t;
+      }
+    }
+  }
+  return img;
+}
+
+/** Normalised 1-D Gaussian of `2 * radius + 1` taps. */
+export function gaussianKernel(radius: number, sigma: number): Float32Array {
+  const k = new Float32Array(2 * radius + 1);
+  let s = 0;
+  for (let i = -radius; i <= radius; i++) {
+    const v = Math.exp(-(i * i) / (2 * sigma * sigma));
+    k[i + radius] = v;
+    s += v;
+  }
+  for (let i = 0; i < k.length; i++) k[i] /= s;
+  return k;
+}
+
+function reflect(i: number, n: number): number {
+  if (i < 0) return -i;
+  if (i >= n) return 2 * n - 2 - i;
+  return i;
+}
+
+/**
+ * Separable Gaussian blur with reflect padding (torchvision `gaussian_blur` and the SCRL
+ * reference's blur), kernel `2 * radius + 1` taps. Returns a new array.
+ */
+export function gaussianBlur(img: Float32Array, width: number, height: number, radius: number, sigma: number): Float32Array {
+  check(img, 'gaussianBlur');
+  if (!(radius >= 0 && radius < Math.min(width, height))) {
+    throw new Error(`gaussianBlur: radius must be in [0, min(width, height)), got ${radius} for ${width} x ${height}.`);
+  }
+  if (!(sigma > 0)) throw new Error(`gaussianBlur: sigma must be positive, got ${sigma}.`);
+  const k = gaussianKernel(radius, sigma);
+  const tmp = new Float32Array(img.length);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      let r = 0, g = 0, b = 0;
+      for (let t = -radius; t <= radius; t++) {
+        const p = (y * width + reflect(x + t, width)) * 3;
+        const w = k[t + radius];
+        r += img[p] * w;
+        g += img[p + 1] * w;
+        b += img[p + 2] * w;
+      }
+      const d = (y * width + x) * 3;
+      tmp[d] = r;
+      tmp[d + 1] = g;
+      tmp[d + 2] = b;
+    }
+  }
+  const out = new Float32Array(img.length);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      let r = 0, g = 0, b = 0;
+      for (let t = -radius; t <= radius; t++) {
+        const p = (reflect(y + t, height) * width + x) * 3;
+        const w = k[t + radius];
+        r += tmp[p] * w;
+        g += tmp[p + 1] * w;
+        b += tmp[p + 2] * w;
+      }
+      const d = (y * width + x) * 3;
+      out[d] = r;
+      out[d + 1] = g;
+      out[d + 2] = b;
+    }
+  }
+  return out;
+}

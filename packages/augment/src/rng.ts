@@ -1,0 +1,185 @@
+/**
+ * Seedable random numbers for everything random in @scrl/augment.
+ *
+ * The generator is sfc32 (Chris Doty-Humphrey's Small Fast Chaotic PRNG, 128-bit state) in
+ * 32-bit integer arithmetic only, so a seed replays the same numbers on every machine and in
+ * every worker thread. Seeds (numbers or strings) and fork labels are hashed into a 128-bit
+ * key with a MurmurHash3-style mixer. Never `Math.random`.
+ */
+
+/** Plain-JSON state of an {@link Rng}: enough to resume it exactly (checkpoints). */
+export interface RngState {
+  algorithm: 'sfc32';
+  /** The stream's key (what `fork` derives children from), four uint32. */
+  key: [number, number, number, number];
+  /** Generator registers a, b, c, d, four uint32. */
+  state: [number, number, number, number];
+}
+
+/** The random source every random function of @scrl/augment takes. */
+export interface Rng {
+  /** A float in [0, 1) with 32 random bits. */
+  next(): number;
+  /** An integer in [lo, hi], both inclusive, unbiased (rejection sampling); hi - lo < 2^32. */
+  int(lo: number, hi: number): number;
+  /** A float in [lo, hi): `lo + (hi - lo) * next()`. */
+  uniform(lo: number, hi: number): number;
+  /** True with probability p (`next() < p`); p = 0 is always false, p = 1 always true. */
+  bool(p: number): boolean;
+  /**
+   * An independent stream derived from this generator's key and `label` only: it neither reads
+   * nor advances this generator's state, so `createRng(seed).fork(epoch).fork(index)` is the
+   * same stream whatever was drawn before. Forking twice with the same label gives the same
+   * stream; use distinct labels for distinct streams.
+   */
+  fork(label: string | number): Rng;
+  /** A JSON-safe copy of the state; `restoreRng(getState())` continues the same sequence. */
+  getState(): RngState;
+}
+
+const TWO_32 = 4294967296;
+
+function fmix32(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
+/** 128-bit hash of a sequence of 32-bit words (four MurmurHash3 lanes with distinct seeds). */
+function hashWords(words: number[]): [number, number, number, number] {
+  const seeds = [0x9e3779b9, 0x243f6a88, 0xb7e15162, 0x85a308d3];
+  const out = seeds.map((seed, lane) => {
+    let h = (seed ^ Math.imul(words.length, 0x01000193)) >>> 0;
+    for (let i = 0; i < words.length; i++) {
+      let k = Math.imul(words[i] ^ lane, 0xcc9e2d51);
+      k = (k << 15) | (k >>> 17);
+      k = Math.imul(k, 0x1b873593);
+      h ^= k;
+      h = (h << 13) | (h >>> 19);
+      h = (Math.imul(h, 5) + 0xe6546b64) | 0;
+    }
+    return fmix32(h ^ words.length);
+  });
+  return out as [number, number, number, number];
+}
+
+/** Words that identify a seed or label; numbers and strings are tagged so 1 and '1' differ. */
+function labelWords(label: string | number, fn: string, arg: string): number[] {
+  if (typeof label === 'number') {
+    if (!Number.isSafeInteger(label)) {
+      throw new Error(`${fn}: ${arg} must be a safe integer or a string, got ${label}. Round it or pass a string.`);
+    }
+    const neg = label < 0 ? 1 : 0;
+    const abs = Math.abs(label);
+    return [0x4e554d42, neg, abs >>> 0, Math.floor(abs / TWO_32) >>> 0];
+  }
+  if (typeof label === 'string') {
+    const words = [0x53545247, label.length];
+    for (let i = 0; i < label.length; i++) words.push(label.charCodeAt(i));
+    return words;
+  }
+  throw new Error(`${fn}: ${arg} must be a number or a string, got ${typeof label}.`);
+}
+
+class Sfc32 implements Rng {
+  private a: number;
+  private b: number;
+  private c: number;
+  private d: number;
+
+  constructor(
+    private readonly key: [number, number, number, number],
+    state?: [number, number, number, number],
+  ) {
+    if (state) {
+      [this.a, this.b, this.c, this.d] = state.map((v) => v | 0);
+    } else {
+      this.a = key[0] | 0;
+      this.b = key[1] | 0;
+      this.c = key[2] | 0;
+      this.d = key[3] | 1;
+      // Warm-up so that similar keys give unrelated first outputs.
+      for (let i = 0; i < 15; i++) this.nextUint32();
+    }
+  }
+
+  nextUint32(): number {
+    const t = (((this.a + this.b) | 0) + this.d) | 0;
+    this.d = (this.d + 1) | 0;
+    this.a = this.b ^ (this.b >>> 9);
+    this.b = (this.c + (this.c << 3)) | 0;
+    this.c = (this.c << 21) | (this.c >>> 11);
+    this.c = (this.c + t) | 0;
+    return t >>> 0;
+  }
+
+  next(): number {
+    return this.nextUint32() / TWO_32;
+  }
+
+  int(lo: number, hi: number): number {
+    if (!Number.isSafeInteger(lo) || !Number.isSafeInteger(hi) || lo > hi) {
+      throw new Error(`Rng.int: lo and hi must be integers with lo <= hi, got lo=${lo}, hi=${hi}.`);
+    }
+    const range = hi - lo + 1;
+    if (range > TWO_32) {
+      throw new Error(`Rng.int: hi - lo + 1 must be at most 2^32, got ${range}. Split the range.`);
+    }
+    // Largest multiple of range below 2^32: values at or above it are redrawn (no modulo bias).
+    const limit = TWO_32 - (TWO_32 % range);
+    let u = this.nextUint32();
+    while (u >= limit) u = this.nextUint32();
+    return lo + (u % range);
+  }
+
+  uniform(lo: number, hi: number): number {
+    if (!Number.isFinite(lo) || !Number.isFinite(hi) || lo > hi) {
+      throw new Error(`Rng.uniform: lo and hi must be finite with lo <= hi, got lo=${lo}, hi=${hi}.`);
+    }
+    return lo + (hi - lo) * this.next();
+  }
+
+  bool(p: number): boolean {
+    if (!(p >= 0 && p <= 1)) throw new Error(`Rng.bool: p must be in [0, 1], got ${p}.`);
+    return this.next() < p;
+  }
+
+  fork(label: string | number): Rng {
+    const words = [...this.key, 0x464f524b, ...labelWords(label, 'Rng.fork', 'label')];
+    return new Sfc32(hashWords(words));
+  }
+
+  getState(): RngState {
+    return {
+      algorithm: 'sfc32',
+      key: [...this.key] as RngState['key'],
+      state: [this.a >>> 0, this.b >>> 0, this.c >>> 0, this.d >>> 0],
+    };
+  }
+}
+
+/** A generator seeded by an integer or a string; the same seed gives the same stream everywhere. */
+export function createRng(seed: number | string): Rng {
+  return new Sfc32(hashWords(labelWords(seed, 'createRng', 'seed')));
+}
+
+function isUint32Quad(v: unknown): v is [number, number, number, number] {
+  return (
+    Array.isArray(v) && v.length === 4 && v.every((x) => Number.isInteger(x) && x >= 0 && x < TWO_32)
+  );
+}
+
+/** Rebuilds a generator from `rng.getState()` (e.g. after JSON round-trip through a checkpoint). */
+export function restoreRng(state: RngState): Rng {
+  const s = state as unknown as Record<string, unknown> | null;
+  if (!s || typeof s !== 'object' || s.algorithm !== 'sfc32' || !isUint32Quad(s.key) || !isUint32Quad(s.state)) {
+    throw new Error(
+      `restoreRng: state must be { algorithm: 'sfc32', key: [4 uint32], state: [4 uint32] } as returned by ` +
+        `rng.getState(), got ${JSON.stringify(state)}.`,
+    );
+  }
+  return new Sfc32([...s.key] as RngState['key'], [...s.state] as RngState['state']);
+}
