@@ -22,3 +22,7 @@ export {
   writeCheckpoint,
 } from './checkpoint';
 export type { Checkpoint, CheckpointSidecar, WriteCheckpointOptions } from './checkpoint';
+export { formatDuration, MetricsWriter, ProgressReporter, readMetrics } from './metrics';
+export type { ProgressOptions, StepMetrics } from './metrics';
+export { renderLossCurve, writeLossCurvePng } from './plot';
+export type { LossCurveOptions, RgbCanvas } from './plot';
