@@ -26,3 +26,13 @@ export { formatDuration, MetricsWriter, ProgressReporter, readMetrics } from './
 export type { ProgressOptions, StepMetrics } from './metrics';
 export { renderLossCurve, writeLossCurvePng } from './plot';
 export type { LossCurveOptions, RgbCanvas } from './plot';
+export {
+  applyOverrides,
+  loadConfigFile,
+  PRESET_NAMES,
+  presetConfig,
+  resolveConfig,
+  trainConfigSchema,
+  validateConfig,
+} from './config';
+export type { PresetName, ResolveConfigOptions, TrainConfig } from './config';
