@@ -1,1 +1,29 @@
-/** @scrl/data public surface. */
+/**
+ * @scrl/data: datasets for SCRL. Readers for image folders, COCO and Pascal VOC; the built-in
+ * generated scenes; and a prefetching view-pair loader running in worker threads.
+ */
+export { DataError, isDataError } from './errors';
+export type { SkippedFile, WarnFn } from './errors';
+export { decodeImage, encodePng, imageSize, IMAGE_EXTENSIONS, isImageFile } from './decode';
+export { ImageFolder, LabelledImageFolder, iterateImages, listImageFiles } from './image-folder';
+export type { FolderImage, FolderOptions, LabelledSample } from './image-folder';
+export { BOX_TOLERANCE, checkBox, cropRgb, dominantClassLabels, objectCrops, resizeRgb, toCocoJson } from './detection';
+export type {
+  CocoJson,
+  DetectionAnnotation,
+  DetectionCategory,
+  DetectionDataset,
+  DetectionImage,
+  ObjectCrop,
+  ObjectCropOptions,
+  ToCocoJsonOptions,
+} from './detection';
+export { loadCocoDataset } from './coco';
+export { loadVocDataset, parseVocXml, VOC_CLASSES } from './voc';
+export type { LoadVocOptions, VocAnnotation } from './voc';
+export { parseXml, XmlSyntaxError } from './xml';
+export type { XmlElement } from './xml';
+export { renderScene, SCENE_CLASSES } from './scene-render';
+export type { RenderedScene, RenderSceneOptions, SceneObject } from './scene-render';
+export { checkScenes, ensureScenes, generateScenes, loadSceneLabels, loadScenes, SCENES_GENERATOR } from './scenes';
+export type { GenerateScenesOptions, ScenesInfo } from './scenes';
