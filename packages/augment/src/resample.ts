@@ -36,6 +36,12 @@ const tapCache = new Map<string, Taps>();
 
 /** Filter windows for resampling `[offset, offset + inLength)` of a line of `inSize` to `outSize`. */
 function taps(inSize: number, offset: number, inLength: number, outSize: number): Taps {
+  if (!(Number.isInteger(offset) && Number.isInteger(inLength) && offset >= 0 && inLength >= 1 && offset + inLength <= inSize)) {
+    throw new Error(`resampleBicubic: region [${offset}, ${offset + inLength}) must be integer pixels inside 0..${inSize}.`);
+  }
+  if (!(Number.isInteger(outSize) && outSize >= 1)) {
+    throw new Error(`resampleBicubic: output size must be a positive integer, got ${outSize}.`);
+  }
   const key = `${inSize},${offset},${inLength},${outSize}`;
   const hit = tapCache.get(key);
   if (hit) return hit;
@@ -47,10 +53,11 @@ function taps(inSize: number, offset: number, inLength: number, outSize: number)
   const count = new Int32Array(outSize);
   const weights = new Float32Array(outSize * maxCount);
   const ss = 1 / filterScale;
+  // Windows are clamped to the region itself, as PIL resizes a crop (torchvision's resized_crop).
   for (let xx = 0; xx < outSize; xx++) {
-    const center = offset + (xx + 0.5) * scale;
+    const center = (xx + 0.5) * scale;
     const xmin = Math.max(Math.trunc(center - support + 0.5), 0);
-    const xmax = Math.min(Math.trunc(center + support + 0.5), inSize) - xmin;
+    const xmax = Math.min(Math.trunc(center + support + 0.5), inLength) - xmin;
     let total = 0;
     for (let x = 0; x < xmax; x++) {
       const w = cubic((x + xmin - center + 0.5) * ss);
@@ -58,7 +65,7 @@ function taps(inSize: number, offset: number, inLength: number, outSize: number)
       total += w;
     }
     if (total !== 0) for (let x = 0; x < xmax; x++) weights[xx * maxCount + x] /= total;
-    start[xx] = xmin;
+    start[xx] = offset + xmin;
     count[xx] = xmax;
   }
   const t = { start, count, weights, maxCount };
