@@ -1,0 +1,110 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { describeEachBackend, maxRelativeError, relativeNormError } from '@scrl/testing';
+import '../index';
+import { onStockCpu, seeded, sizeOf } from './__tests__/helpers';
+
+type Pad = 'same' | 'valid' | number | tf.backend_util.ExplicitPadding;
+
+interface Case {
+  stride: number;
+  kernel: number;
+  pad: Pad;
+  height: number;
+  width: number;
+}
+
+const N = 2;
+const CIN = 3;
+const COUT = 5;
+
+function cases(): Case[] {
+  const out: Case[] = [];
+  for (const stride of [1, 2]) {
+    for (const kernel of [1, 3, 7]) {
+      const p = (kernel - 1) / 2; // ResNet's explicit padding: 1x1 pad 0, 3x3 pad 1, 7x7 pad 3
+      const pads: Pad[] = ['same', 'valid', p, [[0, 0], [p, p], [p, p], [0, 0]]];
+      for (const pad of pads) {
+        // Odd and even sizes, never square, so height and width mix-ups show.
+        for (const [height, width] of [
+          [9, 11],
+          [12, 10],
+        ]) {
+          out.push({ stride, kernel, pad, height, width });
+        }
+      }
+    }
+  }
+  return out;
+}
+
+function maxAbs(a: Float32Array): number {
+  let m = 0;
+  for (const v of a) m = Math.max(m, Math.abs(v));
+  return m;
+}
+
+const label = (c: Case) => `stride ${c.stride}, ${c.kernel}x${c.kernel}, pad ${JSON.stringify(c.pad)}, ${c.height}x${c.width}`;
+
+/** Both weight and input gradients of one conv2d through the registered kernels. */
+function backprops(c: Case): { dw: Float32Array; dx: Float32Array } {
+  return tf.tidy(() => {
+    const xShape: [number, number, number, number] = [N, c.height, c.width, CIN];
+    const wShape: [number, number, number, number] = [c.kernel, c.kernel, CIN, COUT];
+    const x = tf.tensor4d(seeded(sizeOf(xShape), 1), xShape);
+    const w = tf.tensor4d(seeded(sizeOf(wShape), 2), wShape);
+    const yShape = tf.conv2d(x, w, c.stride, c.pad).shape;
+    const dy = tf.tensor4d(seeded(sizeOf(yShape), 3), yShape);
+    const common = { strides: c.stride, pad: c.pad, dataFormat: 'NHWC' } as unknown as tf.NamedAttrMap;
+    const dw = tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, { ...common, filterShape: wShape }) as tf.Tensor;
+    const dx = tf.engine().runKernel('Conv2DBackpropInput', { dy, filter: w }, { ...common, inputShape: xShape }) as tf.Tensor;
+    return { dw: dw.dataSync() as Float32Array, dx: dx.dataSync() as Float32Array };
+  });
+}
+
+describeEachBackend('Conv2DBackpropFilter / Conv2DBackpropInput training kernels', (backend) => {
+  it.each(cases().map((c) => [label(c), c] as const))('match the stock cpu kernels: %s', async (_name, c) => {
+    const ref = await onStockCpu(() => backprops(c));
+    const before = tf.memory().numTensors;
+    const got = backprops(c);
+    expect(tf.memory().numTensors).toBe(before);
+    expect(tf.getBackend()).toBe(backend);
+    expect(got.dw.length).toBe(ref.dw.length);
+    expect(got.dx.length).toBe(ref.dx.length);
+    // float32 sums in another order: the whole array within 1e-5, and every element within
+    // 1e-5 of the largest one (elements near 0 carry only absolute rounding error).
+    expect(relativeNormError(got.dw, ref.dw)).toBeLessThan(1e-5);
+    expect(relativeNormError(got.dx, ref.dx)).toBeLessThan(1e-5);
+    expect(maxRelativeError(got.dw, ref.dw, maxAbs(ref.dw))).toBeLessThan(1e-5);
+    expect(maxRelativeError(got.dx, ref.dx, maxAbs(ref.dx))).toBeLessThan(1e-5);
+  });
+
+  it('gives tf.grads of a strided, padded conv2d the stock gradients (batch 3, channels 4 -> 6)', async () => {
+    const run = () =>
+      tf.tidy(() => {
+        const x = tf.tensor4d(seeded(3 * 13 * 12 * 4, 4), [3, 13, 12, 4]);
+        const w = tf.tensor4d(seeded(3 * 3 * 4 * 6, 5), [3, 3, 4, 6]);
+        const f = (a: tf.Tensor, b: tf.Tensor) =>
+          tf.sum(tf.square(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 2, [[0, 0], [1, 1], [1, 1], [0, 0]])));
+        const [dx, dw] = tf.grads(f)([x, w]);
+        return [dx.dataSync() as Float32Array, dw.dataSync() as Float32Array];
+      });
+    const ref = await onStockCpu(run);
+    const got = run();
+    expect(relativeNormError(got[0], ref[0])).toBeLessThan(1e-5);
+    expect(relativeNormError(got[1], ref[1])).toBeLessThan(1e-5);
+  });
+
+  it('reports a dy that does not fit the convolution', () => {
+    const x = tf.zeros([1, 8, 8, 2]);
+    const dy = tf.zeros([1, 5, 5, 3]);
+    expect(() =>
+      tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, {
+        strides: 1,
+        pad: 'same',
+        dataFormat: 'NHWC',
+        filterShape: [3, 3, 2, 3],
+      } as unknown as tf.NamedAttrMap),
+    ).toThrow(/dy has shape \[1,5,5,3\]/);
+    tf.dispose([x, dy]);
+  });
+});
