@@ -4,6 +4,7 @@
  * registration, and the training kernels that TF.js backends lack.
  */
 import './runtime/tfjs-runtime';
+import './training-kernels/register';
 
 export {
   BACKEND_CHOICES,
