@@ -65,22 +65,21 @@ export function adjustHue(img: Float32Array, factor: number): Float32Array {
     const r = img[i];
     const g = img[i + 1];
     const b = img[i + 2];
-    const maxc = Math.max(r, g, b);
-    const minc = Math.min(r, g, b);
+    const maxc = r > g ? (r > b ? r : b) : g > b ? g : b;
+    const minc = r < g ? (r < b ? r : b) : g < b ? g : b;
+    if (maxc === minc) continue; // gray: hue rotation leaves it unchanged
     const cr = maxc - minc;
-    const eq = maxc === minc;
-    const s = cr / (eq ? 1 : maxc);
-    const div = eq ? 1 : cr;
-    const rc = (maxc - r) / div;
-    const gc = (maxc - g) / div;
-    const bc = (maxc - b) / div;
+    const s = cr / maxc;
     let h: number;
-    if (maxc === r) h = bc - gc;
-    else if (maxc === g) h = 2 + rc - bc;
-    else h = 4 + gc - rc;
-    h = (h / 6 + 1) % 1; // fmod of a positive number
-    h = h + factor;
-    h = h - Math.floor(h); // Python's modulo: result in [0, 1)
+    if (maxc === r) h = (g - b) / cr;
+    else if (maxc === g) h = 2 + (b - r) / cr;
+    else h = 4 + (r - g) / cr;
+    // torchvision: fmod(h / 6 + 1, 1), then (h + factor) mod 1, Python-style.
+    h = h / 6 + 1;
+    h -= Math.floor(h);
+    h += factor;
+    h -= Math.floor(h);
+    if (h >= 1) h = 0; // h = -tiny rounds to 1 above; mod 1 makes it 0
     const v = maxc;
     const h6 = h * 6;
     const k = Math.floor(h6);
@@ -88,7 +87,7 @@ export function adjustHue(img: Float32Array, factor: number): Float32Array {
     const pp = clamp01(v * (1 - s));
     const q = clamp01(v * (1 - s * f));
     const t = clamp01(v * (1 - s * (1 - f)));
-    switch (((k % 6) + 6) % 6) {
+    switch (k) {
       case 0: img[i] = v; img[i + 1] = t; img[i + 2] = pp; break;
       case 1: img[i] = q; img[i + 1] = v; img[i + 2] = pp; break;
       case 2: img[i] = pp; img[i + 1] = v; img[i + 2] = t; break;

@@ -131,7 +131,7 @@ export async function renderBoxPairs(input: RenderBoxPairsInput): Promise<Buffer
   pairs.forEach((pair, j) => {
     const rgb = PAIR_COLOURS[j % PAIR_COLOURS.length];
     for (const [i, box] of [pair.view1, pair.view2].entries()) {
-      strokeRect(panels[i], box[0] * k, box[1] * k, box[2] * k, box[3] * k, 2, rgb);
+      strokeRect(panels[i], box[0] * k, box[1] * k, box[2] * k, box[3] * k, 3, rgb);
     }
   });
 

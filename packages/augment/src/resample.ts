@@ -98,6 +98,7 @@ export function resampleBicubic(
   const rows = rowHi - rowLo;
   const tmp = new Float32Array(rows * outWidth * channels);
   const rowStride = width * channels;
+  const xw = tx.weights;
   for (let y = 0; y < rows; y++) {
     const srcRow = (y + rowLo) * rowStride;
     const dstRow = y * outWidth * channels;
@@ -112,7 +113,7 @@ export function resampleBicubic(
         let b = 0;
         let p = srcRow + s * 3;
         for (let k = 0; k < n; k++, p += 3) {
-          const w = tx.weights[wo + k];
+          const w = xw[wo + k];
           r += src[p] * w;
           g += src[p + 1] * w;
           b += src[p + 2] * w;
@@ -123,7 +124,7 @@ export function resampleBicubic(
       } else {
         for (let c = 0; c < channels; c++) {
           let acc = 0;
-          for (let k = 0; k < n; k++) acc += src[srcRow + (s + k) * channels + c] * tx.weights[wo + k];
+          for (let k = 0; k < n; k++) acc += src[srcRow + (s + k) * channels + c] * xw[wo + k];
           tmp[d + c] = acc;
         }
       }
@@ -131,15 +132,23 @@ export function resampleBicubic(
   }
   const out = new Float32Array(outHeight * outWidth * channels);
   const lineLen = outWidth * channels;
+  const yw = ty.weights;
   for (let yy = 0; yy < outHeight; yy++) {
-    const s = ty.start[yy] - rowLo;
+    const s = (ty.start[yy] - rowLo) * lineLen;
     const n = ty.count[yy];
     const wo = yy * ty.maxCount;
     const d = yy * lineLen;
-    for (let k = 0; k < n; k++) {
-      const w = ty.weights[wo + k] * gain;
-      const srcRow = (s + k) * lineLen;
-      for (let i = 0; i < lineLen; i++) out[d + i] += tmp[srcRow + i] * w;
+    // Accumulate in a register per output value: one write per value instead of one per tap.
+    if (n === 4) {
+      const w0 = yw[wo] * gain, w1 = yw[wo + 1] * gain, w2 = yw[wo + 2] * gain, w3 = yw[wo + 3] * gain;
+      const r0 = s, r1 = s + lineLen, r2 = s + 2 * lineLen, r3 = s + 3 * lineLen;
+      for (let i = 0; i < lineLen; i++) out[d + i] = tmp[r0 + i] * w0 + tmp[r1 + i] * w1 + tmp[r2 + i] * w2 + tmp[r3 + i] * w3;
+    } else {
+      for (let i = 0; i < lineLen; i++) {
+        let acc = 0;
+        for (let k = 0, r = s + i; k < n; k++, r += lineLen) acc += tmp[r] * yw[wo + k];
+        out[d + i] = acc * gain;
+      }
     }
   }
   return out;
