@@ -17,3 +17,24 @@ export {
 } from './runtime/backend';
 export type { BackendChoice, BackendInfo, InitBackendOptions } from './runtime/backend';
 export { ensureTfjsGradients } from './runtime/tfjs-runtime';
+
+export { RoIAlign, roiAlign } from './roi-align';
+export type { RoiAlignAttrs, RoiAlignOptions, RoiAlignOutputSize } from './roi-align';
+export { RoiAlignGradKernelName, RoiAlignKernelName } from './roi-align';
+export {
+  BOX_FORMATS,
+  batchedNms,
+  batchedNmsArray,
+  boxArea,
+  boxAreaArray,
+  boxConvert,
+  boxConvertArray,
+  boxIou,
+  boxIouArray,
+  boxPairIou,
+  clipBoxes,
+  clipBoxesArray,
+  nms,
+  nmsArray,
+} from './boxes';
+export type { Box, BoxesLike, BoxFormat } from './boxes';
