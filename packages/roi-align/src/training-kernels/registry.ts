@@ -10,6 +10,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { conv2dBackpropFilterViaConv2D } from './conv2d-backprop-filter';
 import { conv2dBackpropInputViaConv2D } from './conv2d-backprop-input';
+import { tileByBlocks } from './tile';
 import { unsortedSegmentSumTypedArray } from './unsorted-segment-sum';
 
 /** Marks a kernel config as ours, across module copies. */
@@ -65,7 +66,19 @@ export const TRAINING_KERNELS: readonly TrainingKernelInfo[] = [
     kernelName: 'Conv2DBackpropFilter',
     backendName: 'cpu',
     action: 'replaces',
-    how: "one cpu Conv2D over the transposed input with dy as a dilated filter",
+    how: 'one cpu Conv2D over the transposed input with dy as a dilated filter',
+  },
+  {
+    kernelName: 'Tile',
+    backendName: 'wasm',
+    action: 'replaces',
+    how: 'block copies (BatchNorm gradients tile a channel vector to the activation shape)',
+  },
+  {
+    kernelName: 'Tile',
+    backendName: 'cpu',
+    action: 'replaces',
+    how: 'block copies (BatchNorm gradients tile a channel vector to the activation shape)',
   },
 ];
 
@@ -87,6 +100,9 @@ function kernelFuncFor(info: TrainingKernelInfo): tf.KernelFunc {
       return ((args: KernelArgs) =>
         conv2dBackpropInputViaConv2D(args) ??
         stockOrThrow(info.kernelName, info.backendName).kernelFunc(args)) as unknown as tf.KernelFunc;
+    case 'Tile':
+      return ((args: KernelArgs) =>
+        tileByBlocks(args) ?? stockOrThrow(info.kernelName, info.backendName).kernelFunc(args)) as unknown as tf.KernelFunc;
     default:
       throw new Error(`training kernels: no implementation for ${info.kernelName}`);
   }
