@@ -71,8 +71,8 @@ function binTaps(
 }
 
 /** Bin ranges [start, end) of at most CHUNK_ELEMENTS gathered elements each. */
-function chunks(bins: number, taps: number, channels: number): Array<[number, number]> {
-  const step = Math.max(1, Math.floor(CHUNK_ELEMENTS / Math.max(1, taps * channels)));
+function chunks(bins: number, taps: number, channels: number, limit: number): Array<[number, number]> {
+  const step = Math.max(1, Math.floor(limit / Math.max(1, taps * channels)));
   const out: Array<[number, number]> = [];
   for (let s = 0; s < bins; s += step) out.push([s, Math.min(bins, s + step)]);
   return out;
@@ -81,18 +81,20 @@ function chunks(bins: number, taps: number, channels: number): Array<[number, nu
 /**
  * RoIAlign of `x` [N, H, W, C] over validated `boxes` / `boxIndices` (plain arrays), built
  * from core ops and differentiable with respect to `x`. Returns [K, PH, PW, C].
+ * `chunkElements` bounds the gathered block (tests set it low to exercise chunking).
  */
 export function roiAlignComposite(
   x: tf.Tensor4D,
   boxes: ArrayLike<number>,
   boxIndices: ArrayLike<number>,
   attrs: RoiAlignAttrs,
+  chunkElements = CHUNK_ELEMENTS,
 ): tf.Tensor4D {
   const [N, H, W, C] = x.shape;
   const K = boxIndices.length;
   const outShape: [number, number, number, number] = [K, attrs.pooledHeight, attrs.pooledWidth, C];
   const { pixel, weight, bins, taps } = binTaps(x.shape, boxes, boxIndices, attrs);
-  const parts = chunks(bins, taps, C);
+  const parts = chunks(bins, taps, C, chunkElements);
   const pixels = N * H * W;
 
   const f = tf.customGrad(((input: tf.Tensor) => {

@@ -115,6 +115,36 @@ describeEachBackend('roiAlign', (backend) => {
 
 describeEachBackend('roiAlign composite fallback (core ops, used on tensorflow/webgl/webgpu)', () => {
   checkParity(viaComposite);
+
+  it('gives the same forward and gradient when the gather runs in several chunks', () => {
+    const c = fixture.cases.find((fc) => fc.inputShape[3] === 37) as RoiAlignFixtureCase;
+    const { x, boxes, boxIndices, dy } = inputsOf(c);
+    const attrs = roiAlignAttrs(c.outputSize, optionsOf(c));
+    const chunked = (v: tf.Tensor) => roiAlignComposite(v as tf.Tensor4D, boxes.dataSync(), boxIndices.dataSync(), attrs, 100);
+    const out = chunked(x);
+    expect(parityError(out.dataSync(), decodeFloat32(c.forward))).toBeLessThan(TOL);
+    const dx = tf.grad(chunked)(x, dy);
+    expect(parityError(dx.dataSync(), decodeFloat32(c.gradInput))).toBeLessThan(TOL);
+    tf.dispose([x, boxes, boxIndices, dy, out, dx]);
+  });
+
+  it('is what roiAlign runs on a backend without a RoiAlign kernel', () => {
+    const backend = tf.getBackend();
+    const saved = ['RoiAlign', 'RoiAlignGrad'].map((name) => tf.getKernel(name, backend));
+    saved.forEach((k) => tf.unregisterKernel(k.kernelName, k.backendName));
+    try {
+      const c = fixture.cases.find((fc) => fc.name.startsWith('SCRL')) as RoiAlignFixtureCase;
+      const { x, boxes, boxIndices, dy } = inputsOf(c);
+      const out = viaOp(x, boxes, boxIndices, c);
+      expect(parityError(out.dataSync(), decodeFloat32(c.forward))).toBeLessThan(TOL);
+      const dx = tf.grad((v: tf.Tensor) => viaOp(v as tf.Tensor4D, boxes, boxIndices, c))(x, dy);
+      expect(parityError(dx.dataSync(), decodeFloat32(c.gradInput))).toBeLessThan(TOL);
+      tf.dispose([x, boxes, boxIndices, dy, out, dx]);
+    } finally {
+      saved.forEach((k) => tf.registerKernel(k));
+    }
+    expect(tf.getKernel('RoiAlign', backend)).toBeDefined();
+  });
 });
 
 describeEachBackend('roiAlign input validation', () => {
