@@ -5,6 +5,9 @@ import sharp from 'sharp';
 import { DataError, ImageFolder, LabelledImageFolder, decodeImage, isDataError, iterateImages, listImageFiles } from '../index';
 import { removeDir, tempDir, warnings, writeImage, writeTruncatedPng } from './helpers';
 
+// The machine is shared; the root preset's testTimeout does not reach projects.
+jest.setTimeout(120_000);
+
 describe('decodeImage', () => {
   let dir: string;
   beforeAll(() => {

@@ -15,6 +15,9 @@ import {
 } from '../index';
 import { removeDir, tempDir } from './helpers';
 
+// The machine is shared; the root preset's testTimeout does not reach projects.
+jest.setTimeout(120_000);
+
 const filesOf = (dir: string): Record<string, Buffer> => {
   const out: Record<string, Buffer> = {};
   const walk = (d: string) => {
