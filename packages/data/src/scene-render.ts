@@ -338,6 +338,12 @@ export function renderScene(seed: number, index: number, options: RenderSceneOpt
       let ok = true;
       for (let j = 0; j < placed.length; j++) if (visible[j] - lost[j] < minVisible * fullMasks[j].length) ok = false;
       if (!ok) continue;
+      // Keep the object's main colour away from the background under its centre, so that no
+      // object is invisible; colour still says nothing about the class.
+      const c = (Math.floor(o.cy) * size + Math.floor(o.cx)) * 3;
+      for (let t = 0; t < 16 && Math.abs(o.colorA[0] - px[c]) + Math.abs(o.colorA[1] - px[c + 1]) + Math.abs(o.colorA[2] - px[c + 2]) < 120; t++) {
+        o.colorA = randomColor(rng);
+      }
       for (let j = 0; j < placed.length; j++) visible[j] -= lost[j];
       const id = placed.length;
       for (let i = 0; i < mask.length; i++) owner[mask[i]] = id;

@@ -19,7 +19,7 @@ import { DataError } from './errors';
 import { renderScene, SCENE_CLASSES } from './scene-render';
 
 /** Bumped whenever the drawing changes, so caches made by an older generator are rebuilt. */
-export const SCENES_GENERATOR = 'scrl-scenes-v1';
+export const SCENES_GENERATOR = 'scrl-scenes-v2';
 
 export interface GenerateScenesOptions {
   /** Output folder. Must not exist, be empty, or (with `overwrite`) hold an earlier scenes set. */
