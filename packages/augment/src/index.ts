@@ -35,7 +35,7 @@ export {
   solarize,
   toGrayscale,
 } from './colour';
-export { resampleBicubic } from './resample';
+export { resampleBicubic, resampleBicubicJs } from './resample';
 export type { Region } from './resample';
 export { VIEW_PIPELINE_DEFAULTS, createViewPipeline, cropResize, resizeBlur, resolveViewPipelineOptions } from './pipeline';
 export type {

@@ -78,8 +78,134 @@ function taps(inSize: number, offset: number, inLength: number, outSize: number)
  * Resamples `region` of an HWC image with `channels` channels to `outWidth x outHeight`,
  * multiplying by `gain` (e.g. 1/255 to turn bytes into [0, 1] floats). When `flip` is set the
  * output is mirrored left-right. Returns a new Float32Array (HWC).
+ *
+ * 3-channel Uint8Array / Float32Array input runs in a small WebAssembly SIMD kernel
+ * (src/wasm/resample.wat); anything else, or a runtime without wasm SIMD, in plain JavaScript.
  */
 export function resampleBicubic(
+  src: ArrayLike<number>,
+  width: number,
+  height: number,
+  channels: number,
+  region: Region,
+  outWidth: number,
+  outHeight: number,
+  gain = 1,
+  flip = false,
+): Float32Array {
+  if (channels === 3 && (src instanceof Uint8Array || src instanceof Float32Array) && wasmKernels() !== null) {
+    return resampleWasm(src, width, height, region, outWidth, outHeight, gain, flip);
+  }
+  return resampleBicubicJs(src, width, height, channels, region, outWidth, outHeight, gain, flip);
+}
+
+// The ES2022 + node typings in use here do not declare WebAssembly: the little we use.
+interface WasmMemory {
+  readonly buffer: ArrayBuffer;
+  grow(pages: number): number;
+}
+declare const WebAssembly: {
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object, imports: object) => { exports: unknown };
+};
+
+interface Kernels {
+  memory: WasmMemory;
+  u8ToF32(src: number, stride: number, x0: number, y0: number, cols: number, rows: number, dst: number): void;
+  horiz(src: number, rowLen: number, rows: number, start: number, count: number, weights: number, maxCount: number, outW: number, flip: number, dst: number): void;
+  vert(tmp: number, lineLen: number, start: number, count: number, weights: number, maxCount: number, outH: number, rowLo: number, gain: number, dst: number): void;
+}
+
+let kernels: Kernels | null | undefined;
+
+/** The wasm kernels, instantiated once per thread; null where wasm SIMD is unavailable. */
+function wasmKernels(): Kernels | null {
+  if (kernels !== undefined) return kernels;
+  try {
+    const { RESAMPLE_WASM_BASE64 } = require('./wasm/resample-wasm') as { RESAMPLE_WASM_BASE64: string };
+    const bytes = Buffer.from(RESAMPLE_WASM_BASE64, 'base64');
+    const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), {});
+    kernels = instance.exports as unknown as Kernels;
+  } catch {
+    kernels = null;
+  }
+  return kernels;
+}
+
+/** Bump allocator over the wasm memory, 16-byte aligned with 16 bytes of slack per buffer. */
+function layout(sizes: number[]): number[] {
+  const offsets: number[] = [];
+  let at = 16;
+  for (const s of sizes) {
+    offsets.push(at);
+    at += Math.ceil((s + 16) / 16) * 16;
+  }
+  const k = kernels as Kernels;
+  const need = at - k.memory.buffer.byteLength;
+  if (need > 0) k.memory.grow(Math.ceil(need / 65536));
+  return offsets;
+}
+
+function resampleWasm(
+  src: Uint8Array | Float32Array,
+  width: number,
+  height: number,
+  region: Region,
+  outWidth: number,
+  outHeight: number,
+  gain: number,
+  flip: boolean,
+): Float32Array {
+  const k = kernels as Kernels;
+  const tx = taps(width, region.left, region.width, outWidth);
+  const ty = taps(height, region.top, region.height, outHeight);
+  const rowLo = ty.start[0];
+  const rowHi = ty.start[outHeight - 1] + ty.count[outHeight - 1];
+  const rows = rowHi - rowLo;
+  const rowLen = region.width * 3;
+  const isU8 = src instanceof Uint8Array;
+  const [oSrc, oU8, oTmp, oOut, oXs, oXc, oXw, oYs, oYc, oYw] = layout([
+    rows * rowLen * 4,
+    isU8 ? rows * width * 3 : 0,
+    rows * outWidth * 12,
+    outHeight * outWidth * 12,
+    outWidth * 4,
+    outWidth * 4,
+    tx.weights.length * 4,
+    outHeight * 4,
+    outHeight * 4,
+    ty.weights.length * 4,
+  ]);
+  const buf = k.memory.buffer;
+  if (isU8) {
+    new Uint8Array(buf, oU8, rows * width * 3).set(src.subarray(rowLo * width * 3, rowHi * width * 3));
+    k.u8ToF32(oU8, width * 3, region.left, 0, region.width, rows, oSrc);
+  } else {
+    const f = new Float32Array(buf, oSrc, rows * rowLen);
+    if (region.left === 0 && region.width === width) {
+      f.set(src.subarray(rowLo * rowLen, rowHi * rowLen));
+    } else {
+      for (let y = 0; y < rows; y++) {
+        const s = ((rowLo + y) * width + region.left) * 3;
+        f.set(src.subarray(s, s + rowLen), y * rowLen);
+      }
+    }
+  }
+  // Tap starts relative to the copied region (columns) and to row rowLo (rows).
+  const xs = new Int32Array(buf, oXs, outWidth);
+  for (let i = 0; i < outWidth; i++) xs[i] = tx.start[i] - region.left;
+  new Int32Array(buf, oXc, outWidth).set(tx.count);
+  new Float32Array(buf, oXw, tx.weights.length).set(tx.weights);
+  new Int32Array(buf, oYs, outHeight).set(ty.start);
+  new Int32Array(buf, oYc, outHeight).set(ty.count);
+  new Float32Array(buf, oYw, ty.weights.length).set(ty.weights);
+  k.horiz(oSrc, rowLen, rows, oXs, oXc, oXw, tx.maxCount, outWidth, flip ? 1 : 0, oTmp);
+  k.vert(oTmp, outWidth * 3, oYs, oYc, oYw, ty.maxCount, outHeight, rowLo, gain, oOut);
+  return new Float32Array(buf, oOut, outHeight * outWidth * 3).slice();
+}
+
+/** The same resampling in plain JavaScript (any channel count, any array type). */
+export function resampleBicubicJs(
   src: ArrayLike<number>,
   width: number,
   height: number,
