@@ -1,23 +1,55 @@
 /**
- * `Conv2DBackpropInput` (the input gradient of conv2d) as one forward `Conv2D` of the backend.
+ * `Conv2DBackpropInput` (the input gradient of conv2d) as forward `Conv2D`s of the backend.
  *
- * The input gradient of y = conv2d(x, w, stride s, pad p) is the "full" correlation of dy,
- * zero-upsampled by s (s - 1 zeros between neighbours), with the spatially flipped filter whose
- * in/out channels are swapped:
- *   u = upsample(dy, s) : [n, (oh-1)*s + 1, (ow-1)*s + 1, co]
- *   w'[i, j, co, ci] = w[kh-1-i, kw-1-j, ci, co]
- *   dx = conv2d(u, w', stride 1, pad top = kh-1-p_top, bottom = H + p_top - 1 - (oh-1)*s, ...)
- * The wasm backend's stock kernel is a scalar loop; this puts the work in XNNPACK.
+ * The input gradient of y = conv2d(x, w, stride s, pad p) is
+ *   dx[n, ih, iw, ci] = sum over (kh, kw, co) with ih + p_top = oh*s + kh, iw + p_left = ow*s + kw
+ *                       of dy[n, oh, ow, co] * w[kh, kw, ci, co].
+ * Textbook: correlate dy, zero-upsampled by s, with the flipped, channel-swapped filter. For
+ * s > 1 most of those products hit inserted zeros, so we split by phase instead (sub-pixel
+ * convolution): the input rows with (ih + p_top) mod s = r only meet filter rows kh = r, r + s,
+ * r + 2s, ..., so for each of the s*s phases (r, c)
+ *   dx[n, ih(q), iw(t), :] = conv2d(dy, g_rc, stride 1)[n, q, t, :],
+ *   g_rc[i, j, co, ci] = w[r + s*(A_r - 1 - i), c + s*(A_c - 1 - j), ci, co]  (A_r taps of phase r),
+ * and the phase outputs interleave into dx. That is the exact number of multiply-adds, all in
+ * XNNPACK on wasm, whose stock kernel is a scalar loop. For s = 1 there is one phase: the full
+ * correlation of dy with the flipped filter.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { allocate, convGeometry, release, runBackendKernel, view } from './kernel-utils';
 
-/** Returns null when the geometry needs negative padding (a pad larger than the filter). */
+/** One dimension of one phase: which filter taps, and how its outputs map to dx. */
+interface Phase {
+  /** Phase r: filter taps r, r + s, ... */
+  r: number;
+  /** Number of taps A_r (0: this phase of dx only gets zeros). */
+  taps: number;
+  /** First and count of q: dx index = s*q + r - pad. */
+  qMin: number;
+  count: number;
+  /** Padding of dy for the stride-1 conv (negative: that many outputs are dropped). */
+  before: number;
+  after: number;
+}
+
+function phases(inSize: number, outSize: number, kernel: number, stride: number, pad: number): Phase[] {
+  const list: Phase[] = [];
+  for (let r = 0; r < stride; r++) {
+    const taps = kernel > r ? Math.ceil((kernel - r) / stride) : 0;
+    const qMin = Math.ceil((pad - r) / stride);
+    const qMax = Math.floor((inSize - 1 + pad - r) / stride);
+    const count = Math.max(0, qMax - qMin + 1);
+    const before = taps - 1 - qMin;
+    const after = count + taps - 1 - outSize - before;
+    list.push({ r, taps, qMin, count, before, after });
+  }
+  return list;
+}
+
 export function conv2dBackpropInputViaConv2D(args: {
   inputs: tf.NamedTensorInfoMap;
   backend: tf.KernelBackend;
   attrs: tf.NamedAttrMap;
-}): tf.TensorInfo | null {
+}): tf.TensorInfo {
   const { inputs, backend } = args;
   const attrs = args.attrs as unknown as tf.Conv2DBackpropInputAttrs;
   const { dy, filter } = inputs as { dy: tf.TensorInfo; filter: tf.TensorInfo };
@@ -29,63 +61,75 @@ export function conv2dBackpropInputViaConv2D(args: {
     );
   }
   const { strideHeight: sh, strideWidth: sw, filterHeight: kh, filterWidth: kw } = g;
-  const upH = (g.outHeight - 1) * sh + 1;
-  const upW = (g.outWidth - 1) * sw + 1;
-  const padTop = kh - 1 - g.padTop;
-  const padLeft = kw - 1 - g.padLeft;
-  const padBottom = g.inHeight + g.padTop - 1 - (g.outHeight - 1) * sh;
-  const padRight = g.inWidth + g.padLeft - 1 - (g.outWidth - 1) * sw;
-  if (padTop < 0 || padLeft < 0 || padBottom < 0 || padRight < 0) return null;
-
   const ci = g.inChannels;
   const co = g.outChannels;
-  const temps: tf.TensorInfo[] = [];
-  try {
-    // Flipped filter with swapped channels: [kh, kw, co, ci].
-    const flipped = allocate(backend, [kh, kw, co, ci], 'float32');
-    temps.push(flipped.info);
-    const w = view(backend, filter) as Float32Array;
-    const fw = flipped.data;
-    for (let i = 0; i < kh; i++) {
-      for (let j = 0; j < kw; j++) {
-        const src = ((kh - 1 - i) * kw + (kw - 1 - j)) * ci * co;
-        const dst = (i * kw + j) * co * ci;
-        for (let c = 0; c < ci; c++) {
-          for (let o = 0; o < co; o++) fw[dst + o * ci + c] = w[src + c * co + o];
-        }
-      }
-    }
+  const rows = phases(g.inHeight, g.outHeight, kh, sh, g.padTop);
+  const cols = phases(g.inWidth, g.outWidth, kw, sw, g.padLeft);
+  const single = sh === 1 && sw === 1 && rows[0].before >= 0 && rows[0].after >= 0 && cols[0].before >= 0 && cols[0].after >= 0;
 
-    let up = dy;
-    if (sh > 1 || sw > 1) {
-      const u = allocate(backend, [g.batch, upH, upW, co], 'float32');
-      temps.push(u.info);
-      up = u.info;
-      const d = view(backend, dy) as Float32Array;
-      const ud = u.data;
-      for (let n = 0; n < g.batch; n++) {
-        for (let r = 0; r < g.outHeight; r++) {
-          for (let c = 0; c < g.outWidth; c++) {
-            const src = ((n * g.outHeight + r) * g.outWidth + c) * co;
-            const dst = ((n * upH + r * sh) * upW + c * sw) * co;
-            ud.set(d.subarray(src, src + co), dst);
+  const dx = single ? null : allocate(backend, [g.batch, g.inHeight, g.inWidth, ci], 'float32');
+  for (const pr of rows) {
+    for (const pc of cols) {
+      if (pr.taps === 0 || pc.taps === 0 || pr.count === 0 || pc.count === 0) continue; // zeros
+      const temps: tf.TensorInfo[] = [];
+      try {
+        // Sub-filter of this phase, flipped, channels swapped: [A_r, A_c, co, ci].
+        const sub = allocate(backend, [pr.taps, pc.taps, co, ci], 'float32');
+        temps.push(sub.info);
+        const w = view(backend, filter) as Float32Array;
+        for (let i = 0; i < pr.taps; i++) {
+          for (let j = 0; j < pc.taps; j++) {
+            const fr = pr.r + sh * (pr.taps - 1 - i);
+            const fc = pc.r + sw * (pc.taps - 1 - j);
+            const src = (fr * kw + fc) * ci * co;
+            const dst = (i * pc.taps + j) * co * ci;
+            for (let c = 0; c < ci; c++) {
+              const s0 = src + c * co;
+              for (let o = 0; o < co; o++) sub.data[dst + o * ci + c] = w[s0 + o];
+            }
           }
         }
+        const out = runBackendKernel('Conv2D', backend, { x: dy, filter: sub.info }, {
+          strides: [1, 1],
+          pad: [
+            [0, 0],
+            [Math.max(pr.before, 0), Math.max(pr.after, 0)],
+            [Math.max(pc.before, 0), Math.max(pc.after, 0)],
+            [0, 0],
+          ],
+          dataFormat: 'NHWC',
+          dilations: [1, 1],
+          dimRoundingMode: 'floor',
+        } as unknown as tf.NamedAttrMap);
+        if (single) return out;
+        temps.push(out);
+        // Interleave: output (q - qMin + dropped) of this phase is dx row s*q + r - pad.
+        const outH = out.shape[1];
+        const outW = out.shape[2];
+        const dropTop = Math.max(0, -pr.before);
+        const dropLeft = Math.max(0, -pc.before);
+        const res = view(backend, out) as Float32Array;
+        const target = view(backend, (dx as { info: tf.TensorInfo }).info) as Float32Array;
+        for (let n = 0; n < g.batch; n++) {
+          for (let q = 0; q < pr.count; q++) {
+            const ih = sh * (pr.qMin + q) + pr.r - g.padTop;
+            const srcRow = (n * outH + q + dropTop) * outW;
+            const dstRow = (n * g.inHeight + ih) * g.inWidth;
+            for (let t = 0; t < pc.count; t++) {
+              const iw = sw * (pc.qMin + t) + pc.r - g.padLeft;
+              const s0 = (srcRow + t + dropLeft) * ci;
+              target.set(res.subarray(s0, s0 + ci), (dstRow + iw) * ci);
+            }
+          }
+        }
+      } finally {
+        for (const t of temps) release(backend, t);
       }
     }
-    return runBackendKernel('Conv2D', backend, { x: up, filter: flipped.info }, {
-      strides: [1, 1],
-      pad: [
-        [0, 0],
-        [padTop, padBottom],
-        [padLeft, padRight],
-        [0, 0],
-      ],
-      dataFormat: 'NHWC',
-      dilations: [1, 1],
-      dimRoundingMode: 'floor',
-    } as unknown as tf.NamedAttrMap);
-  } finally {
-    for (const t of temps) release(backend, t);
   }
+  if (!dx) {
+    // Stride 1 and nothing to do (a zero-sized output): an all-zero gradient.
+    return allocate(backend, [g.batch, g.inHeight, g.inWidth, ci], 'float32').info;
+  }
+  return dx.info;
 }

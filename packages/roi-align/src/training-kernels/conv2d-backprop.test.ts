@@ -34,6 +34,14 @@ function cases(): Case[] {
       }
     }
   }
+  // Beyond ResNet: stride 3, even kernels, pads larger than the kernel, asymmetric pads.
+  out.push(
+    { stride: 3, kernel: 2, pad: 'same', height: 10, width: 11 },
+    { stride: 2, kernel: 4, pad: 3, height: 9, width: 8 },
+    { stride: 1, kernel: 1, pad: 1, height: 7, width: 6 },
+    { stride: 2, kernel: 3, pad: [[0, 0], [0, 2], [1, 0], [0, 0]], height: 9, width: 10 },
+    { stride: 3, kernel: 3, pad: [[0, 0], [4, 1], [2, 5], [0, 0]], height: 8, width: 9 },
+  );
   return out;
 }
 

@@ -54,7 +54,7 @@ export const TRAINING_KERNELS: readonly TrainingKernelInfo[] = [
     kernelName: 'Conv2DBackpropInput',
     backendName: 'wasm',
     action: 'replaces',
-    how: 'one XNNPACK Conv2D over zero-upsampled dy with the flipped, channel-swapped filter',
+    how: 'XNNPACK Conv2Ds of dy with the flipped, channel-swapped filter, one per stride phase (sub-pixel)',
   },
   {
     kernelName: 'UnsortedSegmentSum',
@@ -97,9 +97,7 @@ function kernelFuncFor(info: TrainingKernelInfo): tf.KernelFunc {
     case 'UnsortedSegmentSum':
       return unsortedSegmentSumTypedArray as unknown as tf.KernelFunc;
     case 'Conv2DBackpropInput':
-      return ((args: KernelArgs) =>
-        conv2dBackpropInputViaConv2D(args) ??
-        stockOrThrow(info.kernelName, info.backendName).kernelFunc(args)) as unknown as tf.KernelFunc;
+      return conv2dBackpropInputViaConv2D as unknown as tf.KernelFunc;
     case 'Tile':
       return ((args: KernelArgs) =>
         tileByBlocks(args) ?? stockOrThrow(info.kernelName, info.backendName).kernelFunc(args)) as unknown as tf.KernelFunc;
