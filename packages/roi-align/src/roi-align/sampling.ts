@@ -97,7 +97,17 @@ export function axisTaps(
     let lo = extent;
     let hi = -1;
     const binStart = f(roiStart + f(p * binSize));
-    for (let i = 0; i < grid; i++) {
+    // Only samples within [-1, extent] count. With a huge box (adaptive grids grow with it) skip
+    // straight to them: positions increase with i, so bound i with a few samples of margin and
+    // let the exact float32 test below decide at the edges.
+    let iFrom = 0;
+    let iTo = grid;
+    if (binSize > 0 && grid > 64) {
+      const step = binSize / grid;
+      iFrom = Math.max(0, Math.floor((-1 - binStart) / step - 0.5) - 2);
+      iTo = Math.min(grid, Math.ceil((extent - binStart) / step - 0.5) + 3);
+    }
+    for (let i = iFrom; i < iTo; i++) {
       let v = f(binStart + f(f(f(i + 0.5) * binSize) / grid));
       // Samples more than one cell outside the map contribute nothing.
       if (v < -1 || v > extent) continue;
