@@ -1,0 +1,77 @@
+"""PyTorch side of tools/bench/data.js: a torch.utils.data.DataLoader over the same image files,
+each item decoded with PIL and turned into SCRL's two views (torchvision transforms) plus box
+pairs. The view and box code is tools/bench/augment_torch.py's (imported, so both benches
+measure the same reference pipeline).
+
+Prints one JSON line: {"workers": W, "pairs": n, "boxes": m, "wall_s": t, "pairs_per_s": ...}.
+Timing starts when the first batch arrives (worker start-up excluded, as on the JS side).
+"""
+import argparse
+import json
+import os
+import random
+import sys
+import time
+
+import torch
+from PIL import Image
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from augment_torch import box_pairs, make_view  # noqa: E402
+
+
+class ViewPairDataset(torch.utils.data.Dataset):
+    def __init__(self, files):
+        self.files = files
+        self.view1 = make_view(1.0, 0.0)
+        self.view2 = make_view(0.1, 0.2)
+
+    def __len__(self):
+        return len(self.files)
+
+    def __getitem__(self, i):
+        img = Image.open(self.files[i]).convert('RGB')
+        x1, g1 = self.view1(img)
+        x2, g2 = self.view2(img)
+        return x1, x2, box_pairs(g1, g2), i
+
+
+def collate(items):
+    return (torch.stack([it[0] for it in items]), torch.stack([it[1] for it in items]),
+            [it[2] for it in items], [it[3] for it in items])
+
+
+def seed_worker(worker_id):
+    random.seed(torch.initial_seed() % 2**32)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument('--dir', required=True)
+    ap.add_argument('--workers', type=int, required=True)
+    ap.add_argument('--batch', type=int, default=16)
+    ap.add_argument('--epochs', type=int, default=2)
+    args = ap.parse_args()
+    files = sorted(os.path.join(args.dir, f) for f in os.listdir(args.dir) if f.endswith(('.jpg', '.png')))
+    torch.manual_seed(0)
+    loader = torch.utils.data.DataLoader(
+        ViewPairDataset(files), batch_size=args.batch, shuffle=True, drop_last=True,
+        num_workers=args.workers, collate_fn=collate, persistent_workers=args.workers > 0,
+        worker_init_fn=seed_worker, prefetch_factor=2 if args.workers > 0 else None)
+    pairs = boxes = 0
+    t0 = None
+    for epoch in range(args.epochs):
+        for v1, v2, bp, idx in loader:
+            if t0 is None:
+                t0 = time.perf_counter()  # first batch: start-up excluded
+                continue
+            pairs += v1.shape[0]
+            boxes += sum(len(b) for b in bp)
+    wall = time.perf_counter() - t0
+    print(json.dumps({'workers': args.workers, 'pairs': pairs, 'boxes': boxes, 'wall_s': wall,
+                      'pairs_per_s': pairs / wall, 'boxes_per_s': boxes / wall,
+                      'torch': torch.__version__}))
+
+
+if __name__ == '__main__':
+    main()
