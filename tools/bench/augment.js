@@ -14,7 +14,9 @@
  * torch.set_num_threads(1). Modes: `decode` (JPEG bytes -> views + pairs) and `predecoded`
  * (RGB pixels -> views + pairs). Two JS variants: `sequential` renders view 1 then view 2
  * (one thread busy at a time), `viewPair` renders both concurrently as the data loader does.
- * Prints images/s, CPU s per image, and the ratio JS / PyTorch.
+ * The machine is shared, so load changes during a run: the two sides run alternately in rounds
+ * of `--chunk` images (Python stays up as a server), and each side's totals are summed over
+ * all rounds. Prints images/s, CPU ms per image, and the ratios JS / PyTorch.
  */
 if (process.env.UV_THREADPOOL_SIZE !== '1') {
   // Must be set before libuv starts its pool: re-exec ourselves with it.
@@ -22,7 +24,7 @@ if (process.env.UV_THREADPOOL_SIZE !== '1') {
   const r = spawnSync(process.execPath, process.argv.slice(1), { stdio: 'inherit', env: { ...process.env, UV_THREADPOOL_SIZE: '1' } });
   process.exit(r.status ?? 1);
 }
-const { spawnSync } = require('node:child_process');
+const { spawn } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
@@ -36,6 +38,7 @@ function arg(name, fallback) {
   return i >= 0 ? process.argv[i + 1] : fallback;
 }
 const nImages = Number(arg('images', '200'));
+const chunk = Number(arg('chunk', '10'));
 const nFiles = Number(arg('files', '8'));
 const dir = arg('dir', path.join(os.tmpdir(), 'scrl-augment-bench'));
 
@@ -77,29 +80,66 @@ async function decode(buf) {
   return { data: new Uint8Array(data.buffer, data.byteOffset, data.length), width: info.width, height: info.height };
 }
 
-async function runJs(blobs, decoded, n, mode, variant) {
+function makeJsRunner(blobs, decoded) {
   const pipe = aug.createViewPipeline();
   const root = aug.createRng('bench');
-  let pairs = 0;
-  const t0 = process.hrtime.bigint();
-  const c0 = process.cpuUsage();
-  for (let k = 0; k < n; k++) {
-    const image = mode === 'decode' ? await decode(blobs[k % blobs.length]) : decoded[k % decoded.length];
-    const rng = root.fork(k);
-    let v1, v2;
-    if (variant === 'viewPair') {
-      [v1, v2] = await pipe.viewPair(image, rng);
-    } else {
-      const d1 = pipe.decide(image, rng, 1);
-      const d2 = pipe.decide(image, rng, 2);
-      v1 = await pipe.apply(image, d1);
-      v2 = await pipe.apply(image, d2);
+  let k = 0;
+  return async (n, mode, variant) => {
+    let pairs = 0;
+    const t0 = process.hrtime.bigint();
+    const c0 = process.cpuUsage();
+    for (let i = 0; i < n; i++, k++) {
+      const image = mode === 'decode' ? await decode(blobs[k % blobs.length]) : decoded[k % decoded.length];
+      const rng = root.fork(k);
+      let v1, v2;
+      if (variant === 'viewPair') {
+        [v1, v2] = await pipe.viewPair(image, rng);
+      } else {
+        const d1 = pipe.decide(image, rng, 1);
+        const d2 = pipe.decide(image, rng, 2);
+        v1 = await pipe.apply(image, d1);
+        v2 = await pipe.apply(image, d2);
+      }
+      pairs += aug.sampleBoxPairs(v1.geometry, v2.geometry, { viewSize: 224 }, rng).length;
     }
-    pairs += aug.sampleBoxPairs(v1.geometry, v2.geometry, { viewSize: 224 }, rng).length;
-  }
-  const wall = Number(process.hrtime.bigint() - t0) / 1e9;
-  const cpu = process.cpuUsage(c0);
-  return { images: n, wall_s: wall, images_per_s: n / wall, cpu_s_per_image: (cpu.user + cpu.system) / 1e6 / n, pairs };
+    const cpu = process.cpuUsage(c0);
+    return { images: n, wall_s: Number(process.hrtime.bigint() - t0) / 1e9, cpu_s: (cpu.user + cpu.system) / 1e6, pairs };
+  };
+}
+
+/** The Python side as a line-based server (augment_torch.py --serve). */
+function startTorch() {
+  const child = spawn('/usr/bin/python3', [path.join(__dirname, 'augment_torch.py'), '--dir', dir, '--serve'], {
+    env: { ...process.env, OMP_NUM_THREADS: '1', MKL_NUM_THREADS: '1' },
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  const lines = [];
+  const waiting = [];
+  let buf = '';
+  child.stdout.on('data', (d) => {
+    buf += d;
+    let i;
+    while ((i = buf.indexOf('\n')) >= 0) {
+      const line = JSON.parse(buf.slice(0, i));
+      buf = buf.slice(i + 1);
+      if (waiting.length) waiting.shift()(line);
+      else lines.push(line);
+    }
+  });
+  const next = () => (lines.length ? Promise.resolve(lines.shift()) : new Promise((resolve) => waiting.push(resolve)));
+  return {
+    ready: next,
+    run(n, mode) {
+      child.stdin.write(`${mode} ${n}\n`);
+      return next();
+    },
+    close: () => child.stdin.end(),
+  };
+}
+
+function add(total, r) {
+  for (const key of ['images', 'wall_s', 'cpu_s', 'pairs']) total[key] = (total[key] ?? 0) + r[key];
+  return total;
 }
 
 async function main() {
@@ -117,30 +157,34 @@ async function main() {
   console.log(`[augment bench] ${nFiles} JPEGs 640x480 in ${dir}, ${nImages} images per measurement, views 224 px, 10 pairs`);
   console.log(`[augment bench] node ${process.version}, sharp ${sharp.versions.sharp} (libvips ${sharp.versions.vips}), concurrency ${sharp.concurrency()}, UV_THREADPOOL_SIZE ${process.env.UV_THREADPOOL_SIZE}, ${os.cpus().length} CPUs, load ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
 
-  // Warm-up (JIT, caches).
-  await runJs(blobs, decoded, 16, 'decode', 'sequential');
-  const js = {};
+  const runJs = makeJsRunner(blobs, decoded);
+  const torch = startTorch();
+  const info = await torch.ready();
+  console.log(`[augment bench] torch ${info.torch}, torchvision ${info.torchvision}, PIL ${info.pil} (1 thread); rounds of ${chunk} images, sides alternating`);
+  await runJs(16, 'decode', 'sequential'); // warm-up (JIT, caches); Python warmed up on start
+  const totals = {};
   for (const mode of ['decode', 'predecoded']) {
-    for (const variant of ['sequential', 'viewPair']) js[`${mode}/${variant}`] = await runJs(blobs, decoded, nImages, mode, variant);
-  }
-  const py = spawnSync('/usr/bin/python3', [path.join(__dirname, 'augment_torch.py'), '--dir', dir, '--images', String(nImages)], {
-    encoding: 'utf8',
-    env: { ...process.env, OMP_NUM_THREADS: '1', MKL_NUM_THREADS: '1' },
-  });
-  if (py.status !== 0) throw new Error(`augment_torch.py failed (${py.status}): ${py.stderr}`);
-  const torch = JSON.parse(py.stdout.trim().split('\n').pop());
-  console.log(`[augment bench] torch ${torch.torch}, torchvision ${torch.torchvision}, PIL ${torch.pil} (1 thread)`);
-  const fmt = (r) => `${r.images_per_s.toFixed(1).padStart(6)} img/s  ${(r.cpu_s_per_image * 1000).toFixed(1).padStart(6)} ms CPU/img`;
-  for (const mode of ['decode', 'predecoded']) {
-    const t = torch[mode];
-    console.log(`\n${mode}:`);
-    console.log(`  pytorch (PIL + torchvision)   ${fmt(t)}`);
-    for (const variant of ['sequential', 'viewPair']) {
-      const r = js[`${mode}/${variant}`];
-      console.log(`  @scrl/augment ${variant.padEnd(15)} ${fmt(r)}   throughput x${(r.images_per_s / t.images_per_s).toFixed(2)}, CPU/img x${(t.cpu_s_per_image / r.cpu_s_per_image).toFixed(2)}`);
+    for (let done = 0; done < nImages; done += chunk) {
+      const n = Math.min(chunk, nImages - done);
+      add((totals[`torch/${mode}`] ??= {}), await torch.run(n, mode));
+      for (const variant of ['sequential', 'viewPair']) add((totals[`js/${mode}/${variant}`] ??= {}), await runJs(n, mode, variant));
     }
   }
-  console.log(JSON.stringify({ js, torch }));
+  torch.close();
+  const rate = (r) => r.images / r.wall_s;
+  const cpu = (r) => r.cpu_s / r.images;
+  const fmt = (r) => `${rate(r).toFixed(1).padStart(6)} img/s  ${(cpu(r) * 1000).toFixed(1).padStart(6)} ms CPU/img`;
+  for (const mode of ['decode', 'predecoded']) {
+    const t = totals[`torch/${mode}`];
+    console.log(`\n${mode} (${t.images} images per side):`);
+    console.log(`  pytorch (PIL + torchvision)   ${fmt(t)}`);
+    for (const variant of ['sequential', 'viewPair']) {
+      const r = totals[`js/${mode}/${variant}`];
+      console.log(`  @scrl/augment ${variant.padEnd(15)} ${fmt(r)}   throughput x${(rate(r) / rate(t)).toFixed(2)}, CPU/img x${(cpu(t) / cpu(r)).toFixed(2)}`);
+    }
+  }
+  console.log(`\nload after: ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+  console.log(JSON.stringify(totals));
 }
 
 main().catch((e) => {

@@ -2,7 +2,10 @@
 on PIL images (as the reference does it) plus box-pair sampling, single process, 1 thread.
 
 Prints one JSON line: {"decode": {...}, "predecoded": {...}} with images/s and CPU s/image.
+With --serve it instead answers lines "<decode|predecoded> <n>" on stdin with one JSON line
+each, so that tools/bench/augment.js can interleave short runs of both sides.
 """
+import sys
 import argparse
 import io
 import json
@@ -102,23 +105,31 @@ def box_pairs(g1, g2, min_size=32, K=10, thr=0.5, tries=50):
     return out
 
 
-def run(blobs, n, decode):
-    view1, view2 = make_view(1.0, 0.0), make_view(0.1, 0.2)
-    pre = [Image.open(io.BytesIO(b)).convert('RGB') for b in blobs]
-    for im in pre:
-        im.load()
-    pairs = 0
-    t0, c0 = time.perf_counter(), time.process_time()
-    for k in range(n):
-        if decode:
-            img = Image.open(io.BytesIO(blobs[k % len(blobs)])).convert('RGB')
-        else:
-            img = pre[k % len(pre)]
-        x1, g1 = view1(img)
-        x2, g2 = view2(img)
-        pairs += len(box_pairs(g1, g2))
-    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
-    return {'images': n, 'wall_s': wall, 'images_per_s': n / wall, 'cpu_s_per_image': cpu / n, 'pairs': pairs}
+class Runner:
+    def __init__(self, blobs):
+        self.view1, self.view2 = make_view(1.0, 0.0), make_view(0.1, 0.2)
+        self.blobs = blobs
+        self.pre = [Image.open(io.BytesIO(b)).convert('RGB') for b in blobs]
+        for im in self.pre:
+            im.load()
+        self.k = 0
+
+    def run(self, n, decode):
+        pairs = 0
+        t0, c0 = time.perf_counter(), time.process_time()
+        for _ in range(n):
+            k = self.k
+            self.k += 1
+            if decode:
+                img = Image.open(io.BytesIO(self.blobs[k % len(self.blobs)])).convert('RGB')
+            else:
+                img = self.pre[k % len(self.pre)]
+            x1, g1 = self.view1(img)
+            x2, g2 = self.view2(img)
+            pairs += len(box_pairs(g1, g2))
+        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+        return {'images': n, 'wall_s': wall, 'cpu_s': cpu, 'images_per_s': n / wall, 'cpu_s_per_image': cpu / n,
+                'pairs': pairs}
 
 
 def main():
@@ -126,16 +137,23 @@ def main():
     ap.add_argument('--dir', required=True)
     ap.add_argument('--images', type=int, default=200)
     ap.add_argument('--warmup', type=int, default=16)
+    ap.add_argument('--serve', action='store_true')
     args = ap.parse_args()
     torch.set_num_threads(1)
     random.seed(0)
     torch.manual_seed(0)
     files = sorted(f for f in os.listdir(args.dir) if f.endswith('.jpg'))
     blobs = [open(os.path.join(args.dir, f), 'rb').read() for f in files]
-    run(blobs, args.warmup, True)
-    out = {'decode': run(blobs, args.images, True), 'predecoded': run(blobs, args.images, False),
-           'torch': torch.__version__, 'torchvision': __import__('torchvision').__version__,
-           'pil': Image.__version__}
+    runner = Runner(blobs)
+    runner.run(args.warmup, True)
+    info = {'torch': torch.__version__, 'torchvision': __import__('torchvision').__version__, 'pil': Image.__version__}
+    if args.serve:
+        print(json.dumps({'ready': True, **info}), flush=True)
+        for line in sys.stdin:
+            mode, n = line.split()
+            print(json.dumps(runner.run(int(n), mode == 'decode')), flush=True)
+        return
+    out = {'decode': runner.run(args.images, True), 'predecoded': runner.run(args.images, False), **info}
     print(json.dumps(out))
 
 

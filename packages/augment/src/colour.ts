@@ -4,6 +4,7 @@
  * on float tensors): every blend is clamped to [0, 1], grayscale is ITU-R 601-2 luma
  * (0.2989, 0.587, 0.114), contrast blends with the mean of that luma, hue is a rotation in HSV.
  */
+import { convolvePaddedWasm } from './resample';
 
 function check(img: Float32Array, name: string): number {
   if (!(img instanceof Float32Array) || img.length % 3 !== 0) {
@@ -180,6 +181,22 @@ export function gaussianBlur(img: Float32Array, width: number, height: number, r
   }
   if (!(sigma > 0)) throw new Error(`gaussianBlur: sigma must be positive, got ${sigma}.`);
   const k = gaussianKernel(radius, sigma);
+  // Reflect-pad once, then let the wasm kernel filter with plain windows.
+  const pw = width + 2 * radius;
+  const ph = height + 2 * radius;
+  const padded = new Float32Array(pw * ph * 3);
+  for (let y = 0; y < ph; y++) {
+    const sy = reflect(y - radius, height);
+    for (let x = 0; x < pw; x++) {
+      const s = (sy * width + reflect(x - radius, width)) * 3;
+      const d = (y * pw + x) * 3;
+      padded[d] = img[s];
+      padded[d + 1] = img[s + 1];
+      padded[d + 2] = img[s + 2];
+    }
+  }
+  const fast = convolvePaddedWasm(padded, width, height, k);
+  if (fast) return fast;
   const tmp = new Float32Array(img.length);
   for (let y = 0; y < height; y++) {
     for (let x = 0; x < width; x++) {

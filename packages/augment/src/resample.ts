@@ -279,3 +279,47 @@ export function resampleBicubicJs(
   }
   return out;
 }
+
+/**
+ * Same-size separable convolution of a 3-channel image that the caller has already padded by
+ * `radius` pixels on every side: `padded` is `(height + 2r) x (width + 2r) x 3`, the result
+ * `height x width x 3`, filtered by `kernel` (2r + 1 taps) along x then y. Runs in the wasm
+ * kernel; returns null where wasm SIMD is unavailable (the caller then filters in JavaScript).
+ */
+export function convolvePaddedWasm(padded: Float32Array, width: number, height: number, kernel: Float32Array): Float32Array | null {
+  const k = wasmKernels();
+  if (k === null) return null;
+  const n = kernel.length;
+  const r = (n - 1) / 2;
+  const pw = width + 2 * r;
+  const ph = height + 2 * r;
+  const [oSrc, oTmp, oOut, oXs, oXc, oW, oYs, oYc] = layout([
+    ph * pw * 12,
+    ph * width * 12,
+    height * width * 12,
+    width * 4,
+    width * 4,
+    Math.max(width, height) * n * 4,
+    height * 4,
+    height * 4,
+  ]);
+  const buf = k.memory.buffer;
+  new Float32Array(buf, oSrc, ph * pw * 3).set(padded);
+  const xs = new Int32Array(buf, oXs, width);
+  const xc = new Int32Array(buf, oXc, width);
+  for (let i = 0; i < width; i++) {
+    xs[i] = i;
+    xc[i] = n;
+  }
+  const ys = new Int32Array(buf, oYs, height);
+  const yc = new Int32Array(buf, oYc, height);
+  for (let i = 0; i < height; i++) {
+    ys[i] = i;
+    yc[i] = n;
+  }
+  const w = new Float32Array(buf, oW, Math.max(width, height) * n);
+  for (let i = 0; i < Math.max(width, height); i++) w.set(kernel, i * n);
+  k.horiz(oSrc, pw * 3, ph, oXs, oXc, oW, n, width, 0, oTmp);
+  k.vert(oTmp, width * 3, oYs, oYc, oW, n, height, 0, 1, oOut);
+  return new Float32Array(buf, oOut, height * width * 3).slice();
+}
