@@ -11,7 +11,9 @@
  * Both sides: shuffle, drop the last partial batch, persistent workers, timing from the first
  * batch to the end of the last epoch (start-up excluded). Library thread settings are left at
  * their defaults on both sides (sharp/libvips and torch in DataLoader workers).
- * Prints view pairs/s and box pairs/s for each side and the ratio JS / PyTorch.
+ * Prints view pairs/s and box pairs/s for each side and the ratio JS / PyTorch, and CPU seconds
+ * per view pair over the whole run (all threads / processes, start-up included), which is less
+ * sensitive than wall time to other load on a shared machine.
  */
 const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
@@ -52,6 +54,7 @@ async function runJs(files, workers) {
   let pairs = 0;
   let boxes = 0;
   let t0 = null;
+  const c0 = process.cpuUsage(); // whole process: the worker threads included
   try {
     for (let epoch = 0; epoch < epochs; epoch++) {
       for await (const b of loader.epoch(epoch)) {
@@ -67,7 +70,9 @@ async function runJs(files, workers) {
     await loader.close();
   }
   const wall = Number(process.hrtime.bigint() - t0) / 1e9;
-  return { workers, pairs, boxes, wall_s: wall, pairs_per_s: pairs / wall, boxes_per_s: boxes / wall };
+  const cpu = process.cpuUsage(c0);
+  const cpuPerPair = (cpu.user + cpu.system) / 1e6 / (pairs + batchSize);
+  return { workers, pairs, boxes, wall_s: wall, pairs_per_s: pairs / wall, boxes_per_s: boxes / wall, cpu_s_per_pair: cpuPerPair };
 }
 
 function runTorch(imageDir, workers) {
@@ -97,7 +102,8 @@ async function main() {
     console.log(
       `workers ${workers}:  @scrl/data ${js.pairs_per_s.toFixed(2)} pairs/s (${js.boxes_per_s.toFixed(1)} box pairs/s)  ` +
         `torch DataLoader ${torch.pairs_per_s.toFixed(2)} pairs/s (${torch.boxes_per_s.toFixed(1)} box pairs/s)  ` +
-        `ratio JS/PyTorch x${(js.pairs_per_s / torch.pairs_per_s).toFixed(2)}`,
+        `ratio JS/PyTorch x${(js.pairs_per_s / torch.pairs_per_s).toFixed(2)}; ` +
+        `CPU per pair ${(js.cpu_s_per_pair * 1000).toFixed(0)} ms vs ${(torch.cpu_s_per_pair * 1000).toFixed(0)} ms`,
     );
   }
   console.log(`[data bench] load after: ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);

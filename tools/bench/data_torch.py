@@ -5,11 +5,14 @@ measure the same reference pipeline).
 
 Prints one JSON line: {"workers": W, "pairs": n, "boxes": m, "wall_s": t, "pairs_per_s": ...}.
 Timing starts when the first batch arrives (worker start-up excluded, as on the JS side).
+CPU seconds per pair cover the whole run (all processes, start-up included, every batch).
 """
 import argparse
+import gc
 import json
 import os
 import random
+import resource
 import sys
 import time
 
@@ -41,6 +44,12 @@ def collate(items):
             [it[2] for it in items], [it[3] for it in items])
 
 
+def cpu_seconds():
+    """CPU time of this process and its reaped children (the DataLoader workers)."""
+    s, c = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return s.ru_utime + s.ru_stime + c.ru_utime + c.ru_stime
+
+
 def seed_worker(worker_id):
     random.seed(torch.initial_seed() % 2**32)
 
@@ -54,6 +63,7 @@ def main():
     args = ap.parse_args()
     files = sorted(os.path.join(args.dir, f) for f in os.listdir(args.dir) if f.endswith(('.jpg', '.png')))
     torch.manual_seed(0)
+    c0 = cpu_seconds()
     loader = torch.utils.data.DataLoader(
         ViewPairDataset(files), batch_size=args.batch, shuffle=True, drop_last=True,
         num_workers=args.workers, collate_fn=collate, persistent_workers=args.workers > 0,
@@ -68,8 +78,14 @@ def main():
             pairs += v1.shape[0]
             boxes += sum(len(b) for b in bp)
     wall = time.perf_counter() - t0
+    del loader  # ends the persistent workers, so their CPU time is counted below
+    gc.collect()
+    time.sleep(0.5)
+    cpu = cpu_seconds() - c0
+    total = pairs + args.batch
     print(json.dumps({'workers': args.workers, 'pairs': pairs, 'boxes': boxes, 'wall_s': wall,
                       'pairs_per_s': pairs / wall, 'boxes_per_s': boxes / wall,
+                      'cpu_s_per_pair': cpu / total,
                       'torch': torch.__version__}))
 
 

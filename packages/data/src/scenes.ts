@@ -201,26 +201,36 @@ export async function generateScenes(options: GenerateScenesOptions): Promise<Sc
     fs.writeFileSync(path.join(tmp, 'scenes.json'), JSON.stringify(stamp, null, 1));
     // Swap into place: the old set (if any) is only removed once the new one is there.
     if (state === 'missing') {
-      fs.renameSync(tmp, out);
+      try {
+        fs.renameSync(tmp, out);
+      } catch (err) {
+        // Another process may have finished the same set first (two runs sharing a cache).
+        if (checkScenes(out, o) !== null) throw err;
+        fs.rmSync(tmp, { recursive: true, force: true });
+        return { ...scenesInfo(out, coco.images.length, coco.annotations.length), generated: false };
+      }
     } else {
       const old = `${tmp}.old`;
       fs.renameSync(out, old);
       fs.renameSync(tmp, out);
       fs.rmSync(old, { recursive: true, force: true });
     }
-    return {
-      dir: out,
-      annotationFile: path.join(out, 'annotations.json'),
-      labelsFile: path.join(out, 'labels.json'),
-      images: o.images,
-      annotations: coco.annotations.length,
-      classes: SCENE_CLASSES,
-      generated: true,
-    };
+    return { ...scenesInfo(out, o.images, coco.annotations.length), generated: true };
   } catch (err) {
     fs.rmSync(tmp, { recursive: true, force: true });
     throw err;
   }
+}
+
+function scenesInfo(dir: string, images: number, annotations: number): Omit<ScenesInfo, 'generated'> {
+  return {
+    dir,
+    annotationFile: path.join(dir, 'annotations.json'),
+    labelsFile: path.join(dir, 'labels.json'),
+    images,
+    annotations,
+    classes: SCENE_CLASSES,
+  };
 }
 
 /**
@@ -285,15 +295,7 @@ export async function ensureScenes(
   const reason = state === 'scenes' ? checkScenes(dir, options) : 'not generated yet';
   if (reason === null) {
     const coco = JSON.parse(fs.readFileSync(path.join(dir, 'annotations.json'), 'utf8')) as CocoJson;
-    return {
-      dir,
-      annotationFile: path.join(dir, 'annotations.json'),
-      labelsFile: path.join(dir, 'labels.json'),
-      images: coco.images.length,
-      annotations: coco.annotations.length,
-      classes: SCENE_CLASSES,
-      generated: false,
-    };
+    return { ...scenesInfo(dir, coco.images.length, coco.annotations.length), generated: false };
   }
   log?.(`[scrl] generating scenes in ${dir} (${reason})`);
   return generateScenes({ ...options, out: dir, overwrite: true });

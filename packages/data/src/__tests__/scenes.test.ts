@@ -148,6 +148,14 @@ describe('ensureScenes', () => {
   });
   afterEach(() => removeDir(path.dirname(dir)));
 
+  it('two runs filling the same cache at once end with one intact set', async () => {
+    const opts = { images: 3, seed: 1, size: 32 };
+    const results = await Promise.all([ensureScenes(dir, opts), ensureScenes(dir, opts)]);
+    expect(results.map((r) => r.generated).sort()).toEqual([false, true]);
+    expect(checkScenes(dir, opts)).toBeNull();
+    expect(fs.readdirSync(path.dirname(dir))).toEqual(['cache']);
+  });
+
   it('generates once, reuses, and regenerates when incomplete, modified or re-parameterised', async () => {
     const opts = { images: 4, seed: 3, size: 32 };
     const lines: string[] = [];
