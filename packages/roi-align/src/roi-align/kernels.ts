@@ -14,8 +14,8 @@ import {
   type RoiAlignInputs,
   type RoiAlignKernelAttrs,
 } from './kernel_names';
-import { isWasmMemory, scratchMemory, simdAxpy, type WasmMemory } from './simd_axpy';
-import { type Axpy, jsAxpy, type MapShape, roiAlignBackwardImpl, roiAlignForwardImpl } from './typed_impl';
+import { isWasmMemory, scratchMemory, type SimdKernels, simdKernels, TAP_BYTES, type WasmMemory } from './simd_axpy';
+import { jsSink, type MapShape, roiAlignBackwardImpl, roiAlignForwardImpl, type TapSink } from './typed_impl';
 
 type TypedArray = Float32Array | Int32Array | Uint8Array;
 
@@ -30,13 +30,16 @@ interface WasmBackendLike {
   makeOutput(shape: number[], dtype: DataType): TensorInfo;
   typedArrayFromHeap(info: TensorInfo): TypedArray;
   dataIdMap: { get(dataId: object): { memoryOffset: number } };
-  wasm?: { asm?: { memory?: unknown } };
+  wasm?: { asm?: { memory?: unknown }; _malloc?: (bytes: number) => number; _free?: (ptr: number) => void };
 }
 
 /** Below this many channels a JS loop beats one call into WebAssembly per tap. */
 export const SIMD_MIN_CHANNELS = 8;
 /** Largest scratch memory the cpu kernels copy into for SIMD (byte offsets stay below 2^31). */
 const MAX_SCRATCH_BYTES = 2 ** 31 - 2 ** 16;
+/** Taps per call into WebAssembly. */
+const TAP_BATCH = 4096;
+const TAP_BUFFER_BYTES = TAP_BATCH * TAP_BYTES;
 
 type KernelArgs = { inputs: unknown; backend: unknown; attrs?: unknown };
 
@@ -51,12 +54,39 @@ function cpuValues<T extends TypedArray>(backend: CpuBackendLike, info: TensorIn
 }
 
 /**
- * Runs `body` with an axpy that accumulates into a new zeroed array of `dstLength` floats from
- * `src`, and returns that array. With enough channels both are placed in a scratch WebAssembly
- * memory so that the SIMD axpy can run; otherwise (or if that memory cannot grow) a JS loop.
+ * A sink that stores taps as (dst, src, w) triples in `memory` from byte `buffer` and applies
+ * them TAP_BATCH at a time with the SIMD `axpyTaps`. `dstBase`/`srcBase` are the byte offsets
+ * of the two arrays in `memory`. Create it after the last allocation in `memory` (its views
+ * would not survive the memory growing).
  */
-function accumulateOnCpu(dstLength: number, src: Float32Array, channels: number, body: (axpy: Axpy) => void): Float32Array {
-  const bytes = (src.length + dstLength) * 4;
+function simdSink(memory: WasmMemory, simd: SimdKernels, buffer: number, dstBase: number, srcBase: number, n: number): TapSink {
+  const ints = new Int32Array(memory.buffer, buffer, 3 * TAP_BATCH);
+  const floats = new Float32Array(memory.buffer, buffer, 3 * TAP_BATCH);
+  let count = 0;
+  const flush = () => {
+    if (count > 0) simd.axpyTaps(buffer, count, n);
+    count = 0;
+  };
+  return {
+    tap: (d, s, w) => {
+      const j = 3 * count;
+      ints[j] = dstBase + 4 * d;
+      ints[j + 1] = srcBase + 4 * s;
+      floats[j + 2] = w;
+      if (++count === TAP_BATCH) flush();
+    },
+    flush,
+  };
+}
+
+/**
+ * Runs `body` with a sink that accumulates into a new zeroed array of `dstLength` floats from
+ * `src`, and returns that array. With enough channels, `src`, the result and a tap buffer are
+ * placed in a scratch WebAssembly memory so that SIMD can run; otherwise (or if that memory
+ * cannot grow) a JS loop.
+ */
+function accumulateOnCpu(dstLength: number, src: Float32Array, channels: number, body: (sink: TapSink) => void): Float32Array {
+  const bytes = (src.length + dstLength) * 4 + TAP_BUFFER_BYTES;
   if (channels >= SIMD_MIN_CHANNELS && bytes <= MAX_SCRATCH_BYTES) {
     let memory: WasmMemory | null = null;
     try {
@@ -64,18 +94,18 @@ function accumulateOnCpu(dstLength: number, src: Float32Array, channels: number,
     } catch {
       memory = null; // cannot grow that far: use the JS loop
     }
-    const fn = memory && simdAxpy(memory);
-    if (memory && fn) {
+    const simd = memory && simdKernels(memory);
+    if (memory && simd) {
       const heap = new Float32Array(memory.buffer, 0, src.length + dstLength);
       heap.set(src, 0);
       heap.fill(0, src.length);
       const dstBase = src.length * 4;
-      body((d, s, w, n) => fn(dstBase + 4 * d, 4 * s, w, n));
+      body(simdSink(memory, simd, dstBase + dstLength * 4, dstBase, 0, channels));
       return heap.slice(src.length);
     }
   }
   const dst = new Float32Array(dstLength);
-  body(jsAxpy(dst, src));
+  body(jsSink(dst, src, channels));
   return dst;
 }
 
@@ -85,19 +115,29 @@ function wasmMemoryOf(backend: WasmBackendLike): WasmMemory | null {
 }
 
 /**
- * Zeroes `dst` (just allocated on the wasm heap) and runs `body` with an axpy from `src` into
- * it: SIMD directly on the backend's heap when possible, else JS over heap views.
+ * Zeroes `dst` (just allocated on the wasm heap) and runs `body` with a sink from `src` into
+ * it: SIMD directly on the backend's heap (tap buffer from its allocator) when possible, else
+ * JS over heap views.
  */
-function accumulateOnWasm(b: WasmBackendLike, dst: TensorInfo, src: TensorInfo, channels: number, body: (axpy: Axpy) => void): void {
-  (b.typedArrayFromHeap(dst) as Float32Array).fill(0);
+function accumulateOnWasm(b: WasmBackendLike, dst: TensorInfo, src: TensorInfo, channels: number, body: (sink: TapSink) => void): void {
   const memory = wasmMemoryOf(b);
-  const fn = memory && channels >= SIMD_MIN_CHANNELS ? simdAxpy(memory) : null;
-  if (fn) {
-    const dstBase = b.dataIdMap.get(dst.dataId).memoryOffset;
-    const srcBase = b.dataIdMap.get(src.dataId).memoryOffset;
-    body((d, s, w, n) => fn(dstBase + 4 * d, srcBase + 4 * s, w, n));
+  const simd = memory && channels >= SIMD_MIN_CHANNELS ? simdKernels(memory) : null;
+  const malloc = b.wasm?._malloc;
+  const free = b.wasm?._free;
+  if (memory && simd && malloc && free) {
+    const buffer = malloc(TAP_BUFFER_BYTES); // may grow the heap: before any view is taken
+    try {
+      (b.typedArrayFromHeap(dst) as Float32Array).fill(0);
+      const dstBase = b.dataIdMap.get(dst.dataId).memoryOffset;
+      const srcBase = b.dataIdMap.get(src.dataId).memoryOffset;
+      body(simdSink(memory, simd, buffer, dstBase, srcBase, channels));
+    } finally {
+      free(buffer);
+    }
   } else {
-    body(jsAxpy(b.typedArrayFromHeap(dst) as Float32Array, b.typedArrayFromHeap(src) as Float32Array));
+    const out = b.typedArrayFromHeap(dst) as Float32Array;
+    out.fill(0);
+    body(jsSink(out, b.typedArrayFromHeap(src) as Float32Array, channels));
   }
 }
 
@@ -116,8 +156,8 @@ const roiAlignCpu = ({ inputs, backend, attrs }: KernelArgs) => {
   const out =
     sizeOf(shape) === 0
       ? new Float32Array(0)
-      : accumulateOnCpu(sizeOf(shape), x, shape[3], (axpy) =>
-          roiAlignForwardImpl(mapShape(ins.x.shape), boxes, boxIndices, a, axpy),
+      : accumulateOnCpu(sizeOf(shape), x, shape[3], (sink) =>
+          roiAlignForwardImpl(mapShape(ins.x.shape), boxes, boxIndices, a, sink),
         );
   return b.makeTensorInfo(shape, 'float32', out);
 };
@@ -133,8 +173,8 @@ const roiAlignGradCpu = ({ inputs, backend, attrs }: KernelArgs) => {
   const dx =
     sizeOf(shape) === 0
       ? new Float32Array(0)
-      : accumulateOnCpu(sizeOf(shape), dy, shape[3], (axpy) =>
-          roiAlignBackwardImpl(mapShape(shape), boxes, boxIndices, a, axpy),
+      : accumulateOnCpu(sizeOf(shape), dy, shape[3], (sink) =>
+          roiAlignBackwardImpl(mapShape(shape), boxes, boxIndices, a, sink),
         );
   return b.makeTensorInfo(shape, 'float32', dx);
 };
@@ -149,8 +189,8 @@ const roiAlignWasm = ({ inputs, backend, attrs }: KernelArgs) => {
   if (sizeOf(shape) === 0) return out;
   const boxes = Float32Array.from(b.typedArrayFromHeap(ins.boxes));
   const boxIndices = Int32Array.from(b.typedArrayFromHeap(ins.boxIndices));
-  accumulateOnWasm(b, out, ins.x, shape[3], (axpy) =>
-    roiAlignForwardImpl(mapShape(ins.x.shape), boxes, boxIndices, a, axpy),
+  accumulateOnWasm(b, out, ins.x, shape[3], (sink) =>
+    roiAlignForwardImpl(mapShape(ins.x.shape), boxes, boxIndices, a, sink),
   );
   return out;
 };
@@ -164,8 +204,8 @@ const roiAlignGradWasm = ({ inputs, backend, attrs }: KernelArgs) => {
   if (sizeOf(shape) === 0) return dx;
   const boxes = Float32Array.from(b.typedArrayFromHeap(ins.boxes));
   const boxIndices = Int32Array.from(b.typedArrayFromHeap(ins.boxIndices));
-  accumulateOnWasm(b, dx, ins.dy, shape[3], (axpy) =>
-    roiAlignBackwardImpl(mapShape(shape), boxes, boxIndices, a, axpy),
+  accumulateOnWasm(b, dx, ins.dy, shape[3], (sink) =>
+    roiAlignBackwardImpl(mapShape(shape), boxes, boxIndices, a, sink),
   );
   return dx;
 };

@@ -9,6 +9,9 @@
  *
  * (func $axpy (param $dst i32) (param $src i32) (param $w f32) (param $n i32)
  *   ;; byte offsets; 4 lanes at a time up to n & ~3, then one at a time)
+ * (func $axpyTaps (param $taps i32) (param $count i32) (param $n i32)
+ *   ;; the same for `count` (dst i32, src i32, w f32) triples stored at byte offset $taps:
+ *   ;; one call per batch of taps instead of one per tap)
  */
 
 /** The slice of the WebAssembly JS API used here (our TS lib settings do not declare it). */
@@ -59,6 +62,9 @@ const I32_GE_U = 0x4f;
 const I32_ADD = 0x6a;
 const I32_SUB = 0x6b;
 const I32_AND = 0x71;
+const LOCAL_TEE = 0x22;
+const I32_LOAD = 0x28;
+const F32_LOAD_AT = (offset: number) => [0x2a, 0x02, offset];
 const I32_SHL = 0x74;
 const F32_LOAD = [0x2a, 0x02, 0x00];
 const F32_STORE = [0x38, 0x02, 0x00];
@@ -97,17 +103,56 @@ const BODY = [
   END,
 ];
 
+// axpyTaps locals: 0 taps, 1 count, 2 n (params); 3 end, 4 dst, 5 src, 6 rest (i32); 7 w (f32);
+// 8 wv (v128).
+const TAPS_BODY = [
+  0x03, 0x04, 0x7f, 0x01, 0x7d, 0x01, 0x7b, // locals: four i32, one f32, one v128
+  BLOCK, VOID,
+  ...get(1), I32_EQZ, BR_IF, 0,
+  LOOP, VOID,
+  ...get(0), I32_LOAD, 0x02, 0x00, ...set(4),
+  ...get(0), I32_LOAD, 0x02, 0x04, ...set(5),
+  ...get(0), ...F32_LOAD_AT(8), ...set(7),
+  ...get(7), ...F32X4_SPLAT, ...set(8),
+  ...get(4), ...get(2), ...i32(-4), I32_AND, ...i32(2), I32_SHL, I32_ADD, ...set(3),
+  BLOCK, VOID, LOOP, VOID,
+  ...get(4), ...get(3), I32_GE_U, BR_IF, 1,
+  ...get(4), ...get(4), ...V128_LOAD, ...get(5), ...V128_LOAD, ...get(8), ...F32X4_MUL, ...F32X4_ADD, ...V128_STORE,
+  ...advance(4, 16), ...advance(5, 16),
+  BR, 0, END, END,
+  ...get(2), ...i32(3), I32_AND, ...set(6),
+  BLOCK, VOID, LOOP, VOID,
+  ...get(6), I32_EQZ, BR_IF, 1,
+  ...get(4), ...get(4), ...F32_LOAD, ...get(5), ...F32_LOAD, ...get(7), F32_MUL, F32_ADD, ...F32_STORE,
+  ...advance(4, 4), ...advance(5, 4), ...get(6), ...i32(1), I32_SUB, ...set(6),
+  BR, 0, END, END,
+  ...advance(0, 12),
+  ...get(1), ...i32(1), I32_SUB, LOCAL_TEE, 1, BR_IF, 0,
+  END, // loop
+  END, // block
+  END,
+];
+
 const MODULE_BYTES = new Uint8Array([
   0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
-  ...section(1, [1, 0x60, 4, 0x7f, 0x7f, 0x7d, 0x7f, 0]), // type (i32 i32 f32 i32) -> ()
+  // types: 0 = (i32 i32 f32 i32) -> (), 1 = (i32 i32 i32) -> ()
+  ...section(1, [2, 0x60, 4, 0x7f, 0x7f, 0x7d, 0x7f, 0, 0x60, 3, 0x7f, 0x7f, 0x7f, 0]),
   ...section(2, [1, ...name('env'), ...name('memory'), 0x02, 0x00, 0x00]), // import memory, min 0
-  ...section(3, [1, 0]),
-  ...section(7, [1, ...name('axpy'), 0x00, 0]),
-  ...section(10, [1, ...leb128(BODY.length), ...BODY]),
+  ...section(3, [2, 0, 1]),
+  ...section(7, [2, ...name('axpy'), 0x00, 0, ...name('axpyTaps'), 0x00, 1]),
+  ...section(10, [2, ...leb128(BODY.length), ...BODY, ...leb128(TAPS_BODY.length), ...TAPS_BODY]),
 ]);
 
-/** `dst += w * src` over `n` floats; `dst`, `src` are byte offsets into the memory. */
-export type WasmAxpy = (dst: number, src: number, w: number, n: number) => void;
+/** Bytes per tap in an axpyTaps batch: dst (i32 byte offset), src (i32 byte offset), w (f32). */
+export const TAP_BYTES = 12;
+
+/** The module's two functions, bound to one memory. Offsets are bytes. */
+export interface SimdKernels {
+  /** `dst += w * src` over `n` floats. */
+  axpy(dst: number, src: number, w: number, n: number): void;
+  /** The same for `count` taps of `TAP_BYTES` each stored from byte `taps`. */
+  axpyTaps(taps: number, count: number, n: number): void;
+}
 
 let compiled: object | null | undefined;
 
@@ -122,17 +167,17 @@ function simdModule(): object | null {
   return compiled;
 }
 
-const instances = new WeakMap<WasmMemory, WasmAxpy>();
+const instances = new WeakMap<WasmMemory, SimdKernels>();
 
-/** The SIMD axpy bound to `memory`, or null where WebAssembly SIMD is unavailable. */
-export function simdAxpy(memory: WasmMemory): WasmAxpy | null {
+/** The SIMD functions bound to `memory`, or null where WebAssembly SIMD is unavailable. */
+export function simdKernels(memory: WasmMemory): SimdKernels | null {
   const cached = instances.get(memory);
   if (cached) return cached;
   const mod = simdModule();
   if (mod === null || WA === undefined) return null;
-  const fn = new WA.Instance(mod, { env: { memory } }).exports.axpy as WasmAxpy;
-  instances.set(memory, fn);
-  return fn;
+  const kernels = new WA.Instance(mod, { env: { memory } }).exports as unknown as SimdKernels;
+  instances.set(memory, kernels);
+  return kernels;
 }
 
 let scratch: WasmMemory | null = null;

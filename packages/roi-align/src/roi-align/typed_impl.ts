@@ -1,7 +1,8 @@
 /**
  * The typed-array RoIAlign used by the `cpu` and `wasm` kernels. NHWC keeps a pixel's C
- * channels contiguous, so each (bin, pixel) tap is one `axpy` over C floats: in WebAssembly
- * SIMD where available (simd_axpy.ts), else a plain JS loop.
+ * channels contiguous, so each (bin, pixel) tap is one `axpy` over C floats. The loops here
+ * only enumerate taps; a `TapSink` applies them: in WebAssembly SIMD, in batches, where
+ * available (simd_axpy.ts, kernels.ts), else a plain JS loop (`jsSink`).
  */
 import { RoiAlignAttrs, roiTaps } from './sampling';
 
@@ -12,13 +13,22 @@ export interface MapShape {
   channels: number;
 }
 
-/** `dst[d, d + n) += w * src[s, s + n)`, offsets in floats into the caller's two arrays. */
-export type Axpy = (d: number, s: number, w: number, n: number) => void;
+/**
+ * Applies taps `dst[d, d + C) += w * src[s, s + C)` (offsets in floats into the sink's two
+ * arrays), possibly later: `flush` applies any that are pending.
+ */
+export interface TapSink {
+  tap: (d: number, s: number, w: number) => void;
+  flush: () => void;
+}
 
-/** Axpy between two Float32Arrays, in JS. */
-export function jsAxpy(dst: Float32Array, src: Float32Array): Axpy {
-  return (d, s, w, n) => {
-    for (let i = 0; i < n; i++) dst[d + i] += w * src[s + i];
+/** A sink that applies each tap at once, in JS, over `n` floats. */
+export function jsSink(dst: Float32Array, src: Float32Array, n: number): TapSink {
+  return {
+    tap: (d, s, w) => {
+      for (let i = 0; i < n; i++) dst[d + i] += w * src[s + i];
+    },
+    flush: () => undefined,
   };
 }
 
@@ -72,26 +82,27 @@ function forEachTap(
   }
 }
 
-/** out[k, ph, pw, :] += sum over taps of w * x[n_k, r, c, :]; `axpy` writes `out`, reads `x`. */
+/** out[k, ph, pw, :] += sum over taps of w * x[n_k, r, c, :]; `sink` writes `out`, reads `x`. */
 export function roiAlignForwardImpl(
   shape: MapShape,
   boxes: ArrayLike<number>,
   boxIndices: ArrayLike<number>,
   attrs: RoiAlignAttrs,
-  axpy: Axpy,
+  sink: TapSink,
 ): void {
-  const C = shape.channels;
-  forEachTap(shape, boxes, boxIndices, attrs, (o, xb, w) => axpy(o, xb, w, C));
+  forEachTap(shape, boxes, boxIndices, attrs, sink.tap);
+  sink.flush();
 }
 
-/** dx[n_k, r, c, :] += w * dy[k, ph, pw, :] with the forward's taps; `axpy` writes dx, reads dy. */
+/** dx[n_k, r, c, :] += w * dy[k, ph, pw, :] with the forward's taps; `sink` writes dx, reads dy. */
 export function roiAlignBackwardImpl(
   shape: MapShape,
   boxes: ArrayLike<number>,
   boxIndices: ArrayLike<number>,
   attrs: RoiAlignAttrs,
-  axpy: Axpy,
+  sink: TapSink,
 ): void {
-  const C = shape.channels;
-  forEachTap(shape, boxes, boxIndices, attrs, (o, xb, w) => axpy(xb, o, w, C));
+  const tap = sink.tap;
+  forEachTap(shape, boxes, boxIndices, attrs, (o, xb, w) => tap(xb, o, w));
+  sink.flush();
 }
