@@ -15,6 +15,8 @@ import {
   toGrayscale,
 } from './index';
 import fixtures from './__fixtures__/augment.json';
+import { useColourWasm } from './colour';
+import { useResampleWasm } from './resample';
 
 const fx = fixtures.colour;
 const base = (): Float32Array => Float32Array.from(fx.image, (v) => v / 255);
@@ -26,7 +28,18 @@ function maxAbs(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return m;
 }
 
-describe('colour steps against torchvision.transforms.functional (float tensors)', () => {
+describe.each([
+  ['wasm', true],
+  ['plain JS', false],
+])('colour steps against torchvision.transforms.functional (float tensors) [%s]', (_kind, wasm) => {
+  beforeAll(() => {
+    useColourWasm(wasm);
+    useResampleWasm(wasm);
+  });
+  afterAll(() => {
+    useColourWasm(true);
+    useResampleWasm(true);
+  });
   const ops = fx.ops as Record<string, number[]>;
   const cases: Array<[string, (x: Float32Array) => Float32Array]> = [
     ['brightness_1.3', (x) => adjustBrightness(x, 1.3)],
@@ -50,6 +63,12 @@ describe('colour steps against torchvision.transforms.functional (float tensors)
   ];
   it.each(cases)('%s within 2e-6', (name, fn) => {
     expect(maxAbs(fn(base()), ops[name])).toBeLessThan(2e-6);
+  });
+
+  it('handles pixel counts that are not a multiple of four', () => {
+    const img = Float32Array.from({ length: 7 * 3 }, (_, i) => (i * 37) % 255 / 255);
+    const ref = Array.from(img, (v) => Math.min(1, v * 1.5));
+    expect(maxAbs(adjustBrightness(img, 1.5), ref)).toBeLessThan(1e-6);
   });
 
   it("differs from PIL's 8-bit ColorJitter by 1 level, except hue (PIL keeps hue in 8 bits)", () => {

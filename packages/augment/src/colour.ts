@@ -5,6 +5,49 @@
  * (0.2989, 0.587, 0.114), contrast blends with the mean of that luma, hue is a rotation in HSV.
  */
 import { convolvePaddedWasm } from './resample';
+import { ensureMemory, instantiate } from './wasm/instantiate';
+import type { WasmMemory } from './wasm/instantiate';
+import { COLOUR_WASM_BASE64 } from './wasm/colour-wasm';
+
+interface ColourKernels {
+  memory: WasmMemory;
+  brightness(p: number, groups: number, factor: number): void;
+  blendScalar(p: number, groups: number, factor: number, m: number): void;
+  lumaSum(p: number, groups: number): number;
+  saturation(p: number, groups: number, factor: number): void;
+  grayscale(p: number, groups: number): void;
+  solarize(p: number, groups: number, threshold: number): void;
+  normalize(p: number, groups: number, constants: number): void;
+}
+
+let kernels: ColourKernels | null | undefined;
+let enabled = true;
+
+/** Turns the SIMD colour kernels off (plain JavaScript) or back on; for tests and comparisons. */
+export function useColourWasm(on: boolean): void {
+  enabled = on;
+}
+const CONSTANTS = 16;
+const DATA = 128;
+
+/**
+ * Runs a SIMD kernel on `img`: copies it into wasm memory (zero-padded to whole groups of four
+ * pixels), calls `run(pointer, groups)`, copies it back. Returns false where wasm is unavailable.
+ */
+function simd(img: Float32Array, run: (k: ColourKernels, p: number, groups: number) => void): boolean {
+  if (!enabled) return false;
+  if (kernels === undefined) kernels = instantiate<ColourKernels>(COLOUR_WASM_BASE64);
+  const k = kernels;
+  if (k === null) return false;
+  const groups = Math.ceil(img.length / 12);
+  ensureMemory(k.memory, DATA + groups * 48);
+  const view = new Float32Array(k.memory.buffer, DATA, groups * 12);
+  view.set(img);
+  view.fill(0, img.length);
+  run(k, DATA, groups);
+  img.set(view.subarray(0, img.length));
+  return true;
+}
 
 function check(img: Float32Array, name: string): number {
   if (!(img instanceof Float32Array) || img.length % 3 !== 0) {
@@ -20,6 +63,7 @@ function clamp01(x: number): number {
 /** torchvision `adjust_brightness`: `clamp(x * factor, 0, 1)`. */
 export function adjustBrightness(img: Float32Array, factor: number): Float32Array {
   check(img, 'adjustBrightness');
+  if (simd(img, (k, p, g) => k.brightness(p, g, factor))) return img;
   for (let i = 0; i < img.length; i++) img[i] = clamp01(img[i] * factor);
   return img;
 }
@@ -27,6 +71,8 @@ export function adjustBrightness(img: Float32Array, factor: number): Float32Arra
 /** Mean of the ITU-R 601-2 luma over all pixels. */
 export function meanLuma(img: Float32Array): number {
   const n = check(img, 'meanLuma');
+  let total = NaN;
+  if (simd(img, (k, p, g) => (total = k.lumaSum(p, g)))) return total / n;
   let s = 0;
   for (let p = 0, i = 0; p < n; p++, i += 3) s += 0.2989 * img[i] + 0.587 * img[i + 1] + 0.114 * img[i + 2];
   return s / n;
@@ -36,6 +82,7 @@ export function meanLuma(img: Float32Array): number {
 export function adjustContrast(img: Float32Array, factor: number): Float32Array {
   check(img, 'adjustContrast');
   const m = (1 - factor) * meanLuma(img);
+  if (simd(img, (k, p, g) => k.blendScalar(p, g, factor, m))) return img;
   for (let i = 0; i < img.length; i++) img[i] = clamp01(factor * img[i] + m);
   return img;
 }
@@ -43,6 +90,7 @@ export function adjustContrast(img: Float32Array, factor: number): Float32Array 
 /** torchvision `adjust_saturation`: blend each pixel with its own luma. */
 export function adjustSaturation(img: Float32Array, factor: number): Float32Array {
   const n = check(img, 'adjustSaturation');
+  if (simd(img, (k, p, groups) => k.saturation(p, groups, factor))) return img;
   const g = 1 - factor;
   for (let p = 0, i = 0; p < n; p++, i += 3) {
     const l = g * (0.2989 * img[i] + 0.587 * img[i + 1] + 0.114 * img[i + 2]);
@@ -103,6 +151,7 @@ export function adjustHue(img: Float32Array, factor: number): Float32Array {
 /** torchvision `rgb_to_grayscale(num_output_channels=3)`: ITU-R 601-2 luma in all three channels. */
 export function toGrayscale(img: Float32Array): Float32Array {
   const n = check(img, 'toGrayscale');
+  if (simd(img, (k, p, g) => k.grayscale(p, g))) return img;
   for (let p = 0, i = 0; p < n; p++, i += 3) {
     const l = 0.2989 * img[i] + 0.587 * img[i + 1] + 0.114 * img[i + 2];
     img[i] = l;
@@ -115,6 +164,7 @@ export function toGrayscale(img: Float32Array): Float32Array {
 /** torchvision `solarize`: values `>= threshold` become `1 - x`. Default threshold 128/255 (PIL's 128 of 255). */
 export function solarize(img: Float32Array, threshold = 128 / 255): Float32Array {
   check(img, 'solarize');
+  if (simd(img, (k, p, g) => k.solarize(p, g, threshold))) return img;
   for (let i = 0; i < img.length; i++) if (img[i] >= threshold) img[i] = 1 - img[i];
   return img;
 }
@@ -122,6 +172,15 @@ export function solarize(img: Float32Array, threshold = 128 / 255): Float32Array
 /** `(x - mean[c]) / std[c]` per channel. */
 export function normalize(img: Float32Array, mean: readonly number[], std: readonly number[]): Float32Array {
   const n = check(img, 'normalize');
+  const done = simd(img, (k, p, g) => {
+    const c = new Float32Array(k.memory.buffer, CONSTANTS, 24);
+    for (let i = 0; i < 12; i++) {
+      c[i] = mean[i % 3];
+      c[12 + i] = 1 / std[i % 3];
+    }
+    k.normalize(p, g, CONSTANTS);
+  });
+  if (done) return img;
   const m0 = mean[0], m1 = mean[1], m2 = mean[2];
   const i0 = 1 / std[0], i1 = 1 / std[1], i2 = 1 / std[2];
   for (let p = 0, i = 0; p < n; p++, i += 3) {

@@ -5,6 +5,9 @@
  * instead of PIL's 8-bit fixed point. `torch.nn.functional.interpolate(mode='bicubic',
  * antialias=True)` implements the same filter.
  */
+import { ensureMemory, instantiate } from './wasm/instantiate';
+import type { WasmMemory } from './wasm/instantiate';
+import { RESAMPLE_WASM_BASE64 } from './wasm/resample-wasm';
 
 /** A rectangle of the source, in source pixels (integers for a crop). */
 export interface Region {
@@ -99,16 +102,6 @@ export function resampleBicubic(
   return resampleBicubicJs(src, width, height, channels, region, outWidth, outHeight, gain, flip);
 }
 
-// The ES2022 + node typings in use here do not declare WebAssembly: the little we use.
-interface WasmMemory {
-  readonly buffer: ArrayBuffer;
-  grow(pages: number): number;
-}
-declare const WebAssembly: {
-  Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object, imports: object) => { exports: unknown };
-};
-
 interface Kernels {
   memory: WasmMemory;
   u8ToF32(src: number, stride: number, x0: number, y0: number, cols: number, rows: number, dst: number): void;
@@ -117,18 +110,17 @@ interface Kernels {
 }
 
 let kernels: Kernels | null | undefined;
+let enabled = true;
+
+/** Turns the wasm resampling kernels off (plain JavaScript) or back on; for tests and comparisons. */
+export function useResampleWasm(on: boolean): void {
+  enabled = on;
+}
 
 /** The wasm kernels, instantiated once per thread; null where wasm SIMD is unavailable. */
 function wasmKernels(): Kernels | null {
-  if (kernels !== undefined) return kernels;
-  try {
-    const { RESAMPLE_WASM_BASE64 } = require('./wasm/resample-wasm') as { RESAMPLE_WASM_BASE64: string };
-    const bytes = Buffer.from(RESAMPLE_WASM_BASE64, 'base64');
-    const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), {});
-    kernels = instance.exports as unknown as Kernels;
-  } catch {
-    kernels = null;
-  }
+  if (!enabled) return null;
+  if (kernels === undefined) kernels = instantiate<Kernels>(RESAMPLE_WASM_BASE64);
   return kernels;
 }
 
@@ -140,9 +132,7 @@ function layout(sizes: number[]): number[] {
     offsets.push(at);
     at += Math.ceil((s + 16) / 16) * 16;
   }
-  const k = kernels as Kernels;
-  const need = at - k.memory.buffer.byteLength;
-  if (need > 0) k.memory.grow(Math.ceil(need / 65536));
+  ensureMemory((kernels as Kernels).memory, at);
   return offsets;
 }
 
