@@ -38,10 +38,10 @@ export function l2Normalize(x: tf.Tensor, eps = NORMALIZE_EPS): tf.Tensor {
         const [y, n, d] = saved;
         // Where ||x|| > eps: (dy - y * <y, dy>) / ||x||; elsewhere the denominator is the
         // constant eps and the gradient is dy / eps.
-        const radial = tf.mul(y, tf.sum(tf.mul(y, dy), -1, true));
-        const above = tf.greater(n, eps);
-        const projected = tf.where(tf.broadcastTo(above, dy.shape), tf.sub(dy, radial), dy);
-        return tf.div(projected, d);
+        // A 0/1 float mask broadcast by multiplication (no tile of a bool tensor).
+        const above = tf.cast(tf.greater(n, eps), 'float32');
+        const radial = tf.mul(y, tf.mul(tf.sum(tf.mul(y, dy), -1, true), above));
+        return tf.div(tf.sub(dy, radial), d);
       },
     };
   }) as unknown as Parameters<typeof tf.customGrad>[0]);
