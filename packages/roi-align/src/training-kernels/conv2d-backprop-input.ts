@@ -45,6 +45,21 @@ function phases(inSize: number, outSize: number, kernel: number, stride: number,
   return list;
 }
 
+/** dst[dOff + o*rows + r] = src[sOff + r*cols + o], in 32x32 blocks to stay in cache. */
+function transposeInto(src: Float32Array, sOff: number, rows: number, cols: number, dst: Float32Array, dOff: number): void {
+  const B = 32;
+  for (let r0 = 0; r0 < rows; r0 += B) {
+    const r1 = Math.min(r0 + B, rows);
+    for (let c0 = 0; c0 < cols; c0 += B) {
+      const c1 = Math.min(c0 + B, cols);
+      for (let r = r0; r < r1; r++) {
+        const sRow = sOff + r * cols;
+        for (let c = c0; c < c1; c++) dst[dOff + c * rows + r] = src[sRow + c];
+      }
+    }
+  }
+}
+
 export function conv2dBackpropInputViaConv2D(args: {
   inputs: tf.NamedTensorInfoMap;
   backend: tf.KernelBackend;
@@ -81,12 +96,7 @@ export function conv2dBackpropInputViaConv2D(args: {
           for (let j = 0; j < pc.taps; j++) {
             const fr = pr.r + sh * (pr.taps - 1 - i);
             const fc = pc.r + sw * (pc.taps - 1 - j);
-            const src = (fr * kw + fc) * ci * co;
-            const dst = (i * pc.taps + j) * co * ci;
-            for (let c = 0; c < ci; c++) {
-              const s0 = src + c * co;
-              for (let o = 0; o < co; o++) sub.data[dst + o * ci + c] = w[s0 + o];
-            }
+            transposeInto(w, (fr * kw + fc) * ci * co, ci, co, sub.data, (i * pc.taps + j) * co * ci);
           }
         }
         const out = runBackendKernel('Conv2D', backend, { x: dy, filter: sub.info }, {
