@@ -18,6 +18,7 @@ interface ColourKernels {
   grayscale(p: number, groups: number): void;
   solarize(p: number, groups: number, threshold: number): void;
   normalize(p: number, groups: number, constants: number): void;
+  hue(p: number, groups: number, factor: number): void;
 }
 
 let kernels: ColourKernels | null | undefined;
@@ -110,6 +111,7 @@ export function adjustHue(img: Float32Array, factor: number): Float32Array {
   if (!(factor >= -0.5 && factor <= 0.5)) {
     throw new Error(`adjustHue: factor must be in [-0.5, 0.5], got ${factor}.`);
   }
+  if (simd(img, (k, p, g) => k.hue(p, g, factor))) return img;
   for (let p = 0, i = 0; p < n; p++, i += 3) {
     const r = img[i];
     const g = img[i + 1];
