@@ -2,4 +2,6 @@
 module.exports = {
   projects: ['<rootDir>/packages/*/jest.config.js'],
   globalSetup: '<rootDir>/tools/testing/global-setup.js',
+  // A global option: ignored inside project configs. Tensor tests on 2 cores can be slow.
+  testTimeout: 120000,
 };

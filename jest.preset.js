@@ -19,5 +19,4 @@ module.exports = {
     '^@scrl/testing$': path.join(__dirname, 'tools/testing/index.ts'),
     '^@scrl/([a-z-]+)$': path.join(__dirname, 'packages/$1/src/index.ts'),
   },
-  testTimeout: 120000,
 };
