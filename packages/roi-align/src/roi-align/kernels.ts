@@ -1,9 +1,9 @@
 /**
- * RoiAlign and RoiAlignGrad kernels for the `cpu` and `wasm` backends. Both run the same
- * typed-array loops (typed_impl.ts). On `wasm` they work in place on the backend's heap (the
- * SIMD axpy is instantiated on that very memory, so nothing is copied); on `cpu`, with 8 or
- * more channels, the input is copied once into a scratch WebAssembly memory so that the SIMD
- * axpy applies there too (the copy costs far less than what SIMD saves).
+ * RoiAlign and RoiAlignGrad kernels for the `cpu` and `wasm` backends. Both enumerate the same
+ * taps (typed_impl.ts) and, with 8 or more channels, apply them with the WebAssembly SIMD
+ * module (simd_axpy.ts) in batches. On `wasm` that module is instantiated on the backend's own
+ * heap, so the kernels work in place; on `cpu` the input is copied once into a scratch
+ * WebAssembly memory (the copy costs far less than what SIMD saves).
  */
 import type { DataType, KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import {
@@ -33,7 +33,7 @@ interface WasmBackendLike {
   wasm?: { asm?: { memory?: unknown }; _malloc?: (bytes: number) => number; _free?: (ptr: number) => void };
 }
 
-/** Below this many channels a JS loop beats one call into WebAssembly per tap. */
+/** Below this many channels SIMD gains little, and the kernels use the plain JS loop. */
 export const SIMD_MIN_CHANNELS = 8;
 /** Largest scratch memory the cpu kernels copy into for SIMD (byte offsets stay below 2^31). */
 const MAX_SCRATCH_BYTES = 2 ** 31 - 2 ** 16;
