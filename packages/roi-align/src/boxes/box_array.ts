@@ -19,7 +19,7 @@ export type BoxFormat = 'xyxy' | 'xywh' | 'cxcywh';
 
 export const BOX_FORMATS: readonly BoxFormat[] = ['xyxy', 'xywh', 'cxcywh'];
 
-function describe(value: unknown): string {
+function describeValue(value: unknown): string {
   if (value === null) return 'null';
   if (value === undefined) return 'undefined';
   if (typeof value === 'object') return (value as object).constructor?.name ?? 'an object';
@@ -35,17 +35,17 @@ export function flatBoxes(boxes: BoxesLike, op: string, arg: string): Float64Arr
     return Float64Array.from(boxes);
   }
   if (!Array.isArray(boxes)) {
-    throw new Error(`Error in ${op}: ${arg} must be an array of [x1, y1, x2, y2] rows or a flat Float32Array/Float64Array but got ${describe(boxes)}`);
+    throw new Error(`Error in ${op}: ${arg} must be an array of [x1, y1, x2, y2] rows or a flat Float32Array/Float64Array but got ${describeValue(boxes)}`);
   }
   const out = new Float64Array(4 * boxes.length);
   boxes.forEach((row: ArrayLike<number>, i: number) => {
     if (row == null || typeof row !== 'object' || row.length !== 4) {
-      const got = row != null && typeof row === 'object' && 'length' in row ? `length ${row.length}` : describe(row);
+      const got = row != null && typeof row === 'object' && 'length' in row ? `length ${row.length}` : describeValue(row);
       throw new Error(`Error in ${op}: ${arg} must have shape [K, 4] but ${arg}[${i}] has ${got}`);
     }
     for (let j = 0; j < 4; j++) {
       const v = row[j];
-      if (typeof v !== 'number') throw new Error(`Error in ${op}: ${arg}[${i}][${j}] must be a number but got ${describe(v)}`);
+      if (typeof v !== 'number') throw new Error(`Error in ${op}: ${arg}[${i}][${j}] must be a number but got ${describeValue(v)}`);
       out[4 * i + j] = v;
     }
   });
@@ -161,7 +161,7 @@ export function clipBoxesArray(boxes: BoxesLike, size: readonly [number, number]
 
 function checkScores(scores: ArrayLike<number>, k: number, op: string, arg = 'scores'): void {
   if (scores == null || typeof scores !== 'object' || typeof scores.length !== 'number') {
-    throw new Error(`Error in ${op}: ${arg} must be an array of numbers but got ${describe(scores)}`);
+    throw new Error(`Error in ${op}: ${arg} must be an array of numbers but got ${describeValue(scores)}`);
   }
   if (scores.length !== k) {
     throw new Error(`Error in ${op}: ${arg} must have one entry per box (${k}) but had ${scores.length}`);

@@ -40,7 +40,7 @@ function shapeOf(t: tf.Tensor): string {
   return `[${t.shape.join(',')}]`;
 }
 
-function describe(value: unknown): string {
+function describeValue(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'an array';
   if (typeof value === 'object') return (value as object).constructor?.name ?? 'an object';
@@ -53,10 +53,10 @@ function isNumberRow(row: unknown): row is ArrayLike<number> {
 
 function toBoxes(boxes: tf.Tensor | ArrayLike<ArrayLike<number>>): tf.Tensor {
   if (boxes instanceof tf.Tensor) return boxes;
-  if (!Array.isArray(boxes)) fail(`boxes must be a Tensor2D or an array of [x1, y1, x2, y2] but got ${describe(boxes)}`);
+  if (!Array.isArray(boxes)) fail(`boxes must be a Tensor2D or an array of [x1, y1, x2, y2] but got ${describeValue(boxes)}`);
   boxes.forEach((row, i) => {
     if (!isNumberRow(row) || row.length !== 4) {
-      fail(`boxes must have shape [K, 4] but boxes[${i}] is ${isNumberRow(row) ? `of length ${row.length}` : describe(row)}`);
+      fail(`boxes must have shape [K, 4] but boxes[${i}] is ${isNumberRow(row) ? `of length ${row.length}` : describeValue(row)}`);
     }
   });
   return tf.tensor2d(boxes.flatMap((r) => Array.from(r as ArrayLike<number>)), [boxes.length, 4], 'float32');
@@ -65,7 +65,7 @@ function toBoxes(boxes: tf.Tensor | ArrayLike<ArrayLike<number>>): tf.Tensor {
 function toBoxIndices(boxIndices: tf.Tensor | ArrayLike<number>): tf.Tensor {
   if (boxIndices instanceof tf.Tensor) return boxIndices;
   if (!Array.isArray(boxIndices) && !(boxIndices instanceof Int32Array)) {
-    fail(`boxIndices must be an int32 Tensor1D, an Int32Array or a number[] but got ${describe(boxIndices)}`);
+    fail(`boxIndices must be an int32 Tensor1D, an Int32Array or a number[] but got ${describeValue(boxIndices)}`);
   }
   const values = Array.from(boxIndices);
   values.forEach((v, i) => {
@@ -83,7 +83,7 @@ export function roiAlignAttrs(outputSize: RoiAlignOutputSize, options: RoiAlignO
         `${JSON.stringify(outputSize)}`,
     );
   }
-  if (options === null || typeof options !== 'object') fail(`options must be an object but got ${describe(options)}`);
+  if (options === null || typeof options !== 'object') fail(`options must be an object but got ${describeValue(options)}`);
   const { spatialScale = 1, samplingRatio = -1, aligned = false } = options;
   if (typeof spatialScale !== 'number' || !Number.isFinite(spatialScale) || spatialScale <= 0) {
     fail(`options.spatialScale must be a finite number > 0 but got ${String(spatialScale)}`);
@@ -116,7 +116,7 @@ export function roiAlign(
   outputSize: RoiAlignOutputSize,
   options: RoiAlignOptions = {},
 ): tf.Tensor4D {
-  if (!(input instanceof tf.Tensor)) fail(`input must be a Tensor4D [N, H, W, C] but got ${describe(input)}`);
+  if (!(input instanceof tf.Tensor)) fail(`input must be a Tensor4D [N, H, W, C] but got ${describeValue(input)}`);
   if (input.rank !== 4) fail(`input must be rank 4 [N, H, W, C] but had rank ${input.rank} (shape ${shapeOf(input)})`);
   if (input.dtype !== 'float32') fail(`input must be float32 but had dtype ${input.dtype}`);
   const attrs = roiAlignAttrs(outputSize, options);
