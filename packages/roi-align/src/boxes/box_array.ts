@@ -5,14 +5,14 @@
  * double precision.
  *
  * Every function accepts boxes as an array of 4-element rows (`number[][]`, `Box[]`, rows that
- * are typed arrays) or as one flat typed array of length 4K (`Float32Array`, `Float64Array`).
+ * are typed arrays) or flat, 4K numbers in a row (`number[]`, `Float32Array`, `Float64Array`).
  */
 
 /** One box `[x1, y1, x2, y2]` (or `[x, y, w, h]`, `[cx, cy, w, h]` for boxConvert). */
 export type Box = [number, number, number, number];
 
-/** K boxes: rows of 4 numbers, or a flat typed array of 4K numbers. */
-export type BoxesLike = ReadonlyArray<ArrayLike<number>> | Float32Array | Float64Array;
+/** K boxes: rows of 4 numbers, or 4K numbers flat (`[x1, y1, x2, y2, x1, ...]`). */
+export type BoxesLike = ReadonlyArray<ArrayLike<number>> | ReadonlyArray<number> | Float32Array | Float64Array;
 
 /** Box formats of {@link boxConvertArray} / `boxConvert`, as in torchvision. */
 export type BoxFormat = 'xyxy' | 'xywh' | 'cxcywh';
@@ -28,14 +28,21 @@ function describeValue(value: unknown): string {
 
 /** Flattens `boxes` to 4K doubles, failing with `Error in <op>: <arg> ...` on a bad shape. */
 export function flatBoxes(boxes: BoxesLike, op: string, arg: string): Float64Array {
-  if (boxes instanceof Float32Array || boxes instanceof Float64Array) {
-    if (boxes.length % 4 !== 0) {
-      throw new Error(`Error in ${op}: ${arg} as a flat array must have a length divisible by 4 but had length ${boxes.length}`);
+  // Flat: a typed array, or an array whose first entry is a number (rows are arrays).
+  if (boxes instanceof Float32Array || boxes instanceof Float64Array || (Array.isArray(boxes) && typeof boxes[0] === 'number')) {
+    const values = boxes as ArrayLike<unknown>;
+    if (values.length % 4 !== 0) {
+      throw new Error(`Error in ${op}: ${arg} as a flat array must have a length divisible by 4 but had length ${values.length}`);
     }
-    return Float64Array.from(boxes);
+    for (let i = 0; i < values.length; i++) {
+      if (typeof values[i] !== 'number') {
+        throw new Error(`Error in ${op}: ${arg}[${i}] must be a number (flat boxes) but got ${describeValue(values[i])}`);
+      }
+    }
+    return Float64Array.from(values as ArrayLike<number>);
   }
   if (!Array.isArray(boxes)) {
-    throw new Error(`Error in ${op}: ${arg} must be an array of [x1, y1, x2, y2] rows or a flat Float32Array/Float64Array but got ${describeValue(boxes)}`);
+    throw new Error(`Error in ${op}: ${arg} must be an array of [x1, y1, x2, y2] rows, or 4K numbers flat (number[], Float32Array, Float64Array), but got ${describeValue(boxes)}`);
   }
   const out = new Float64Array(4 * boxes.length);
   boxes.forEach((row: ArrayLike<number>, i: number) => {

@@ -61,9 +61,17 @@ describe(`box ops on plain arrays match torchvision ${fixture.torchvision}`, () 
     }
   });
 
-  it('accepts flat typed arrays and typed rows', () => {
+  it('accepts flat arrays and typed rows', () => {
     const flat = new Float32Array([0, 0, 2, 2, 1, 1, 3, 3]);
     expect(boxIouArray(flat, [[0, 0, 2, 2]])).toEqual([[1], [1 / 7]]);
+    expect(boxIouArray([0, 0, 2, 2, 1, 1, 3, 3], [[0, 0, 2, 2]])).toEqual([[1], [1 / 7]]);
+    expect(batchedNmsArray([0, 0, 10, 10, 1, 1, 10, 10], [0.8, 0.9], [0, 0], 0.5)).toEqual([1]);
+    expect(() => boxAreaArray([0, 0, 1, 1, 2, 2, 3])).toThrow(
+      'Error in boxAreaArray: boxes as a flat array must have a length divisible by 4 but had length 7',
+    );
+    expect(() => boxAreaArray([0, 0, 1, '1'] as unknown as number[])).toThrow(
+      "Error in boxAreaArray: boxes[3] must be a number (flat boxes) but got string 1",
+    );
     expect(boxAreaArray([new Float64Array([0, 0, 2, 3])])).toEqual([6]);
     expect(boxPairIou([0, 0, 2, 2], [1, 1, 3, 3])).toBeCloseTo(1 / 7, 12);
     expect(Number.isNaN(boxPairIou([1, 1, 1, 1], [1, 1, 1, 1]))).toBe(true);
