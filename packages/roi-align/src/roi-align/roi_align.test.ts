@@ -94,6 +94,15 @@ describeEachBackend('roiAlign', (backend) => {
     tf.dispose([value, grads[v.name], v]);
   });
 
+  it('gives boxes a zero gradient, as torchvision does not differentiate them', () => {
+    const x = tf.tensor4d(uniform(5, 1 * 4 * 4 * 2), [1, 4, 4, 2]);
+    const boxes = tf.tensor2d([[0.5, 0.5, 3, 2.5]]);
+    const [, dBoxes] = tf.grads((v: tf.Tensor, b: tf.Tensor) =>
+      tf.sum(roiAlign(v as tf.Tensor4D, b as tf.Tensor2D, [0], 2)),
+    )([x, boxes]);
+    expect(Array.from(dBoxes.dataSync())).toEqual([0, 0, 0, 0]);
+  });
+
   it('returns [0, h, w, C] for no boxes, and a zero gradient', () => {
     const x = tf.ones([1, 3, 3, 2]) as tf.Tensor4D;
     const out = roiAlign(x, tf.zeros([0, 4]) as tf.Tensor2D, tf.zeros([0], 'int32') as tf.Tensor1D, [2, 3]);
