@@ -13,7 +13,7 @@
  * off first, so the convolution produces exactly kh x kw outputs.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { convGeometry, release, runBackendKernel } from './kernel-utils';
+import { allocate, convGeometry, release, runBackendKernel, view } from './kernel-utils';
 
 export function conv2dBackpropFilterViaConv2D(args: {
   inputs: tf.NamedTensorInfoMap;
@@ -67,4 +67,78 @@ export function conv2dBackpropFilterViaConv2D(args: {
   } finally {
     for (const t of temps) release(backend, t);
   }
+}
+
+/**
+ * The same gradient as one matrix product, for the cpu backend, whose Conv2D loop is slow when
+ * its channel count (here: the batch) is small:
+ *   cols[(kh, kw, ci), (n, oh, ow)] = xpad[n, oh*s + kh, ow*s + kw, ci]   (im2col, transposed)
+ *   dw[(kh, kw, ci), co] = cols @ dy[(n, oh, ow), co]                        (backend BatchMatMul)
+ */
+export function conv2dBackpropFilterIm2col(args: {
+  inputs: tf.NamedTensorInfoMap;
+  backend: tf.KernelBackend;
+  attrs: tf.NamedAttrMap;
+}): tf.TensorInfo {
+  const { inputs, backend } = args;
+  const attrs = args.attrs as unknown as tf.Conv2DBackpropFilterAttrs;
+  const { x, dy } = inputs as { x: tf.TensorInfo; dy: tf.TensorInfo };
+  const g = convGeometry('Conv2DBackpropFilter', x.shape, attrs.filterShape, attrs);
+  if (dy.shape[1] !== g.outHeight || dy.shape[2] !== g.outWidth || dy.shape[3] !== g.outChannels) {
+    throw new Error(
+      `Conv2DBackpropFilter: dy has shape [${dy.shape}] but x [${x.shape}] with filter ` +
+        `[${attrs.filterShape}] gives outputs [${g.batch},${g.outHeight},${g.outWidth},${g.outChannels}].`,
+    );
+  }
+  const { batch, inHeight: H, inWidth: W, inChannels: ci, outHeight: oh, outWidth: ow } = g;
+  const { filterHeight: kh, filterWidth: kw, strideHeight: sh, strideWidth: sw, padTop, padLeft } = g;
+  const K = kh * kw * ci;
+  const P = batch * oh * ow;
+  const temps: tf.TensorInfo[] = [];
+  try {
+    const cols = allocate(backend, [1, K, P], 'float32');
+    temps.push(cols.info);
+    const xv = view(backend, x) as Float32Array;
+    const c = cols.data;
+    for (let i = 0; i < kh; i++) {
+      for (let j = 0; j < kw; j++) {
+        for (let ch = 0; ch < ci; ch++) {
+          const rowBase = ((i * kw + j) * ci + ch) * P;
+          for (let n = 0; n < batch; n++) {
+            for (let r = 0; r < oh; r++) {
+              const xr = r * sh + i - padTop;
+              if (xr < 0 || xr >= H) continue; // stays 0
+              const dst = rowBase + (n * oh + r) * ow;
+              const src = ((n * H + xr) * W) * ci + ch;
+              for (let q = 0; q < ow; q++) {
+                const xc = q * sw + j - padLeft;
+                if (xc >= 0 && xc < W) c[dst + q] = xv[src + xc * ci];
+              }
+            }
+          }
+        }
+      }
+    }
+    const dy3 = runBackendKernel('Reshape', backend, { x: dy }, { shape: [1, P, g.outChannels] });
+    temps.push(dy3);
+    const dw = runBackendKernel('BatchMatMul', backend, { a: cols.info, b: dy3 }, { transposeA: false, transposeB: false });
+    temps.push(dw);
+    return runBackendKernel('Reshape', backend, { x: dw }, { shape: [kh, kw, ci, g.outChannels] });
+  } finally {
+    for (const t of temps) release(backend, t);
+  }
+}
+
+/**
+ * cpu: the matrix product for 1x1 filters (im2col is then a strided copy; measured 4-6x faster
+ * than the conv formulation at batch 2 and 8), the conv formulation otherwise (as fast or
+ * faster for 3x3 and 7x7 at batch 8, where the im2col buffer is kh*kw times the input).
+ */
+export function conv2dBackpropFilterCpu(args: {
+  inputs: tf.NamedTensorInfoMap;
+  backend: tf.KernelBackend;
+  attrs: tf.NamedAttrMap;
+}): tf.TensorInfo {
+  const [kh, kw] = (args.attrs as unknown as tf.Conv2DBackpropFilterAttrs).filterShape;
+  return kh === 1 && kw === 1 ? conv2dBackpropFilterIm2col(args) : conv2dBackpropFilterViaConv2D(args);
 }

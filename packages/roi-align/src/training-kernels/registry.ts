@@ -8,7 +8,7 @@
  * them back, e.g. to compute a reference gradient or to time the stock step.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { conv2dBackpropFilterViaConv2D } from './conv2d-backprop-filter';
+import { conv2dBackpropFilterCpu, conv2dBackpropFilterViaConv2D } from './conv2d-backprop-filter';
 import { conv2dBackpropInputViaConv2D } from './conv2d-backprop-input';
 import { tileByBlocks } from './tile';
 import { unsortedSegmentSumTypedArray } from './unsorted-segment-sum';
@@ -66,7 +66,7 @@ export const TRAINING_KERNELS: readonly TrainingKernelInfo[] = [
     kernelName: 'Conv2DBackpropFilter',
     backendName: 'cpu',
     action: 'replaces',
-    how: 'one cpu Conv2D over the transposed input with dy as a dilated filter',
+    how: 'one cpu Conv2D over the transposed input with dy as a dilated filter; 1x1 filters: im2col + cpu BatchMatMul',
   },
   {
     kernelName: 'Tile',
@@ -93,7 +93,7 @@ function stockOrThrow(kernelName: string, backendName: string): tf.KernelConfig 
 function kernelFuncFor(info: TrainingKernelInfo): tf.KernelFunc {
   switch (info.kernelName) {
     case 'Conv2DBackpropFilter':
-      return conv2dBackpropFilterViaConv2D as unknown as tf.KernelFunc;
+      return (info.backendName === 'cpu' ? conv2dBackpropFilterCpu : conv2dBackpropFilterViaConv2D) as unknown as tf.KernelFunc;
     case 'UnsortedSegmentSum':
       return unsortedSegmentSumTypedArray as unknown as tf.KernelFunc;
     case 'Conv2DBackpropInput':
