@@ -7,7 +7,8 @@
   (memory (export "memory") 1)
 
   ;; Bytes of the rows [y0, y0 + rows), columns [x0, x0 + cols) of an RGB image (row stride
-  ;; `stride` bytes) to contiguous floats at dst (rows x cols*3).
+  ;; `stride` bytes) to contiguous floats at dst (rows x cols*3), four bytes per step (the last
+  ;; step of a row may run up to 3 values past it: the next row, or the slack, absorbs them).
   (func (export "u8ToF32")
     (param $src i32) (param $stride i32) (param $x0 i32) (param $y0 i32)
     (param $cols i32) (param $rows i32) (param $dst i32)
@@ -21,11 +22,13 @@
       (local.set $i (i32.const 0))
       (block $id (loop $il
         (br_if $id (i32.ge_u (local.get $i) (local.get $n)))
-        (f32.store (local.get $dst)
-          (f32.convert_i32_u (i32.load8_u (i32.add (local.get $s) (local.get $i)))))
-        (local.set $dst (i32.add (local.get $dst) (i32.const 4)))
-        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (v128.store align=4
+          (i32.add (local.get $dst) (i32.shl (local.get $i) (i32.const 2)))
+          (f32x4.convert_i32x4_u (i32x4.extend_low_i16x8_u (i16x8.extend_low_i8x16_u
+            (v128.load32_zero align=1 (i32.add (local.get $s) (local.get $i)))))))
+        (local.set $i (i32.add (local.get $i) (i32.const 4)))
         (br $il)))
+      (local.set $dst (i32.add (local.get $dst) (i32.shl (local.get $n) (i32.const 2))))
       (local.set $y (i32.add (local.get $y) (i32.const 1)))
       (br $yl)))
   )
