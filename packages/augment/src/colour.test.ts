@@ -10,6 +10,7 @@ import {
   normalize,
   resampleBicubic,
   resampleBicubicJs,
+  resizeBlur,
   createRng,
   solarize,
   toGrayscale,
@@ -108,6 +109,11 @@ describe('bicubic resampling', () => {
     expect(maxAbs(resampleBicubic(img, f.width, f.height, 3, full, 11, 13), f.up_13x11)).toBeLessThan(2e-6);
     const crop = { left: 1, top: 2, width: 10, height: 7 };
     expect(maxAbs(resampleBicubic(img, f.width, f.height, 3, crop, 4, 6), f.crop_r2c1h7w10_6x4)).toBeLessThan(2e-6);
+  });
+
+  it('resizeBlur (S = 20, factor 1.2: down to 16 and back) matches torch bicubic antialias down + up', () => {
+    const sq = Float32Array.from(f.square_20);
+    expect(maxAbs(resizeBlur(sq, 20, 1.2), f['resize_blur_1.2_20'])).toBeLessThan(2e-6);
   });
 
   it('the wasm SIMD kernel agrees with the plain JavaScript one (bytes and floats, crops, flips)', () => {
