@@ -73,8 +73,10 @@ describeEachBackend('Conv2DBackpropFilter / Conv2DBackpropInput training kernels
   it.each(cases().map((c) => [label(c), c] as const))('match the stock cpu kernels: %s', async (_name, c) => {
     const ref = await onStockCpu(() => backprops(c));
     const before = tf.memory().numTensors;
+    const dataIds = tf.backend().numDataIds(); // the kernels free their scratch tensors
     const got = backprops(c);
     expect(tf.memory().numTensors).toBe(before);
+    expect(tf.backend().numDataIds()).toBe(dataIds);
     expect(tf.getBackend()).toBe(backend);
     expect(got.dw.length).toBe(ref.dw.length);
     expect(got.dx.length).toBe(ref.dx.length);
