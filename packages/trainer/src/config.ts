@@ -105,14 +105,16 @@ const PAPER: TrainConfig = {
 
 /**
  * Small enough for two CPU cores: ResNet-18 with the CIFAR-style stem (C5 at stride 8, so a
- * 64 px view keeps an 8x8 C5 map and boxes of one 8 px cell still cover distinct regions),
- * a quarter of the width (baseWidth 16: C5 has 128 channels), 64 px views, heads 512/128,
- * 32 images per step, and a fixed 300-step schedule with 30 warmup steps.
+ * 32 px view keeps a 4x4 C5 map and boxes of one 8 px cell still cover distinct regions), an
+ * eighth of the width (baseWidth 8: C5 has 64 channels), 32 px views, heads 512/128, 32 images
+ * per step, and a fixed 300-step schedule with 30 warmup steps. Measured on the wasm backend
+ * of a shared 2-core machine: about 5 s per step (6 images/s), so 300 steps take about 25
+ * minutes there; 64 px views with baseWidth 16 cost about 80 s per step on the same machine.
  */
 const CPU: TrainConfig = {
   ...PAPER,
-  model: { depth: 18, smallInput: true, baseWidth: 16, projector: { hiddenDim: 512, outDim: 128 }, predictor: { hiddenDim: 512 } },
-  views: { size: 64, scale: [0.2, 1], blur: 'resize' },
+  model: { depth: 18, smallInput: true, baseWidth: 8, projector: { hiddenDim: 512, outDim: 128 }, predictor: { hiddenDim: 512 } },
+  views: { size: 32, scale: [0.2, 1], blur: 'resize' },
   batch: { size: 32, accumulate: 1 },
   schedule: { epochs: 200, warmupEpochs: 10, steps: 300, warmupSteps: 30 },
   checkpoint: { every: 50, keep: 3 },

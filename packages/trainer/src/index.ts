@@ -36,3 +36,18 @@ export {
   validateConfig,
 } from './config';
 export type { PresetName, ResolveConfigOptions, TrainConfig } from './config';
+export { imageFolderSource, inMemorySource } from './source';
+export type { ImageSource } from './source';
+export {
+  buildNetworks,
+  disposeNetworks,
+  embed,
+  networkTensors,
+  onlineForward,
+  onlineParameters,
+  restoreNetworks,
+  targetForward,
+} from './networks';
+export type { Networks, OnlineNetwork, Regions, TargetNetwork } from './networks';
+export { NonFiniteLossError, planTraining, train } from './train';
+export type { TrainOptions, TrainPlan, TrainResult } from './train';
