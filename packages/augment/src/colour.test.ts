@@ -133,6 +133,8 @@ describe('bicubic resampling', () => {
         const a = resampleBicubic(src, W, H, 3, region, ow, oh, gain, flip);
         const b = resampleBicubicJs(src, W, H, 3, region, ow, oh, gain, flip);
         expect(maxAbs(a, b)).toBeLessThan(1e-5);
+        const clamped = resampleBicubic(src, W, H, 3, region, ow, oh, gain, flip, true);
+        expect(maxAbs(clamped, Array.from(b, (v) => Math.min(1, Math.max(0, v))))).toBeLessThan(1e-5);
       }
     }
   });

@@ -203,9 +203,7 @@ function checkImage(image: RgbImage, fn: string): void {
  */
 export async function cropResize(image: RgbImage, g: ViewGeometry, size: number): Promise<Float32Array> {
   const region = { left: g.left, top: g.top, width: g.width, height: g.height };
-  const px = resampleBicubic(image.data, image.width, image.height, 3, region, size, size, 1 / 255, g.flipped);
-  for (let i = 0; i < px.length; i++) px[i] = px[i] < 0 ? 0 : px[i] > 1 ? 1 : px[i];
-  return px;
+  return resampleBicubic(image.data, image.width, image.height, 3, region, size, size, 1 / 255, g.flipped, true);
 }
 
 /** Resize blur: shrink to floor(S / factor) and back, both with the PIL bicubic filter, in floats. */
@@ -213,9 +211,7 @@ export function resizeBlur(img: Float32Array, size: number, factor: number): Flo
   const small = Math.floor(size / factor);
   const full = { left: 0, top: 0, width: size, height: size };
   const down = resampleBicubic(img, size, size, 3, full, small, small);
-  const up = resampleBicubic(down, small, small, 3, { left: 0, top: 0, width: small, height: small }, size, size);
-  for (let i = 0; i < up.length; i++) up[i] = up[i] < 0 ? 0 : up[i] > 1 ? 1 : up[i];
-  return up;
+  return resampleBicubic(down, small, small, 3, { left: 0, top: 0, width: small, height: small }, size, size, 1, false, true);
 }
 
 /**

@@ -80,7 +80,8 @@ function taps(inSize: number, offset: number, inLength: number, outSize: number)
 /**
  * Resamples `region` of an HWC image with `channels` channels to `outWidth x outHeight`,
  * multiplying by `gain` (e.g. 1/255 to turn bytes into [0, 1] floats). When `flip` is set the
- * output is mirrored left-right. Returns a new Float32Array (HWC).
+ * output is mirrored left-right; when `clamp` is set it is clamped to [0, 1] (as PIL's 8-bit
+ * output is to [0, 255]). Returns a new Float32Array (HWC).
  *
  * 3-channel Uint8Array / Float32Array input runs in a small WebAssembly SIMD kernel
  * (src/wasm/resample.wat); anything else, or a runtime without wasm SIMD, in plain JavaScript.
@@ -95,18 +96,21 @@ export function resampleBicubic(
   outHeight: number,
   gain = 1,
   flip = false,
+  clamp = false,
 ): Float32Array {
   if (channels === 3 && (src instanceof Uint8Array || src instanceof Float32Array) && wasmKernels() !== null) {
-    return resampleWasm(src, width, height, region, outWidth, outHeight, gain, flip);
+    return resampleWasm(src, width, height, region, outWidth, outHeight, gain, flip, clamp ? 0 : -Infinity, clamp ? 1 : Infinity);
   }
-  return resampleBicubicJs(src, width, height, channels, region, outWidth, outHeight, gain, flip);
+  const out = resampleBicubicJs(src, width, height, channels, region, outWidth, outHeight, gain, flip);
+  if (clamp) for (let i = 0; i < out.length; i++) out[i] = out[i] < 0 ? 0 : out[i] > 1 ? 1 : out[i];
+  return out;
 }
 
 interface Kernels {
   memory: WasmMemory;
   u8ToF32(src: number, stride: number, x0: number, y0: number, cols: number, rows: number, dst: number): void;
   horiz(src: number, rowLen: number, rows: number, start: number, count: number, weights: number, maxCount: number, outW: number, flip: number, dst: number): void;
-  vert(tmp: number, lineLen: number, start: number, count: number, weights: number, maxCount: number, outH: number, rowLo: number, gain: number, dst: number): void;
+  vert(tmp: number, lineLen: number, start: number, count: number, weights: number, maxCount: number, outH: number, rowLo: number, gain: number, lo: number, hi: number, dst: number): void;
 }
 
 let kernels: Kernels | null | undefined;
@@ -145,6 +149,8 @@ function resampleWasm(
   outHeight: number,
   gain: number,
   flip: boolean,
+  clampLo: number,
+  clampHi: number,
 ): Float32Array {
   const k = kernels as Kernels;
   const tx = taps(width, region.left, region.width, outWidth);
@@ -190,7 +196,7 @@ function resampleWasm(
   new Int32Array(buf, oYc, outHeight).set(ty.count);
   new Float32Array(buf, oYw, ty.weights.length).set(ty.weights);
   k.horiz(oSrc, rowLen, rows, oXs, oXc, oXw, tx.maxCount, outWidth, flip ? 1 : 0, oTmp);
-  k.vert(oTmp, outWidth * 3, oYs, oYc, oYw, ty.maxCount, outHeight, rowLo, gain, oOut);
+  k.vert(oTmp, outWidth * 3, oYs, oYc, oYw, ty.maxCount, outHeight, rowLo, gain, clampLo, clampHi, oOut);
   return new Float32Array(buf, oOut, outHeight * outWidth * 3).slice();
 }
 
@@ -310,6 +316,6 @@ export function convolvePaddedWasm(padded: Float32Array, width: number, height: 
   const w = new Float32Array(buf, oW, Math.max(width, height) * n);
   for (let i = 0; i < Math.max(width, height); i++) w.set(kernel, i * n);
   k.horiz(oSrc, pw * 3, ph, oXs, oXc, oW, n, width, 0, oTmp);
-  k.vert(oTmp, width * 3, oYs, oYc, oW, n, height, 0, 1, oOut);
+  k.vert(oTmp, width * 3, oYs, oYc, oW, n, height, 0, 1, -Infinity, Infinity, oOut);
   return new Float32Array(buf, oOut, height * width * 3).slice();
 }

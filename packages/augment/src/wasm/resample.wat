@@ -80,16 +80,19 @@
   )
 
   ;; Vertical pass: rows of lineLen floats at tmp (row 0 is source row rowLo) -> outH rows at
-  ;; dst, output row yy = gain * sum_k weights[yy * maxCount + k] * row (start[yy] + k).
+  ;; dst, output row yy = gain * sum_k weights[yy * maxCount + k] * row (start[yy] + k), then
+  ;; clamped to [lo, hi] (pass -inf, inf for no clamping).
   (func (export "vert")
     (param $tmp i32) (param $lineLen i32) (param $start i32) (param $count i32)
     (param $weights i32) (param $maxCount i32) (param $outH i32) (param $rowLo i32)
-    (param $gain f32) (param $dst i32)
+    (param $gain f32) (param $lo f32) (param $hi f32) (param $dst i32)
     (local $yy i32) (local $i i32) (local $k i32) (local $n i32) (local $s i32)
     (local $wb i32) (local $w i32) (local $q i32) (local $d i32)
-    (local $acc v128) (local $g v128) (local $lineBytes i32)
+    (local $acc v128) (local $g v128) (local $lineBytes i32) (local $vlo v128) (local $vhi v128)
     (local.set $lineBytes (i32.shl (local.get $lineLen) (i32.const 2)))
     (local.set $g (f32x4.splat (local.get $gain)))
+    (local.set $vlo (f32x4.splat (local.get $lo)))
+    (local.set $vhi (f32x4.splat (local.get $hi)))
     (block $yd (loop $yl
       (br_if $yd (i32.ge_u (local.get $yy) (local.get $outH)))
       (local.set $s (i32.add (local.get $tmp)
@@ -116,7 +119,8 @@
           (local.set $w (i32.add (local.get $w) (i32.const 4)))
           (local.set $k (i32.add (local.get $k) (i32.const 1)))
           (br $kl)))
-        (v128.store align=4 (i32.add (local.get $d) (local.get $i)) (f32x4.mul (local.get $acc) (local.get $g)))
+        (v128.store align=4 (i32.add (local.get $d) (local.get $i))
+          (f32x4.min (f32x4.max (f32x4.mul (local.get $acc) (local.get $g)) (local.get $vlo)) (local.get $vhi)))
         (local.set $i (i32.add (local.get $i) (i32.const 16)))
         (br $il)))
       (local.set $yy (i32.add (local.get $yy) (i32.const 1)))
