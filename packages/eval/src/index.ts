@@ -26,3 +26,36 @@ export type {
   LinearProbeResult,
   ProbeResult,
 } from './probe/probes';
+export { createFcosDetector, decodeFcos, fcosLoss, fcosTargets } from './detection/fcos';
+export type {
+  DecodeOptions,
+  DetectionTargetsInput,
+  FcosDetection,
+  FcosDetector,
+  FcosLevel,
+  FcosLossTerms,
+  FcosOptions,
+  FcosOutputs,
+  FcosTargets,
+} from './detection/fcos';
+export {
+  DEFAULT_DETECTION_CONFIG,
+  detectImages,
+  detectionLearningRate,
+  fineTuneDetection,
+  samplesToCoco,
+} from './detection/finetune';
+export type {
+  DetectionCategory,
+  DetectionEvalResult,
+  DetectionFineTuneConfig,
+  DetectionFineTuneInput,
+  DetectionSample,
+  DetectionStepInfo,
+} from './detection/finetune';
+export { CLASS_COLOURS, drawBox, drawDetections, drawText, textWidth } from './report/draw';
+export type { DrawDetectionsOptions, ImageDetections } from './report/draw';
+export { writeEvalReport } from './report/report';
+export type { EvalReportFiles, WriteEvalReportOptions } from './report/report';
+export { loadDetectionSamples } from './detection/dataset';
+export type { LoadDetectionSamplesOptions } from './detection/dataset';

@@ -18,15 +18,19 @@ function gaussian(seed: number): () => number {
   return () => Math.sqrt(-2 * Math.log(uniform())) * Math.cos(2 * Math.PI * uniform());
 }
 
+let instances = 0;
+
 export function tinyBackbone(widths: [number, number, number, number, number] = [8, 8, 16, 32, 32], seed = 1): Backbone & { channels: { c2: number; c3: number; c4: number; c5: number } } {
   const rand = gaussian(seed);
+  const instance = ++instances;
   const params: NamedParameter[] = [];
   const convs: Array<{ w: tf.Variable; b: tf.Variable }> = [];
   let cin = 3;
   widths.forEach((cout, i) => {
     const std = Math.sqrt(2 / (9 * cin));
-    const w = tf.variable(tf.tensor4d(Float32Array.from({ length: 9 * cin * cout }, () => rand() * std), [3, 3, cin, cout]), true, `tiny${seed}.conv${i}.weight.${Math.random()}`);
-    const b = tf.variable(tf.zeros([cout]), true, `tiny${seed}.conv${i}.bias.${Math.random()}`);
+    const values = Float32Array.from({ length: 9 * cin * cout }, () => rand() * std);
+    const w = tf.tidy(() => tf.variable(tf.tensor4d(values, [3, 3, cin, cout]), true, `tiny${instance}.conv${i}.weight`));
+    const b = tf.tidy(() => tf.variable(tf.zeros([cout]), true, `tiny${instance}.conv${i}.bias`));
     params.push({ name: `conv${i}.weight`, variable: w, role: 'weight' }, { name: `conv${i}.bias`, variable: b, role: 'bias' });
     convs.push({ w, b });
     cin = cout;

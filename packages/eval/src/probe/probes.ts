@@ -149,8 +149,8 @@ export function linearProbe(
   });
   const xTrain = tf.tidy(() => tf.div(tf.sub(trainFeats, mean), std) as tf.Tensor2D);
   const yTrain = tf.tidy(() => tf.cast(tf.oneHot(tf.tensor1d(Array.from(trainLabels), 'int32'), numClasses), 'float32') as tf.Tensor2D);
-  const w = tf.variable(tf.zeros([dim, numClasses]), true, `linearProbe.w`);
-  const b = tf.variable(tf.zeros([numClasses]), true, `linearProbe.b`);
+  const w = tf.tidy(() => tf.variable(tf.zeros([dim, numClasses]), true));
+  const b = tf.tidy(() => tf.variable(tf.zeros([numClasses]), true));
   const optimizer = tf.train.adam(lr);
   let finalLoss = NaN;
   try {

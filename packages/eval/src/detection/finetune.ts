@@ -1,0 +1,392 @@
+/**
+ * Detection fine-tuning evaluator: the same schedule for every backbone initialisation, then
+ * COCO box AP on a validation set. This is how the paper's transfer claim is measured, in
+ * miniature.
+ *
+ * BatchNorm: the paper fine-tunes with synchronised BN (batch statistics over a large total
+ * batch). `bn: 'batch'` (the default) is the one-process analogue: the backbone runs in
+ * training mode, normalising with each mini-batch's statistics, training the affine
+ * parameters and updating the running statistics that evaluation then uses. It is the
+ * fair choice across initialisations because a random init has no meaningful running
+ * statistics to freeze. Its cost is noise from small batches. `bn: 'frozen'` runs the
+ * backbone in inference mode (running statistics of the initialisation) and does not train
+ * the BN parameters, as detectron2 does for supervised ImageNet inits; choose it for
+ * pretrained inits with very small batches.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { RgbImage } from '@scrl/augment';
+import type { NamedParameter } from '@scrl/models';
+import { imagesToTensor, type Backbone } from '../backbone';
+import {
+  evaluateCoco,
+  type CocoDetection,
+  type CocoEvalResult,
+  type CocoGroundTruth,
+} from '../coco/evaluate-coco';
+import { uniformRng } from '../rng';
+import {
+  createFcosDetector,
+  decodeFcos,
+  fcosLoss,
+  fcosTargets,
+  type DecodeOptions,
+  type DetectionTargetsInput,
+  type FcosDetection,
+  type FcosDetector,
+  type FcosLevel,
+  type FcosOutputs,
+  type FcosOptions,
+} from './fcos';
+
+/** One image of a COCO-style detection set, decoded. */
+export interface DetectionSample {
+  /** COCO image id. */
+  id: number;
+  image: RgbImage;
+  /** Boxes `[x, y, width, height]` in the image's pixels (COCO's bbox format). */
+  bboxes: number[][];
+  /** COCO category id per box. */
+  categoryIds: number[];
+  /** COCO `area` per box (default width * height). */
+  areas?: number[];
+  /** COCO `iscrowd` per box (default 0). Crowd boxes are not training targets. */
+  iscrowd?: number[];
+}
+
+export interface DetectionCategory {
+  id: number;
+  name: string;
+}
+
+/** The fine-tuning schedule. Every initialisation of a comparison must use the same one. */
+export interface DetectionFineTuneConfig {
+  /** Optimiser steps (default 300). */
+  steps: number;
+  /** Images per step (default 4). */
+  batchSize: number;
+  /** Peak learning rate of SGD with momentum (default 0.01). */
+  lr: number;
+  /** SGD momentum (default 0.9). */
+  momentum: number;
+  /** L2 weight decay on conv / linear weights only (roles `weight`), default 1e-4. */
+  weightDecay: number;
+  /** Linear warmup steps from `warmupFactor * lr` (default 50 and 0.001, as detectron2). */
+  warmupSteps: number;
+  warmupFactor: number;
+  /** Fractions of `steps` where lr drops by 10x (default [2/3, 8/9], detectron2's 1x shape). */
+  lrDecayAt: number[];
+  /** Gradient global-norm clip (default 10; 0 disables). */
+  clipGradNorm: number;
+  /** Square training / evaluation side; images are resized to it (default 64). */
+  imageSize: number;
+  /** Probability of a horizontal flip per training image (default 0.5). */
+  flipProb: number;
+  /** BatchNorm handling, see the module comment (default 'batch'). */
+  bn: 'batch' | 'frozen';
+  /** Seed of batch order, flips and head initialisation (default 0). */
+  seed: number;
+  /** FPN / head width and depth. */
+  fpnChannels: number;
+  headConvs: number;
+  /** Post-processing for evaluation. */
+  decode: DecodeOptions;
+}
+
+export const DEFAULT_DETECTION_CONFIG: DetectionFineTuneConfig = {
+  steps: 300,
+  batchSize: 4,
+  lr: 0.01,
+  momentum: 0.9,
+  weightDecay: 1e-4,
+  warmupSteps: 50,
+  warmupFactor: 0.001,
+  lrDecayAt: [2 / 3, 8 / 9],
+  clipGradNorm: 10,
+  imageSize: 64,
+  flipProb: 0.5,
+  bn: 'batch',
+  seed: 0,
+  fpnChannels: 32,
+  headConvs: 2,
+  decode: {},
+};
+
+export interface DetectionStepInfo {
+  step: number;
+  steps: number;
+  loss: number;
+  lossCls: number;
+  lossBox: number;
+  lossCtr: number;
+  lr: number;
+  /** Milliseconds since training started, and the estimated time left. */
+  elapsedMs: number;
+  etaMs: number;
+}
+
+export interface DetectionFineTuneInput {
+  /** The initialisation to evaluate (random, BYOL, SCRL, torchvision...). It is trained in place. */
+  backbone: Backbone;
+  categories: DetectionCategory[];
+  train: DetectionSample[];
+  val: DetectionSample[];
+  config?: Partial<DetectionFineTuneConfig>;
+  /** Called after every step (progress bars). */
+  onStep?: (info: DetectionStepInfo) => void;
+}
+
+export interface DetectionEvalResult {
+  config: DetectionFineTuneConfig;
+  /** COCO box evaluation of the validation set. */
+  coco: CocoEvalResult;
+  /** Validation detections in COCO results format (original image pixels). */
+  detections: CocoDetection[];
+  /** Validation ground truth as a COCO dict. */
+  groundTruth: CocoGroundTruth;
+  /** Per-step losses and learning rates. */
+  history: DetectionStepInfo[];
+  /** The trained detector; the caller disposes it (`dispose()` frees FPN and head, not the backbone). */
+  detector: FcosDetector;
+}
+
+/** Learning rate at `step`: linear warmup, then step decay. */
+export function detectionLearningRate(config: DetectionFineTuneConfig, step: number): number {
+  let lr = config.lr;
+  for (const f of config.lrDecayAt) if (step >= Math.floor(f * config.steps)) lr *= 0.1;
+  if (step < config.warmupSteps) {
+    const alpha = step / config.warmupSteps;
+    lr *= config.warmupFactor * (1 - alpha) + alpha;
+  }
+  return lr;
+}
+
+function flipImage(im: RgbImage): RgbImage {
+  const out = new Uint8Array(im.data.length);
+  for (let y = 0; y < im.height; y++) {
+    for (let x = 0; x < im.width; x++) {
+      const src = (y * im.width + x) * 3;
+      const dst = (y * im.width + (im.width - 1 - x)) * 3;
+      out[dst] = im.data[src];
+      out[dst + 1] = im.data[src + 1];
+      out[dst + 2] = im.data[src + 2];
+    }
+  }
+  return { data: out, width: im.width, height: im.height };
+}
+
+function checkSamples(fn: string, what: string, samples: DetectionSample[], catIndex: Map<number, number>): void {
+  if (!Array.isArray(samples) || samples.length === 0) throw new Error(`${fn}: ${what} must be a non-empty array of samples.`);
+  samples.forEach((s, i) => {
+    if (s.bboxes.length !== s.categoryIds.length) {
+      throw new Error(`${fn}: ${what}[${i}] (image ${s.id}) has ${s.bboxes.length} bboxes but ${s.categoryIds.length} categoryIds.`);
+    }
+    s.categoryIds.forEach((c) => {
+      if (!catIndex.has(c)) {
+        throw new Error(`${fn}: ${what}[${i}] (image ${s.id}) uses category id ${c}, which is not in categories [${[...catIndex.keys()]}].`);
+      }
+    });
+  });
+}
+
+/** Validation ground truth of `samples` as a COCO dict. */
+export function samplesToCoco(samples: DetectionSample[], categories: DetectionCategory[]): CocoGroundTruth {
+  let annId = 1;
+  return {
+    images: samples.map((s) => ({ id: s.id, width: s.image.width, height: s.image.height })),
+    categories: categories.map((c) => ({ id: c.id, name: c.name })),
+    annotations: samples.flatMap((s) =>
+      s.bboxes.map((b, j) => ({
+        id: annId++,
+        image_id: s.id,
+        category_id: s.categoryIds[j],
+        bbox: b.slice(0, 4),
+        area: s.areas?.[j] ?? b[2] * b[3],
+        iscrowd: s.iscrowd?.[j] ?? 0,
+      })),
+    ),
+  };
+}
+
+/**
+ * Detections of `detector` on `images`, in each image's own pixels (images are resized to
+ * `imageSize` for the network and boxes scaled back). Runs in inference mode.
+ */
+export function detectImages(
+  detector: FcosDetector,
+  images: RgbImage[],
+  options: { imageSize: number; batchSize?: number; decode?: DecodeOptions },
+): FcosDetection[] {
+  const size = options.imageSize;
+  const batchSize = options.batchSize ?? 8;
+  const out: FcosDetection[] = [];
+  for (let start = 0; start < images.length; start += batchSize) {
+    const chunk = images.slice(start, start + batchSize);
+    let levels: FcosLevel[] = [];
+    const [cls, box, ctr] = tf.tidy(() => {
+      const o = detector.forward(imagesToTensor(chunk, { size }), { training: false });
+      levels = o.levels;
+      return [o.cls, o.box, o.ctr];
+    });
+    const outputs: FcosOutputs = { cls: cls as tf.Tensor3D, box: box as tf.Tensor3D, ctr: ctr as tf.Tensor2D, levels };
+    const dets = decodeFcos(outputs, size, size, options.decode);
+    tf.dispose([outputs.cls, outputs.box, outputs.ctr]);
+    dets.forEach((d, i) => {
+      const sx = chunk[i].width / size;
+      const sy = chunk[i].height / size;
+      out.push({
+        boxes: d.boxes.map(([x1, y1, x2, y2]) => [x1 * sx, y1 * sy, x2 * sx, y2 * sy] as [number, number, number, number]),
+        scores: d.scores,
+        labels: d.labels,
+      });
+    });
+  }
+  return out;
+}
+
+/**
+ * Fine-tunes an FCOS detector on `train` starting from `backbone` and scores it on `val` with
+ * `evaluateCoco`. The backbone is trained in place: pass a fresh copy per evaluation.
+ */
+export function fineTuneDetection(input: DetectionFineTuneInput): DetectionEvalResult {
+  const fn = 'fineTuneDetection';
+  const config: DetectionFineTuneConfig = { ...DEFAULT_DETECTION_CONFIG, ...(input.config ?? {}) };
+  for (const k of ['steps', 'batchSize', 'imageSize'] as const) {
+    if (!Number.isInteger(config[k]) || config[k] < 1) throw new Error(`${fn}: config.${k} must be a positive integer, got ${config[k]}.`);
+  }
+  if (config.bn !== 'batch' && config.bn !== 'frozen') {
+    throw new Error(`${fn}: config.bn must be 'batch' or 'frozen', got ${JSON.stringify(config.bn)}.`);
+  }
+  if (!Array.isArray(input.categories) || input.categories.length === 0) {
+    throw new Error(`${fn}: categories must list at least one { id, name }.`);
+  }
+  const catIndex = new Map(input.categories.map((c, i) => [c.id, i]));
+  checkSamples(fn, 'train', input.train, catIndex);
+  checkSamples(fn, 'val', input.val, catIndex);
+
+  const fcosOptions: FcosOptions = {
+    numClasses: input.categories.length,
+    fpnChannels: config.fpnChannels,
+    headConvs: config.headConvs,
+    seed: config.seed,
+  };
+  const detector = createFcosDetector(input.backbone, fcosOptions);
+  const trainable: NamedParameter[] = detector
+    .parameters()
+    .filter((p) => config.bn === 'batch' || (p.role !== 'bn-weight' && p.role !== 'bn-bias'));
+  const vars = trainable.map((p) => p.variable);
+  const velocity = vars.map((v) => {
+    const zeros = tf.zerosLike(v);
+    const m = tf.variable(zeros, false);
+    zeros.dispose();
+    return m;
+  });
+  const rand = uniformRng(config.seed + 1);
+  const size = config.imageSize;
+  const history: DetectionStepInfo[] = [];
+  const t0 = Date.now();
+  let order: number[] = [];
+  let cursor = 0;
+  const nextIndex = (): number => {
+    if (cursor >= order.length) {
+      order = input.train.map((_, i) => i);
+      for (let i = order.length - 1; i > 0; i--) {
+        const j = Math.floor(rand() * (i + 1));
+        [order[i], order[j]] = [order[j], order[i]];
+      }
+      cursor = 0;
+    }
+    return order[cursor++];
+  };
+
+  try {
+    for (let step = 0; step < config.steps; step++) {
+      const images: RgbImage[] = [];
+      const targets: DetectionTargetsInput[] = [];
+      for (let b = 0; b < config.batchSize; b++) {
+        const s = input.train[nextIndex()];
+        const flip = rand() < config.flipProb;
+        const sx = size / s.image.width;
+        const sy = size / s.image.height;
+        images.push(flip ? flipImage(s.image) : s.image);
+        const boxes: Array<[number, number, number, number]> = [];
+        const labels: number[] = [];
+        s.bboxes.forEach((bb, j) => {
+          if (s.iscrowd?.[j]) return;
+          let x1 = bb[0] * sx;
+          let x2 = (bb[0] + bb[2]) * sx;
+          if (flip) [x1, x2] = [size - x2, size - x1];
+          boxes.push([x1, bb[1] * sy, x2, (bb[1] + bb[3]) * sy]);
+          labels.push(catIndex.get(s.categoryIds[j])!);
+        });
+        targets.push({ boxes, labels });
+      }
+      const lr = detectionLearningRate(config, step);
+      const x = imagesToTensor(images, { size });
+      let terms: number[] = [];
+      const { value, grads } = tf.variableGrads(() => {
+        const outputs = detector.forward(x, { training: config.bn === 'batch' });
+        const t = fcosTargets(outputs.levels, targets, fcosOptions.numClasses);
+        const loss = fcosLoss(outputs, t);
+        terms = [loss.cls, loss.box, loss.ctr].map((s) => s.dataSync()[0]);
+        return loss.total;
+      }, vars);
+      const loss = value.dataSync()[0];
+      if (!Number.isFinite(loss)) {
+        tf.dispose([x, value, ...Object.values(grads)]);
+        throw new Error(
+          `${fn}: loss became ${loss} at step ${step} (lr ${lr}); lower config.lr or keep config.clipGradNorm on.`,
+        );
+      }
+      tf.tidy(() => {
+        let scale = 1;
+        if (config.clipGradNorm > 0) {
+          const present = vars.filter((v) => grads[v.name] !== undefined);
+          const norm = tf.sqrt(tf.addN(present.map((v) => tf.sum(tf.square(grads[v.name]))))).dataSync()[0];
+          if (norm > config.clipGradNorm) scale = config.clipGradNorm / norm;
+        }
+        trainable.forEach((p, i) => {
+          // A parameter the loss does not reach (e.g. an unused classifier) has no gradient.
+          if (grads[p.variable.name] === undefined) return;
+          let g = tf.mul(grads[p.variable.name], scale);
+          if (p.role === 'weight' && config.weightDecay > 0) g = tf.add(g, tf.mul(p.variable, config.weightDecay));
+          const v = tf.add(tf.mul(velocity[i], config.momentum), g);
+          velocity[i].assign(v);
+          p.variable.assign(tf.sub(p.variable, tf.mul(v, lr)));
+        });
+      });
+      tf.dispose([x, value, ...Object.values(grads)]);
+      const elapsedMs = Date.now() - t0;
+      const info: DetectionStepInfo = {
+        step: step + 1,
+        steps: config.steps,
+        loss,
+        lossCls: terms[0],
+        lossBox: terms[1],
+        lossCtr: terms[2],
+        lr,
+        elapsedMs,
+        etaMs: (elapsedMs / (step + 1)) * (config.steps - step - 1),
+      };
+      history.push(info);
+      input.onStep?.(info);
+    }
+  } catch (e) {
+    detector.dispose();
+    throw e;
+  } finally {
+    velocity.forEach((v) => v.dispose());
+  }
+
+  const groundTruth = samplesToCoco(input.val, input.categories);
+  const dets = detectImages(detector, input.val.map((s) => s.image), { imageSize: size, decode: config.decode });
+  const detections: CocoDetection[] = dets.flatMap((d, i) =>
+    d.boxes.map(([x1, y1, x2, y2], j) => ({
+      image_id: input.val[i].id,
+      category_id: input.categories[d.labels[j]].id,
+      bbox: [x1, y1, x2 - x1, y2 - y1],
+      score: d.scores[j],
+    })),
+  );
+  const coco = evaluateCoco(groundTruth, detections);
+  return { config, coco, detections, groundTruth, history, detector };
+}
