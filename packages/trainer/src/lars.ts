@@ -89,7 +89,8 @@ export class Lars {
       const slot: Slot = {
         param,
         excluded: exclude(param),
-        velocity: tf.variable(tf.zerosLike(param.variable), false),
+        // Inside tidy, so only the variable outlives the zeros it starts from.
+        velocity: tf.tidy(() => tf.variable(tf.zerosLike(param.variable), false)),
       };
       this.byVariable.set(param.variable.name, slot);
       return slot;
