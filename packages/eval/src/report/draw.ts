@@ -141,8 +141,10 @@ export async function drawDetections(items: ImageDetections[], options: DrawDete
       drawBox(tile, box, colour, 2);
       const name = options.classNames[it.labels[j]] ?? String(it.labels[j]);
       const label = score === undefined ? name : `${name} ${score.toFixed(2)}`;
-      const ty = Math.max(1, Math.round(box[1]) - 7);
-      drawText(tile, label, Math.max(1, Math.round(box[0]) + 1), ty, [255, 255, 255], colour, 1);
+      // Labels at twice the font size once images are upscaled enough to hold them.
+      const ts = upscale >= 3 ? 2 : 1;
+      const ty = Math.max(ts, Math.round(box[1]) - 7 * ts);
+      drawText(tile, label, Math.max(ts, Math.round(box[0]) + ts), ty, [255, 255, 255], colour, ts);
     }
     return tile;
   });
