@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { describeEachBackend, maxRelativeError, relativeNormError } from '@scrl/testing';
-import '../index';
+import { initBackend } from '../index';
 import { onStockCpu, seeded, sizeOf } from './__tests__/helpers';
 
 type Pad = 'same' | 'valid' | number | tf.backend_util.ExplicitPadding;
@@ -116,5 +116,21 @@ describeEachBackend('Conv2DBackpropFilter / Conv2DBackpropInput training kernels
       } as unknown as tf.NamedAttrMap),
     ).toThrow(/dy has shape \[1,5,5,3\]/);
     tf.dispose([x, dy]);
+  });
+});
+
+describe('Conv2DBackpropFilter with NCHW on cpu', () => {
+  it('goes to the stock cpu kernel, which supports that layout', async () => {
+    await initBackend({ backend: 'cpu', log: null });
+    const run = () =>
+      tf.tidy(() => {
+        const x = tf.tensor4d(seeded(2 * 3 * 6 * 5, 21), [2, 3, 6, 5]);
+        const dy = tf.tensor4d(seeded(2 * 4 * 6 * 5, 22), [2, 4, 6, 5]);
+        const attrs = { strides: 1, pad: 'same', dataFormat: 'NCHW', filterShape: [3, 3, 3, 4] };
+        const dw = tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor;
+        return dw.dataSync() as Float32Array;
+      });
+    const ref = await onStockCpu(run);
+    expect(Array.from(run())).toEqual(Array.from(ref));
   });
 });

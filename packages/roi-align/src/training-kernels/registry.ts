@@ -90,14 +90,24 @@ function stockOrThrow(kernelName: string, backendName: string): tf.KernelConfig 
   return stock;
 }
 
+/** Ours handle NHWC; an NCHW call goes to the stock kernel where there is one. */
+function withNchwToStock(info: TrainingKernelInfo, ours: (args: KernelArgs) => tf.TensorInfo): tf.KernelFunc {
+  return ((args: KernelArgs) => {
+    if (args.attrs.dataFormat === 'NCHW' && state().stock.get(keyOf(info.kernelName, info.backendName))) {
+      return stockOrThrow(info.kernelName, info.backendName).kernelFunc(args);
+    }
+    return ours(args);
+  }) as unknown as tf.KernelFunc;
+}
+
 function kernelFuncFor(info: TrainingKernelInfo): tf.KernelFunc {
   switch (info.kernelName) {
     case 'Conv2DBackpropFilter':
-      return (info.backendName === 'cpu' ? conv2dBackpropFilterCpu : conv2dBackpropFilterViaConv2D) as unknown as tf.KernelFunc;
+      return withNchwToStock(info, info.backendName === 'cpu' ? conv2dBackpropFilterCpu : conv2dBackpropFilterViaConv2D);
     case 'UnsortedSegmentSum':
       return unsortedSegmentSumTypedArray as unknown as tf.KernelFunc;
     case 'Conv2DBackpropInput':
-      return conv2dBackpropInputViaConv2D as unknown as tf.KernelFunc;
+      return withNchwToStock(info, conv2dBackpropInputViaConv2D);
     case 'Tile':
       return ((args: KernelArgs) =>
         tileByBlocks(args) ?? stockOrThrow(info.kernelName, info.backendName).kernelFunc(args)) as unknown as tf.KernelFunc;
