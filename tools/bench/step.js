@@ -1,0 +1,153 @@
+#!/usr/bin/env node
+/**
+ * SCRL vs BYOL optimiser-step benchmark: images/s of one full step (target forward without
+ * gradient, online forward, loss, backward, LARS, EMA) with the `cpu` preset's network
+ * (ResNet-18, CIFAR stem, baseWidth 8, heads 512/128), batch 32 and 32 px views, on each local
+ * TF.js backend, and the same two steps in PyTorch (tools/bench/step_torch.py, torchvision's
+ * roi_align) measured in the same run with the same box pairs.
+ *
+ *   npm run build && node tools/bench/step.js [--steps 3] [--warmup 1] [--backends wasm,cpu]
+ *       [--batch 32] [--size 32] [--torch-threads 1] [--no-torch]
+ *
+ * Plain Node over the built dist/ files; synthetic views (random), box pairs from the real
+ * view geometry sampler; it writes only a temporary JSON file for the PyTorch side.
+ */
+'use strict';
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const { spawnSync } = require('node:child_process');
+
+const root = path.resolve(__dirname, '../..');
+const tf = require(require.resolve('@tensorflow/tfjs-core', { paths: [root] }));
+const roi = require(path.join(root, 'packages/roi-align/dist/index.js'));
+const aug = require(path.join(root, 'packages/augment/dist/index.js'));
+const loss = require(path.join(root, 'packages/loss/dist/index.js'));
+const T = require(path.join(root, 'packages/trainer/dist/index.js'));
+
+function parseArgs(argv) {
+  const o = { steps: 3, warmup: 1, backends: 'wasm,cpu', batch: 32, size: 32, torchThreads: 1, torch: true };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const next = () => {
+      if (i + 1 >= argv.length) throw new Error(`step bench: ${a} needs a value`);
+      return argv[++i];
+    };
+    if (a === '--steps') o.steps = Number(next());
+    else if (a === '--warmup') o.warmup = Number(next());
+    else if (a === '--backends') o.backends = next();
+    else if (a === '--batch') o.batch = Number(next());
+    else if (a === '--size') o.size = Number(next());
+    else if (a === '--torch-threads') o.torchThreads = Number(next());
+    else if (a === '--no-torch') o.torch = false;
+    else throw new Error(`step bench: unknown argument '${a}' (see the header of tools/bench/step.js)`);
+  }
+  for (const k of ['steps', 'batch', 'size', 'torchThreads']) {
+    if (!Number.isInteger(o[k]) || o[k] < 1) throw new Error(`step bench: --${k} must be a positive integer, got ${o[k]}`);
+  }
+  return o;
+}
+
+/** Box pairs of B images from the real crop sampler and box sampler, seeded. */
+function samplePairs(B, S, minSize) {
+  const pipeline = aug.createViewPipeline({ viewSize: S });
+  const out = [];
+  for (let i = 0; i < B; i++) {
+    const rng = aug.createRng(1000 + i);
+    const g1 = pipeline.decide({ width: 96, height: 96 }, rng, 1).geometry;
+    const g2 = pipeline.decide({ width: 96, height: 96 }, rng, 2).geometry;
+    out.push(aug.sampleBoxPairs(g1, g2, { viewSize: S, minSize }, rng.fork('boxes')));
+  }
+  return out;
+}
+
+async function timeBackend(backend, o, config, pairs) {
+  await roi.initBackend({ backend, log: null });
+  const B = o.batch;
+  const S = o.size;
+  const nets = T.buildNetworks(config);
+  const params = T.onlineParameters(nets.online);
+  const vars = params.map((p) => p.variable);
+  const lars = new T.Lars(params, { weightDecay: 1e-6 });
+  const x = tf.randomNormal([2 * B, S, S, 3], 0, 1, 'float32', 1);
+  const batch = aug.boxPairBatch(pairs);
+  const regions = { boxes: batch.boxes, boxIndices: batch.boxIndices };
+  const result = {};
+  for (const method of ['scrl', 'byol']) {
+    const reg = method === 'scrl' ? regions : null;
+    const R = method === 'scrl' ? batch.numPairs : B;
+    const step = async () => {
+      const z = T.targetForward(nets.target, x, reg);
+      const { value, grads } = tf.variableGrads(() => {
+        const q = T.onlineForward(nets.online, x, reg);
+        const half = (t, i) => tf.slice(t, [i * R, 0], [R, -1]);
+        const f = method === 'scrl' ? loss.scrlLoss : loss.byolLoss;
+        return f(half(q, 0), half(q, 1), half(z, 0), half(z, 1));
+      }, vars);
+      await value.data();
+      lars.step(grads, 0.05);
+      T.updateMomentum(nets.target.backbone, nets.online.backbone, 0.99);
+      T.updateMomentum(nets.target.projector, nets.online.projector, 0.99);
+      tf.dispose([z, value, ...Object.values(grads)]);
+    };
+    for (let i = 0; i < o.warmup; i++) await step();
+    const t0 = process.hrtime.bigint();
+    for (let i = 0; i < o.steps; i++) await step();
+    const sec = Number(process.hrtime.bigint() - t0) / 1e9 / o.steps;
+    result[method] = { secondsPerStep: sec, imagesPerSecond: B / sec };
+  }
+  tf.dispose([x, batch.boxes, batch.boxIndices]);
+  lars.dispose();
+  T.disposeNetworks(nets);
+  return result;
+}
+
+async function main() {
+  const o = parseArgs(process.argv.slice(2));
+  const config = T.applyOverrides(T.presetConfig('cpu'), [`batch.size=${o.batch}`, `views.size=${o.size}`]);
+  const stride = 8; // ResNet with smallInput: C5 at stride 8
+  const pairs = samplePairs(o.batch, o.size, config.boxes.minSize ?? stride);
+  const P = pairs.reduce((n, p) => n + p.length, 0);
+  console.log(
+    `SCRL/BYOL step: ResNet-18 (smallInput, baseWidth ${config.model.baseWidth}), heads ${config.model.projector.hiddenDim}/` +
+      `${config.model.projector.outDim}, batch ${o.batch}, ${o.size} px views, ${P} box pairs; ${o.steps} timed steps after ${o.warmup} warmup`,
+  );
+  const rows = [];
+  for (const backend of o.backends.split(',')) {
+    const r = await timeBackend(backend, o, config, pairs);
+    rows.push({ name: `tfjs ${backend}`, ...r });
+  }
+  if (o.torch) {
+    const flat = aug.boxPairBatchArrays(pairs);
+    const boxes = [];
+    for (let k = 0; k < 2 * P; k++) boxes.push([flat.boxIndices[k], ...Array.from(flat.boxes.subarray(4 * k, 4 * k + 4))]);
+    const file = path.join(os.tmpdir(), `scrl-step-bench-${process.pid}.json`);
+    fs.writeFileSync(
+      file,
+      JSON.stringify({
+        batch: o.batch, size: o.size, baseWidth: config.model.baseWidth, hidden: config.model.projector.hiddenDim,
+        out: config.model.projector.outDim, stride, boxes, pairs: P, steps: o.steps, warmup: o.warmup, threads: o.torchThreads,
+      }),
+    );
+    const r = spawnSync('/usr/bin/python3', [path.join(__dirname, 'step_torch.py'), file], { encoding: 'utf8' });
+    fs.rmSync(file, { force: true });
+    if (r.status !== 0) throw new Error(`step_torch.py failed: ${r.stderr}`);
+    const t = JSON.parse(r.stdout.trim().split('\n').pop());
+    rows.push({ name: `torch ${t.torch} (${t.threads} thread${t.threads > 1 ? 's' : ''})`, ...t.results });
+  }
+  const torchRow = rows.find((r) => r.name.startsWith('torch'));
+  console.log('backend                       SCRL img/s  BYOL img/s  SCRL/BYOL time  SCRL vs torch  BYOL vs torch');
+  for (const r of rows) {
+    const overhead = r.scrl.secondsPerStep / r.byol.secondsPerStep;
+    const vs = (m) => (torchRow ? `${(r[m].imagesPerSecond / torchRow[m].imagesPerSecond).toFixed(2)}x` : '-');
+    console.log(
+      `${r.name.padEnd(30)}${r.scrl.imagesPerSecond.toFixed(2).padStart(10)}${r.byol.imagesPerSecond.toFixed(2).padStart(12)}` +
+        `${overhead.toFixed(3).padStart(16)}${vs('scrl').padStart(15)}${vs('byol').padStart(15)}`,
+    );
+  }
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
