@@ -100,6 +100,20 @@ describe('evaluateCoco rules (hand-worked cases)', () => {
     expect(half.stats[1]).toBeCloseTo(1, 12);
   });
 
+  it("an annotation's own `ignore` field has no effect, as in pycocotools", () => {
+    // pycocotools sets gt['ignore'] = iscrowd, overwriting any ignore flag in the file. So a
+    // missed gt with ignore: 1 (not crowd) still counts: 1 of 2 found -> AP 51/101, AR 0.5.
+    const r = evaluateCoco(
+      gtOf(1, 1, [
+        { image_id: 1, category_id: 1, bbox: [0, 0, 10, 10] },
+        { image_id: 1, category_id: 1, bbox: [50, 50, 10, 10], ignore: 1 },
+      ]),
+      [det(1, [0, 0, 10, 10], 0.9)],
+    );
+    expect(r.stats[0]).toBeCloseTo(51 / 101, 12);
+    expect(r.stats[8]).toBeCloseTo(0.5, 12);
+  });
+
   it('area ranges and maxDets', () => {
     // One image: small gt (area 100), medium gt (1600, missed), large gt (10000).
     // Detections: FP of medium size (area 1600) at 0.95, exact small at 0.9, exact large at 0.8.
