@@ -9,7 +9,8 @@
  *       [--model inline|models]
  *
  * --stock    also times each backend with TF.js's stock kernels where ours replace one (wasm
- *            keeps our added kernels, which it cannot train without).
+ *            keeps our added kernels, which it cannot train without); ours and stock steps
+ *            alternate, so a change in machine load affects both alike.
  * --profile  prints the per-kernel time split of one step (tf.profile), ours and stock.
  * --model    `models` uses createResNet({ depth: 18 }) from @scrl/models (when built);
  *            `inline` (default when @scrl/models has no createResNet) a ResNet-18 built here
@@ -127,16 +128,22 @@ function makeStep(model, x, labels, optimizer) {
   };
 }
 
+function timeOne(step) {
+  const t0 = process.hrtime.bigint();
+  step();
+  return Number(process.hrtime.bigint() - t0) / 1e9;
+}
+
+function median(values) {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)];
+}
+
 function timeSteps(step, warmup, steps) {
   for (let i = 0; i < warmup; i++) step();
   const times = [];
-  for (let i = 0; i < steps; i++) {
-    const t0 = process.hrtime.bigint();
-    step();
-    times.push(Number(process.hrtime.bigint() - t0) / 1e9);
-  }
-  times.sort((a, b) => a - b);
-  return times[Math.floor(times.length / 2)];
+  for (let i = 0; i < steps; i++) times.push(timeOne(step));
+  return times.length ? median(times) : NaN;
 }
 
 async function kernelSplit(step) {
@@ -194,12 +201,20 @@ async function main() {
     const step = makeStep(model, x, labels, optimizer);
     const variants = [['ours', (f) => f()]];
     if (o.stock) variants.push(['stock', withStockKernels]);
-    for (const [label, wrap] of variants) {
-      const sec = await wrap(() => timeSteps(step, o.warmup, o.steps));
+    // Interleaved (ours, stock, ours, stock, ...) so a change in machine load hits both alike.
+    const times = variants.map(() => []);
+    for (const [, wrap] of variants) await wrap(() => timeSteps(step, o.warmup, 0));
+    for (let i = 0; i < o.steps; i++) {
+      for (let v = 0; v < variants.length; v++) times[v].push(await variants[v][1](() => timeOne(step)));
+    }
+    for (let v = 0; v < variants.length; v++) {
+      const [label, wrap] = variants[v];
+      const sec = median(times[v]);
       const ips = o.batch / sec;
       const ratio = torch ? `, ${(ips / torch.imagesPerSecond).toFixed(3)}x PyTorch` : '';
-      console.log(`  ${label.padEnd(5)} kernels: ${ips.toFixed(2)} img/s (${sec.toFixed(3)} s/step${ratio})`);
-      results.push({ backend, kernels: label, imagesPerSecond: ips, secondsPerStep: sec });
+      const all = times[v].map((t) => t.toFixed(2)).join(', ');
+      console.log(`  ${label.padEnd(5)} kernels: ${ips.toFixed(2)} img/s (${sec.toFixed(3)} s/step${ratio}; steps: ${all} s)`);
+      results.push({ backend, kernels: label, imagesPerSecond: ips, secondsPerStep: sec, stepSeconds: times[v] });
       if (o.profile) printSplit(label, await wrap(() => kernelSplit(step)));
     }
     optimizer.dispose();
