@@ -149,6 +149,10 @@ export function registerTrainingKernels(): void {
     let ours = s.ours.get(key);
     if (!ours) {
       ours = { kernelName: info.kernelName, backendName: info.backendName, kernelFunc: kernelFuncFor(info) };
+      // Keep the stock kernel's setup (wasm binds its C function there) so the stock fallback
+      // paths (bool Tile, NCHW convs) still work when the backend initialises after us.
+      const stockSetup = s.stock.get(key)?.setupFunc;
+      if (stockSetup) ours.setupFunc = stockSetup;
       (ours as unknown as Record<symbol, unknown>)[OURS] = true;
       s.ours.set(key, ours);
     }
