@@ -25,6 +25,27 @@ export interface CommandIO {
   err: (line: string) => void;
   /** True when stderr is a terminal (progress bars) rather than a file or pipe. */
   isTTY: boolean;
+  /** Where progress bars go (default: lines through `err`). */
+  progress?: { write(s: string): unknown; isTTY?: boolean };
+}
+
+/** A stream for progress bars: `io.progress`, or complete lines through `io.err`. */
+export function progressStream(io: CommandIO): { write(s: string): boolean; isTTY?: boolean } {
+  if (io.progress) {
+    const p = io.progress;
+    return { write: (s) => (p.write(s), true), isTTY: p.isTTY };
+  }
+  let pending = '';
+  return {
+    isTTY: false,
+    write(s: string) {
+      pending += s;
+      const lines = pending.split('\n');
+      pending = lines.pop() ?? '';
+      for (const l of lines) if (l.trim()) io.err(l.replace(/\r/g, ''));
+      return true;
+    },
+  };
 }
 
 export interface CommandContext {

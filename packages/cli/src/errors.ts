@@ -17,10 +17,22 @@ export class UsageError extends Error {
   }
 }
 
+/** An invalid config file, preset or `--set` value: names the key, the value and what is allowed. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+/** Ctrl-C: the run stopped after the current step (with a checkpoint). Exit code 130. */
+export class InterruptedError extends Error {
+  override readonly name = 'InterruptedError';
+}
+
+export const EXIT_INTERRUPTED = 130;
+
 /** Errors that carry a complete message for the user: printed without a stack trace. */
 export function isUserFacing(err: unknown): err is Error {
   if (!(err instanceof Error)) return false;
-  return ['UsageError', 'ConfigError', 'DataError', 'TrainingError', 'CheckpointError', 'EvalError'].includes(
+  return ['UsageError', 'ConfigError', 'DataError', 'TrainingError', 'CheckpointError', 'EvalError', 'NonFiniteLossError', 'InterruptedError'].includes(
     err.name,
   );
 }
@@ -28,5 +40,6 @@ export function isUserFacing(err: unknown): err is Error {
 /** Which exit code an error maps to. */
 export function exitCodeFor(err: unknown): number {
   if (err instanceof Error && (err.name === 'UsageError' || err.name === 'ConfigError')) return EXIT_USAGE;
+  if (err instanceof Error && err.name === 'InterruptedError') return EXIT_INTERRUPTED;
   return EXIT_FAILURE;
 }

@@ -15,6 +15,7 @@ export function defaultIO(): CommandIO {
     out: (line) => process.stdout.write(line + '\n'),
     err: (line) => process.stderr.write(line + '\n'),
     isTTY: Boolean(process.stderr.isTTY),
+    progress: process.stderr,
   };
 }
 
@@ -33,6 +34,9 @@ export function topLevelHelp(): string {
     '  -V, --version    print the version',
     '',
     'Exit codes: 0 success, 1 failure during a run, 2 usage or configuration error.',
+    '            130 interrupted by Ctrl-C (after writing a checkpoint).',
+    '',
+    'Environment: SCRL_BACKEND (default backend), SCRL_CACHE_DIR (scenes cache), SCRL_DEBUG=1 (stack traces).',
   ].join('\n');
 }
 

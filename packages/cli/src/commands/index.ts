@@ -1,5 +1,10 @@
 import type { Command } from '../command';
 import { dataGenerate } from './data-generate';
+import { demo } from './demo';
+import { evalDetection, evalKnn, evalLinear } from './eval';
+import { exportCommand } from './export';
+import { pretrain } from './pretrain';
+import { vizBoxes } from './viz-boxes';
 
 /** Every `scrl` command, in the order `scrl --help` lists them. */
-export const commands: Command[] = [dataGenerate];
+export const commands: Command[] = [demo, pretrain, evalDetection, evalLinear, evalKnn, exportCommand, vizBoxes, dataGenerate];

@@ -1,0 +1,265 @@
+/**
+ * End to end at tiny sizes: generate -> pretrain (and resume) -> export -> evaluate, the demo
+ * with fixed steps, and the exit codes of usage, config, data and training errors. The last
+ * block runs the real bin/scrl.js (compiled dist/) in a child process.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { readSafetensors } from '@scrl/models';
+import { main } from './main';
+import type { CommandIO } from './command';
+import { planDemo } from './commands/demo';
+
+function capture(): CommandIO & { outLines: string[]; errLines: string[]; text(): string } {
+  const outLines: string[] = [];
+  const errLines: string[] = [];
+  return {
+    outLines,
+    errLines,
+    out: (l) => outLines.push(l),
+    err: (l) => errLines.push(l),
+    isTTY: false,
+    text: () => [...outLines, ...errLines].join('\n'),
+  };
+}
+
+/** A ResNet-18 of width 4 on 16 px views, 4 images per step: seconds per step on the cpu backend. */
+const SMALL = [
+  ['model.baseWidth=4'],
+  ['views.size=16'],
+  ['batch.size=4'],
+  ['model.projector.hiddenDim=32'],
+  ['model.projector.outDim=16'],
+  ['model.predictor.hiddenDim=32'],
+  ['schedule.steps=10'],
+  ['schedule.warmupSteps=1'],
+].flatMap(([kv]) => ['--set', kv]);
+
+const BIN = path.join(__dirname, '..', 'bin', 'scrl.js');
+
+let tmp: string;
+let scenes: string;
+let run: string;
+
+async function scrl(args: string[]): Promise<{ code: number; io: ReturnType<typeof capture> }> {
+  const io = capture();
+  const code = await main(args, io);
+  return { code, io };
+}
+
+beforeAll(async () => {
+  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'scrl-cli-'));
+  scenes = path.join(tmp, 'scenes');
+  run = path.join(tmp, 'run');
+  const { code, io } = await scrl(['data', 'generate', '--out', scenes, '--images', '16', '--size', '32']);
+  expect(code).toBe(0);
+  expect(io.outLines).toEqual([path.join(scenes, 'annotations.json')]);
+});
+
+afterAll(() => {
+  fs.rmSync(tmp, { recursive: true, force: true });
+});
+
+describe('scrl pretrain, export, eval', () => {
+  it('pretrains 2 steps with checkpoints and writes the effective config', async () => {
+    const { code, io } = await scrl([
+      'pretrain', '--data', path.join(scenes, 'images'), '--out', run, ...SMALL,
+      '--set', 'optimizer.baseLr=0.2', '--max-steps', '2', '--checkpoint-every', '1', '--workers', '0', '--backend', 'wasm',
+    ]);
+    expect(io.errLines.filter((l) => l.startsWith('scrl: error'))).toEqual([]);
+    expect(code).toBe(0);
+    expect(io.outLines).toEqual([path.resolve(run)]);
+    const written = JSON.parse(fs.readFileSync(path.join(run, 'config.json'), 'utf8'));
+    expect(written.config.optimizer.baseLr).toBe(0.2);
+    expect(written.config.model.baseWidth).toBe(4);
+    expect(fs.readdirSync(path.join(run, 'checkpoints')).filter((f) => f.endsWith('.json')).sort()).toEqual([
+      'ckpt-00000001.json',
+      'ckpt-00000002.json',
+    ]);
+  });
+
+  it('refuses to overwrite a run without --resume, and resumes with it', async () => {
+    const args = ['pretrain', '--data', path.join(scenes, 'images'), '--out', run, ...SMALL, '--set', 'optimizer.baseLr=0.2', '--workers', '0', '--backend', 'wasm'];
+    const again = await scrl([...args, '--max-steps', '3']);
+    expect(again.code).toBe(1);
+    expect(again.io.errLines.join('\n')).toContain('Pass --resume');
+    const resumed = await scrl([...args, '--max-steps', '3', '--resume']);
+    expect(resumed.code).toBe(0);
+    expect(resumed.io.errLines.join('\n')).toMatch(/resumed from .*ckpt-00000002\.json/);
+    expect(fs.existsSync(path.join(run, 'checkpoints', 'ckpt-00000003.json'))).toBe(true);
+  });
+
+  it('exports the online backbone with torchvision and detectron2 names', async () => {
+    const tv = path.join(tmp, 'r18.safetensors');
+    const d2 = path.join(tmp, 'r18-d2.safetensors');
+    expect((await scrl(['export', '--checkpoint', run, '--out', tv, '--backend', 'wasm'])).code).toBe(0);
+    expect((await scrl(['export', '--checkpoint', run, '--format', 'detectron2', '--out', d2, '--backend', 'wasm'])).code).toBe(0);
+    const a = readSafetensors(fs.readFileSync(tv)).tensors;
+    const b = readSafetensors(fs.readFileSync(d2)).tensors;
+    expect(a.get('conv1.weight')?.shape).toEqual([4, 3, 3, 3]);
+    expect(a.has('layer4.1.bn2.running_var')).toBe(true);
+    expect(b.get('stem.conv1.weight')?.shape).toEqual([4, 3, 3, 3]);
+    expect(b.has('res5.1.conv2.norm.running_var')).toBe(true);
+  });
+
+  it('evaluates detection from the exported weights and from the run, with the same result', async () => {
+    const common = ['--data', scenes, '--steps', '2', '--image-size', '32', '--backend', 'wasm'];
+    const fromFile = await scrl(['eval', 'detection', '--init', path.join(tmp, 'r18.safetensors'), '--out', path.join(tmp, 'det-file'), ...common]);
+    expect(fromFile.code).toBe(0);
+    const fromRun = await scrl(['eval', 'detection', '--init', run, '--out', path.join(tmp, 'det-run'), ...common]);
+    expect(fromRun.code).toBe(0);
+    expect(fromRun.io.outLines[0]).toMatch(/\| init +\| +AP \| +AP50 \| +AP75 \|/);
+    for (const dir of ['det-file', 'det-run']) {
+      for (const f of ['report.md', 'detections.png', 'loss.png', 'metrics.json']) expect(fs.existsSync(path.join(tmp, dir, f))).toBe(true);
+    }
+    const stats = (dir: string) => JSON.parse(fs.readFileSync(path.join(tmp, dir, 'metrics.json'), 'utf8')).stats;
+    expect(stats('det-file')).toEqual(stats('det-run'));
+  });
+
+  it('runs the kNN and linear probes on scene object crops', async () => {
+    const knn = await scrl(['eval', 'knn', '--init', run, '--data', scenes, '--out', path.join(tmp, 'knn'), '--k', '3', '--backend', 'wasm']);
+    expect(knn.code).toBe(0);
+    expect(knn.io.outLines[2]).toMatch(/^\| .*run \| \d+ \| \d+ \| \d+\.\d \|$/);
+    const lin = await scrl([
+      'eval', 'linear', '--init', 'random', '--data', scenes, '--out', path.join(tmp, 'lin'), '--steps', '5', '--set', 'model.baseWidth=4', '--backend', 'wasm',
+    ]);
+    expect(lin.code).toBe(0);
+    expect(fs.existsSync(path.join(tmp, 'lin', 'predictions.png'))).toBe(true);
+    expect(fs.readFileSync(path.join(tmp, 'lin', 'report.md'), 'utf8')).toContain('random init (ResNet-18, width 4');
+  });
+
+  it('draws box-pair pictures', async () => {
+    const { code } = await scrl(['viz', 'boxes', '--data', path.join(scenes, 'images'), '--images', '2', '--out', path.join(tmp, 'viz')]);
+    expect(code).toBe(0);
+    expect(fs.readdirSync(path.join(tmp, 'viz')).sort()).toEqual(['box-pairs-0.png', 'box-pairs-1.png']);
+  });
+
+  it('runs the demo end to end with fixed steps', async () => {
+    // Fixed steps skip the timing runs; the planning itself is tested below (planDemo).
+    const out = path.join(tmp, 'demo');
+    const { code, io } = await scrl([
+      'demo', '--out', out, '--cache', path.join(tmp, 'cache'), '--scenes', '12', '--images', '12',
+      '--pretrain-steps', '2', '--detection-steps', '2', ...SMALL, '--backend', 'wasm',
+    ]);
+    expect(io.errLines.filter((l) => l.startsWith('scrl: error'))).toEqual([]);
+    expect(code).toBe(0);
+    expect(io.outLines.slice(2).map((l) => l.split('|')[1].trim())).toEqual(['random', 'BYOL', 'SCRL']);
+    const report = fs.readFileSync(path.join(out, 'report.md'), 'utf8');
+    const pictures = [...report.matchAll(/\]\(([^)]+\.png)\)/g)].map((m) => m[1]);
+    expect(pictures).toEqual(expect.arrayContaining(['pretrain-scrl/loss.png', 'box-pairs/box-pairs-0.png', 'detection/scrl/detections.png', 'detection/random/loss.png']));
+    for (const p of pictures) expect([p, fs.existsSync(path.join(out, p))]).toEqual([p, true]);
+    expect(JSON.parse(fs.readFileSync(path.join(out, 'pretrain-byol', 'config.json'), 'utf8')).config.method).toBe('byol');
+  });
+});
+
+describe('planDemo', () => {
+  it('fits both pretraining runs and three detection runs into the time left', () => {
+    const plan = planDemo({ remaining: 600, budgetSeconds: 840, pretrainSecondsPerStep: 5, detectionSecondsPerStep: 2, detectionEvalSeconds: 10 });
+    // usable = 600 - 40 = 560: 0.55 * 560 / 10 = 30.8 and 0.45 * 560 / 6 = 42.
+    expect(plan.pretrainSteps).toBe(30);
+    expect(plan.detectionSteps).toBe(42);
+    expect(plan.predictedSeconds).toBeLessThanOrEqual(600);
+  });
+
+  it('keeps a minimum number of steps when the budget is used up', () => {
+    const plan = planDemo({ remaining: -5, budgetSeconds: 60, pretrainSecondsPerStep: 5, detectionSecondsPerStep: 2, detectionEvalSeconds: 10 });
+    expect([plan.pretrainSteps, plan.detectionSteps]).toEqual([5, 5]);
+  });
+});
+
+describe('scrl errors and exit codes', () => {
+  it.each([
+    [['pretrain', '--set', 'optimizer.baseLr=abc'], /optimizer\.baseLr.*"abc".*expected number/],
+    [['pretrain', '--set', 'nope.x=1'], /unknown key 'nope\.x'.*Keys at the top level: method, seed/],
+    [['pretrain', '--set', 'batch.size=1'], /batch\.size.*"1".*>=2/],
+    [['pretrain', '--preset', 'gpu'], /--preset: unknown preset 'gpu'\. Allowed: paper, cpu/],
+    [['pretrain', '--method', 'simclr'], /--method must be scrl or byol, got 'simclr'/],
+    [['pretrain', '--max-steps', 'many'], /--max-steps must be an integer >= 0, got 'many'/],
+    [['pretrain', '--bogus'], /Unknown option '--bogus'/],
+    [['export', '--format', 'onnx', '--checkpoint', 'x', '--out', 'y.safetensors'], /--format must be torchvision or detectron2, got 'onnx'/],
+    [['eval'], /'scrl eval' needs a subcommand: detection, linear, knn/],
+  ])('exits 2 for %j', async (args, message) => {
+    const { code, io } = await scrl(args);
+    expect(code).toBe(2);
+    expect(io.errLines[0]).toMatch(message);
+  });
+
+  it('exits 2 naming the key, the value and the rule for an invalid config file', async () => {
+    const file = path.join(tmp, 'bad.yaml');
+    fs.writeFileSync(file, 'preset: cpu\noptimizer:\n  baseLr: -1\n');
+    const { code, io } = await scrl(['pretrain', '--config', file]);
+    expect(code).toBe(2);
+    expect(io.errLines[0]).toMatch(/bad\.yaml: optimizer\.baseLr: .*>=0/);
+  });
+
+  it('reads a config file as data and applies --set on top', async () => {
+    const file = path.join(tmp, 'ok.yaml');
+    fs.writeFileSync(file, ['preset: cpu', 'model: { baseWidth: 4, projector: { hiddenDim: 32, outDim: 16 }, predictor: { hiddenDim: 32 } }', 'views: { size: 16 }', 'batch: { size: 4 }', ''].join('\n'));
+    const out = path.join(tmp, 'from-file');
+    const { code } = await scrl(['pretrain', '--config', file, '--set', 'method=byol', '--data', path.join(scenes, 'images'), '--out', out, '--max-steps', '1', '--workers', '0', '--backend', 'wasm']);
+    expect(code).toBe(0);
+    const written = JSON.parse(fs.readFileSync(path.join(out, 'config.json'), 'utf8')).config;
+    expect([written.method, written.model.baseWidth, written.views.size]).toEqual(['byol', 4, 16]);
+  });
+
+  it('exits 1 with the loss message when the loss becomes non-finite', async () => {
+    const { code, io } = await scrl([
+      'pretrain', '--data', path.join(scenes, 'images'), '--out', path.join(tmp, 'nan'), ...SMALL,
+      '--set', 'optimizer.baseLr=1e30', '--set', 'schedule.warmupSteps=0', '--max-steps', '4', '--workers', '0', '--backend', 'wasm',
+    ]);
+    expect(code).toBe(1);
+    expect(io.errLines.find((l) => l.startsWith('scrl: error'))).toMatch(/^scrl: error: train: the loss became (NaN|-?Infinity) at step \d/);
+    expect(io.errLines.join('\n')).not.toMatch(/\n\s+at /);
+  });
+
+  it('exits 1 with the DataError message and no stack for a folder without images', async () => {
+    const empty = path.join(tmp, 'empty');
+    fs.mkdirSync(empty);
+    const { code, io } = await scrl(['pretrain', '--data', empty, '--out', path.join(tmp, 'e'), '--backend', 'wasm']);
+    expect(code).toBe(1);
+    expect(io.errLines).toEqual([expect.stringMatching(/^scrl: error: ImageFolder\.open: .*empty: contains no image files/)]);
+  });
+});
+
+describe('bin/scrl.js', () => {
+  const node = (args: string[]) => spawnSync(process.execPath, [BIN, ...args], { cwd: tmp, encoding: 'utf8', env: { ...process.env, SCRL_BACKEND: 'cpu' } });
+
+  it('prints the version and exits 0', () => {
+    const r = node(['--version']);
+    expect(r.status).toBe(0);
+    expect(r.stdout.trim()).toBe(require('../package.json').version);
+  });
+
+  it('exits 2 on a config error and 1 on bad data', () => {
+    const bad = node(['pretrain', '--set', 'optimizer.baseLr=abc']);
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toContain("cannot set 'optimizer.baseLr'");
+    const missing = node(['eval', 'detection', '--data', path.join(tmp, 'no-such-folder')]);
+    expect(missing.status).toBe(2);
+    const empty = node(['pretrain', '--data', path.join(tmp, 'empty-bin'), '--out', path.join(tmp, 'e2')]);
+    expect(empty.status).toBe(1);
+  });
+
+  it('stops after the current step with a checkpoint on SIGINT and exits 130', async () => {
+    const out = path.join(tmp, 'sigint');
+    const child = spawn(
+      process.execPath,
+      [BIN, 'pretrain', '--data', path.join(scenes, 'images'), '--out', out, ...SMALL, '--set', 'schedule.steps=1000', '--checkpoint-every', '1000', '--workers', '0'],
+      { cwd: tmp, env: { ...process.env, SCRL_BACKEND: 'cpu' } },
+    );
+    let stderr = '';
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    child.stderr.on('data', (d: Buffer) => {
+      const before = stderr;
+      stderr += d.toString();
+      if (!before.includes('ResNet-18') && stderr.includes('ResNet-18')) setTimeout(() => child.kill('SIGINT'), 500);
+    });
+    const code = await exited;
+    expect(stderr).toContain('interrupted: stopping after the current step');
+    expect(code).toBe(130);
+    expect(stderr).toMatch(/scrl: error: interrupted at step \d+ of 1000; checkpoint .*ckpt-\d+\.json/);
+    expect(fs.readdirSync(path.join(out, 'checkpoints')).some((f) => f.endsWith('.json'))).toBe(true);
+  });
+});

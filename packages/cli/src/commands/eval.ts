@@ -1,0 +1,320 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { LabelledImageFolder, loadScenes, objectCrops } from '@scrl/data';
+import type { DetectionDataset } from '@scrl/data';
+import type { RgbImage } from '@scrl/augment';
+import {
+  DEFAULT_DETECTION_CONFIG,
+  drawDetections,
+  extractFeatures,
+  fineTuneDetection,
+  knnClassify,
+  linearProbe,
+  loadDetectionSamples,
+  writeEvalReport,
+} from '@scrl/eval';
+import type { DetectionEvalResult, DetectionFineTuneConfig, DetectionSample } from '@scrl/eval';
+import type { ResNet } from '@scrl/models';
+import { ProgressReporter, writeLossCurvePng } from '@scrl/trainer';
+import { intOption, progressStream, stringOption, type Command, type CommandContext, type CommandIO, type OptionSpec } from '../command';
+import { UsageError } from '../errors';
+import { backboneFromInit, builtinScenes, CACHE_OPTION, CONFIG_OPTIONS, configFromFlags, setupBackend, timestampedDir, writeJson } from '../shared';
+
+/** Built-in scenes used when `--data` is not given. */
+export const EVAL_SCENES = { images: 1000, size: 64 } as const;
+
+const INIT_OPTION: OptionSpec = {
+  name: 'init',
+  type: 'string',
+  valueName: 'INIT',
+  description: 'random, a pretrain run folder / ckpt-*.json, or torchvision .safetensors',
+  defaultText: 'random',
+};
+
+function pct(v: number): string {
+  return v < 0 ? 'n/a' : (100 * v).toFixed(1);
+}
+
+/** The detection dataset: `--data DIR` (COCO: DIR/annotations.json, e.g. `scrl data generate`) or the built-in scenes. */
+export async function detectionData(values: CommandContext['values'], io: CommandIO): Promise<{ dir: string; dataset: DetectionDataset }> {
+  let dir = stringOption(values, 'data');
+  if (!dir) dir = (await builtinScenes(values, io, EVAL_SCENES)).dir;
+  if (!fs.existsSync(path.join(dir, 'annotations.json'))) {
+    throw new UsageError(`--data: '${dir}' has no annotations.json; pass a COCO folder such as one from 'scrl data generate'.`);
+  }
+  return { dir, dataset: await loadScenes(dir) };
+}
+
+/** Splits samples: the last `valFraction` (at least one) are the validation set. */
+export function splitSamples<T>(samples: T[], valFraction: number): { train: T[]; val: T[] } {
+  const nVal = Math.max(1, Math.round(samples.length * valFraction));
+  if (samples.length - nVal < 1) throw new UsageError(`the data has ${samples.length} images; need at least 2 to split train/val`);
+  return { train: samples.slice(0, samples.length - nVal), val: samples.slice(samples.length - nVal) };
+}
+
+/**
+ * Fine-tunes the detector on `backbone` (trained in place), writes the report into `out`
+ * (report.md, detections.png, loss.png, metrics.json) and returns the result.
+ */
+export async function runDetection(options: {
+  io: CommandIO;
+  backbone: ResNet;
+  dataset: DetectionDataset;
+  train: DetectionSample[];
+  val: DetectionSample[];
+  config: Partial<DetectionFineTuneConfig>;
+  out: string;
+  title: string;
+  notes: string[];
+}): Promise<DetectionEvalResult> {
+  const { io } = options;
+  const steps = options.config.steps ?? DEFAULT_DETECTION_CONFIG.steps;
+  const bar = new ProgressReporter({ total: steps, stream: progressStream(io), every: Math.max(1, Math.round(steps / 10)) });
+  const batch = options.config.batchSize ?? DEFAULT_DETECTION_CONFIG.batchSize;
+  let last = Date.now();
+  const result = fineTuneDetection({
+    backbone: options.backbone,
+    categories: options.dataset.categories.map((c) => ({ id: c.id, name: c.name })),
+    train: options.train,
+    val: options.val,
+    config: options.config,
+    onStep: (info) => {
+      const now = Date.now();
+      bar.update(info.step, { loss: info.loss, imagesPerSecond: (1000 * batch) / Math.max(1, now - last) });
+      last = now;
+    },
+  });
+  bar.finish();
+  try {
+    fs.mkdirSync(options.out, { recursive: true });
+    await writeEvalReport(options.out, result, { title: options.title, val: options.val, notes: options.notes });
+    const curve = result.history.map((h) => ({ step: h.step, loss: h.loss })).filter((p) => Number.isFinite(p.loss));
+    if (curve.length > 1) await writeLossCurvePng(path.join(options.out, 'loss.png'), curve);
+    writeJson(path.join(options.out, 'metrics.json'), { config: result.config, stats: result.coco.named, notes: options.notes });
+  } finally {
+    result.detector.dispose();
+  }
+  return result;
+}
+
+export function detectionTable(rows: Array<{ init: string; result: DetectionEvalResult }>): string[] {
+  const width = Math.max(4, ...rows.map((r) => r.init.length));
+  return [
+    `| ${'init'.padEnd(width)} |    AP |  AP50 |  AP75 |`,
+    `|${'-'.repeat(width + 2)}|------:|------:|------:|`,
+    ...rows.map((r) => {
+      const s = r.result.coco.named;
+      return `| ${r.init.padEnd(width)} | ${pct(s.AP).padStart(5)} | ${pct(s.AP50).padStart(5)} | ${pct(s.AP75).padStart(5)} |`;
+    }),
+  ];
+}
+
+const DETECTION_SCHEDULE_OPTIONS: OptionSpec[] = [
+  { name: 'steps', type: 'string', valueName: 'N', description: 'fine-tuning steps', defaultText: String(DEFAULT_DETECTION_CONFIG.steps) },
+  { name: 'batch-size', type: 'string', valueName: 'N', description: 'images per step', defaultText: String(DEFAULT_DETECTION_CONFIG.batchSize) },
+  { name: 'image-size', type: 'string', valueName: 'PX', description: 'training / evaluation side', defaultText: String(DEFAULT_DETECTION_CONFIG.imageSize) },
+  { name: 'lr', type: 'string', valueName: 'LR', description: 'peak SGD learning rate', defaultText: String(DEFAULT_DETECTION_CONFIG.lr) },
+  { name: 'limit', type: 'string', valueName: 'N', description: 'use only the first N images of the dataset', defaultText: 'all' },
+];
+
+/** The fine-tuning schedule from the flags; warmup is capped at a sixth of the steps. */
+export function detectionConfig(values: CommandContext['values']): Partial<DetectionFineTuneConfig> {
+  const steps = intOption(values, 'steps', 1) ?? DEFAULT_DETECTION_CONFIG.steps;
+  const lrText = stringOption(values, 'lr');
+  const lr = lrText === undefined ? DEFAULT_DETECTION_CONFIG.lr : Number(lrText);
+  if (!(lr > 0) || !Number.isFinite(lr)) throw new UsageError(`--lr must be a number > 0, got '${lrText}'`);
+  return {
+    steps,
+    batchSize: intOption(values, 'batch-size', 1) ?? DEFAULT_DETECTION_CONFIG.batchSize,
+    imageSize: intOption(values, 'image-size', 16) ?? DEFAULT_DETECTION_CONFIG.imageSize,
+    lr,
+    warmupSteps: Math.min(DEFAULT_DETECTION_CONFIG.warmupSteps, Math.floor(steps / 6)),
+  };
+}
+
+export const evalDetection: Command = {
+  name: 'eval detection',
+  summary: 'fine-tune an FCOS detector on a backbone and report COCO box AP',
+  description:
+    'Splits --data (COCO folder; default the built-in scenes) into train and the last --val fraction,\n' +
+    'fine-tunes backbone + FPN + head, and writes OUT/report.md, OUT/detections.png, OUT/loss.png\n' +
+    'and OUT/metrics.json. A random --init takes its architecture from --preset/--config/--set.',
+  options: [
+    INIT_OPTION,
+    { name: 'data', type: 'string', valueName: 'DIR', description: 'COCO folder (annotations.json)', defaultText: 'built-in scenes' },
+    { name: 'out', type: 'string', valueName: 'DIR', description: 'report folder', defaultText: 'runs/eval-detection-<timestamp>' },
+    { name: 'val', type: 'string', valueName: 'F', description: 'fraction of images held out for evaluation', defaultText: '0.2' },
+    ...DETECTION_SCHEDULE_OPTIONS,
+    ...CONFIG_OPTIONS,
+    CACHE_OPTION,
+  ],
+  examples: [
+    'scrl eval detection --init runs/pretrain-2026-01-01T00-00-00 --steps 300',
+    'scrl eval detection --init r18-scrl.safetensors --data data/scenes --out runs/det-scrl',
+    'scrl eval detection --init random --steps 50 --limit 200',
+  ],
+  async run({ values, io }) {
+    const init = stringOption(values, 'init') ?? 'random';
+    const fallback = configFromFlags(values);
+    const config = detectionConfig(values);
+    const valText = stringOption(values, 'val') ?? '0.2';
+    const valFraction = Number(valText);
+    if (!(valFraction > 0 && valFraction < 1)) throw new UsageError(`--val must be a fraction in (0, 1), got '${valText}'`, 'eval detection');
+    const limit = intOption(values, 'limit', 2);
+    const out = stringOption(values, 'out') ?? timestampedDir('eval-detection');
+    const backend = await setupBackend(values, io);
+    const { dir, dataset } = await detectionData(values, io);
+    const samples = await loadDetectionSamples(dataset, { limit });
+    const { train, val } = splitSamples(samples, valFraction);
+    const { model, description } = backboneFromInit(init, fallback, io);
+    try {
+      io.err(`[scrl] detection: ${train.length} train / ${val.length} val images from ${dir}, ${config.steps} steps`);
+      const result = await runDetection({
+        io,
+        backbone: model,
+        dataset,
+        train,
+        val,
+        config,
+        out,
+        title: `Detection fine-tuning: ${init}`,
+        notes: [`backbone: ${description}`, `data: ${dir} (${train.length} train, ${val.length} val)`, `backend: ${backend}`],
+      });
+      for (const line of detectionTable([{ init, result }])) io.out(line);
+      io.err(`[scrl] report: ${path.resolve(out, 'report.md')}`);
+    } finally {
+      model.dispose();
+    }
+  },
+};
+
+interface ProbeData {
+  source: string;
+  classes: string[];
+  images: RgbImage[];
+  labels: number[];
+}
+
+/** Labelled images: a class-per-folder tree, or object crops of a COCO folder (default the built-in scenes). */
+async function probeData(values: CommandContext['values'], io: CommandIO, size: number, limit: number | undefined): Promise<ProbeData> {
+  let dir = stringOption(values, 'data');
+  if (!dir) dir = (await builtinScenes(values, io, EVAL_SCENES)).dir;
+  const images: RgbImage[] = [];
+  const labels: number[] = [];
+  const max = limit ?? Infinity;
+  if (fs.existsSync(path.join(dir, 'annotations.json'))) {
+    const dataset = await loadScenes(dir);
+    for await (const crop of objectCrops(dataset, { size, warn: (m) => io.err(`[scrl] ${m}`) })) {
+      if (images.length >= max) break;
+      images.push(crop.image);
+      labels.push(crop.label);
+    }
+    return { source: `object crops of ${dir}`, classes: dataset.categories.map((c) => c.name), images, labels };
+  }
+  const folder = await LabelledImageFolder.open(dir, { warn: (m) => io.err(`[scrl] ${m}`) });
+  for (let i = 0; i < folder.length && images.length < max; i++) {
+    const s = await folder.load(i);
+    if (!s) continue;
+    images.push(s.image);
+    labels.push(s.label);
+  }
+  return { source: `labelled folder ${dir}`, classes: [...folder.classes], images, labels };
+}
+
+function probeCommand(kind: 'linear' | 'knn'): Command {
+  const name = `eval ${kind}`;
+  return {
+    name,
+    summary: kind === 'linear' ? 'linear probe on frozen pooled features' : 'weighted kNN classification on frozen pooled features',
+    description:
+      '--data is a folder with one sub-folder of images per class, or a COCO folder whose object\n' +
+      'crops are classified (default: the built-in scenes). Every 5th image is held out for testing.\n' +
+      'Writes OUT/report.md, OUT/predictions.png and OUT/metrics.json.',
+    options: [
+      INIT_OPTION,
+      { name: 'data', type: 'string', valueName: 'DIR', description: 'labelled folder or COCO folder', defaultText: 'built-in scenes' },
+      { name: 'out', type: 'string', valueName: 'DIR', description: 'report folder', defaultText: `runs/eval-${kind}-<timestamp>` },
+      { name: 'size', type: 'string', valueName: 'PX', description: 'images / crops are resized to PX x PX', defaultText: '32' },
+      { name: 'limit', type: 'string', valueName: 'N', description: 'use at most N images', defaultText: 'all' },
+      ...(kind === 'linear'
+        ? [{ name: 'steps', type: 'string', valueName: 'N', description: 'optimisation steps', defaultText: '300' } as OptionSpec]
+        : [{ name: 'k', type: 'string', valueName: 'K', description: 'neighbours that vote', defaultText: '20' } as OptionSpec]),
+      ...CONFIG_OPTIONS,
+      CACHE_OPTION,
+    ],
+    examples: [`scrl eval ${kind} --init runs/pretrain-2026-01-01T00-00-00`, `scrl eval ${kind} --init r18.safetensors --data data/classes`],
+    async run({ values, io }) {
+      const init = stringOption(values, 'init') ?? 'random';
+      const fallback = configFromFlags(values);
+      const size = intOption(values, 'size', 8) ?? 32;
+      const limit = intOption(values, 'limit', 2);
+      const steps = kind === 'linear' ? (intOption(values, 'steps', 1) ?? 300) : 0;
+      const k = kind === 'knn' ? (intOption(values, 'k', 1) ?? 20) : 0;
+      const out = stringOption(values, 'out') ?? timestampedDir(`eval-${kind}`);
+      const backend = await setupBackend(values, io);
+      const data = await probeData(values, io, size, limit);
+      if (data.images.length < 5) throw new UsageError(`--data: found ${data.images.length} labelled images in ${data.source}; need at least 5`, name);
+      const test = data.images.map((_, i) => i % 5 === 4);
+      const pick = <T>(xs: T[], want: boolean) => xs.filter((_, i) => test[i] === want);
+      const { model, description } = backboneFromInit(init, fallback, io);
+      try {
+        const trainF = extractFeatures(model, pick(data.images, false), { size });
+        const testF = extractFeatures(model, pick(data.images, true), { size });
+        const trainL = pick(data.labels, false);
+        const testL = pick(data.labels, true);
+        const numClasses = data.classes.length;
+        const result =
+          kind === 'linear'
+            ? linearProbe(trainF, trainL, testF, testL, { steps, numClasses })
+            : knnClassify(trainF, trainL, testF, testL, { k, numClasses });
+        tf.dispose([trainF, testF]);
+        const testImages = pick(data.images, true);
+        fs.mkdirSync(out, { recursive: true });
+        const shown = Math.min(16, testImages.length);
+        const picture = await drawDetections(
+          testImages.slice(0, shown).map((image, i) => ({
+            image,
+            boxes: [[0, 0, image.width - 1, image.height - 1]],
+            labels: [result.predictions[i]],
+            scores: [1],
+          })),
+          { classNames: data.classes, columns: 8 },
+        );
+        fs.writeFileSync(path.join(out, 'predictions.png'), picture);
+        const stats: Record<string, number> = { top1: result.top1 };
+        if ('trainTop1' in result) stats.trainTop1 = (result as { trainTop1: number }).trainTop1;
+        writeJson(path.join(out, 'metrics.json'), { kind, init, stats, train: trainL.length, test: testL.length, size, steps, k });
+        const table = [
+          '| init | train | test | top-1 |',
+          '|---|---:|---:|---:|',
+          `| ${init} | ${trainL.length} | ${testL.length} | ${pct(result.top1)} |`,
+        ];
+        fs.writeFileSync(
+          path.join(out, 'report.md'),
+          [
+            `# ${kind === 'linear' ? `Linear probe (${steps} steps)` : `kNN (k = ${k})`}: ${init}`,
+            '',
+            `- backbone: ${description}`,
+            `- data: ${data.source}, ${size}x${size} px, classes ${data.classes.join(', ')}`,
+            `- backend: ${backend}`,
+            '',
+            ...table,
+            '',
+            `Test images with the predicted class (first ${shown}):`,
+            '',
+            '![predictions](predictions.png)',
+            '',
+          ].join('\n'),
+        );
+        for (const line of table) io.out(line);
+        io.err(`[scrl] report: ${path.resolve(out, 'report.md')}`);
+      } finally {
+        model.dispose();
+      }
+    },
+  };
+}
+
+export const evalLinear = probeCommand('linear');
+export const evalKnn = probeCommand('knn');
