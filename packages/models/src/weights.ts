@@ -26,11 +26,11 @@ function torchShapeOf(shape: number[]): number[] {
 }
 
 function tfToTorch(t: tf.Tensor): Float32Array {
-  return tf.tidy(() => {
-    if (t.rank === 4) return tf.transpose(t, [3, 2, 0, 1]);
-    if (t.rank === 2) return tf.transpose(t, [1, 0]);
-    return tf.clone(t);
-  }).dataSync() as Float32Array;
+  if (t.rank !== 4 && t.rank !== 2) return t.dataSync() as Float32Array;
+  const moved = t.rank === 4 ? tf.transpose(t, [3, 2, 0, 1]) : tf.transpose(t, [1, 0]);
+  const data = moved.dataSync() as Float32Array;
+  moved.dispose();
+  return data;
 }
 
 function batchNormsByName(model: Partial<HasBatchNorms>): Map<string, BatchNorm> {
