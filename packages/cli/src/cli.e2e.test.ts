@@ -80,6 +80,14 @@ describe('scrl pretrain, export, eval', () => {
     ]);
   });
 
+  it('pretrains on the built-in scenes (generated into --cache) when --data is not given', async () => {
+    const out = path.join(tmp, 'builtin');
+    const { code, io } = await scrl(['pretrain', '--cache', path.join(tmp, 'cache-builtin'), '--out', out, ...SMALL, '--max-steps', '1', '--workers', '0', '--backend', 'wasm']);
+    expect(code).toBe(0);
+    expect(io.errLines.join('\n')).toMatch(/scenes: 1000 images, \d+ boxes in .*cache-builtin.*generated/);
+    expect(JSON.parse(fs.readFileSync(path.join(out, 'config.json'), 'utf8')).data).toMatch(/cache-builtin.*images \(1000 images\)$/);
+  });
+
   it('refuses to overwrite a run without --resume, and resumes with it', async () => {
     const args = ['pretrain', '--data', path.join(scenes, 'images'), '--out', run, ...SMALL, '--set', 'optimizer.baseLr=0.2', '--workers', '0', '--backend', 'wasm'];
     const again = await scrl([...args, '--max-steps', '3']);

@@ -94,7 +94,7 @@ export const demo: Command = {
     'AP / AP50 / AP75 table and writes OUT/report.md with loss curves, box pairs and detections.',
   options: [
     { name: 'out', type: 'string', valueName: 'DIR', description: 'report folder', defaultText: 'runs/demo-<timestamp>' },
-    { name: 'minutes', type: 'string', valueName: 'M', description: 'time budget of the whole run', defaultText: '14' },
+    { name: 'minutes', type: 'string', valueName: 'M', description: 'time budget of the whole run', defaultText: '12' },
     { name: 'images', type: 'string', valueName: 'N', description: 'images used for detection (80% train, 20% val)', defaultText: '500' },
     { name: 'scenes', type: 'string', valueName: 'N', description: 'built-in scenes to generate (pretraining uses all)', defaultText: String(PRETRAIN_SCENES.images) },
     { name: 'pretrain-steps', type: 'string', valueName: 'N', description: 'fix the pretraining steps instead of planning them' },
@@ -106,7 +106,7 @@ export const demo: Command = {
   async run({ values, io }) {
     const started = Date.now();
     const elapsed = () => (Date.now() - started) / 1000;
-    const minutesText = stringOption(values, 'minutes') ?? '14';
+    const minutesText = stringOption(values, 'minutes') ?? '12';
     const minutes = Number(minutesText);
     if (!(minutes > 0)) throw new UsageError(`--minutes must be a number > 0, got '${minutesText}'`, 'demo');
     const budgetSeconds = minutes * 60;
@@ -190,6 +190,7 @@ export const demo: Command = {
           (stepsLeft.detection > 0 ? Math.ceil(stepsLeft.detection / plan.detectionSteps) * plan.detectionEvalSeconds : 0),
       );
 
+    const pretrainStarted = elapsed();
     const runs: Record<'scrl' | 'byol', string> = { scrl: path.join(out, 'pretrain-scrl'), byol: path.join(out, 'pretrain-byol') };
     const methods = ['scrl', 'byol'] as const;
     for (let i = 0; i < methods.length; i++) {
@@ -201,6 +202,20 @@ export const demo: Command = {
       await trainWithInterrupt(io, { config: pretrainConfig(method), out: runs[method], data: imagesDir });
     }
 
+    // Other work on the machine can slow the run after timing: re-plan the detection steps from
+    // the time actually left, with the detector's step cost scaled by the pretraining's slowdown.
+    if (fixedDetection === undefined) {
+      const slowdown = Math.max(1, (elapsed() - pretrainStarted) / (2 * plan.pretrainSteps * plan.pretrainSecondsPerStep));
+      const left = budgetSeconds - elapsed() - 3 * plan.detectionEvalSeconds * slowdown - 10;
+      const steps = Math.max(5, Math.floor(left / (3 * plan.detectionSecondsPerStep * slowdown)));
+      if (steps < plan.detectionSteps) {
+        io.err(
+          `[scrl] re-plan: pretraining ran ${slowdown.toFixed(2)}x slower than timed; ` +
+            `detection ${plan.detectionSteps} -> ${steps} steps each to stay within ${formatDuration(budgetSeconds)}`,
+        );
+        plan.detectionSteps = steps;
+      }
+    }
     const boxFiles = (await ImageFolder.open(imagesDir)).files.slice().sort().slice(0, 4);
     const boxPictures = await writeBoxPairPictures({ files: boxFiles, config: base, out: path.join(out, 'box-pairs'), seed: base.seed });
 

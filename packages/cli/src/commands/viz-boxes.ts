@@ -5,7 +5,7 @@ import { ImageFolder, decodeImage } from '@scrl/data';
 import type { TrainConfig } from '@scrl/trainer';
 import { intOption, stringOption, type Command, type CommandContext, type CommandIO } from '../command';
 import { UsageError } from '../errors';
-import { builtinScenes, CACHE_OPTION, CONFIG_OPTIONS, configFromFlags, timestampedDir } from '../shared';
+import { builtinScenes, CACHE_OPTION, CONFIG_OPTIONS, configFromFlags, setupBackend, timestampedDir } from '../shared';
 import { PRETRAIN_SCENES } from './pretrain';
 
 /** C5 stride of the configured ResNet: the default smallest box side. */
@@ -82,6 +82,8 @@ export const vizBoxes: Command = {
     const seed = Number(seedText);
     if (!Number.isInteger(seed) || seed < 0) throw new UsageError(`--seed must be an integer >= 0, got '${seedText}'`, 'viz boxes');
     const out = stringOption(values, 'out') ?? timestampedDir('viz-boxes');
+    // No tensor work here (views and pictures are typed-array code); this checks --backend like every command.
+    await setupBackend(values, io);
     const files = await imageFiles(values, io, count);
     const written = await writeBoxPairPictures({ files, config, out, seed });
     for (const w of written) io.err(`[scrl] ${w.pairs} box pairs -> ${w.file}`);
