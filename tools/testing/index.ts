@@ -14,8 +14,21 @@ export const TEST_BACKENDS: string[] = (process.env.SCRL_TEST_BACKENDS ?? 'cpu,w
  * Runs the same spec on each test backend, as TF.js's own tests do: `describe` per backend,
  * with the backend activated before the specs and tensors checked for leaks after each one.
  */
-export function describeEachBackend(name: string, body: (backend: string) => void): void {
-  for (const backend of TEST_BACKENDS) {
+export function describeEachBackend(
+  name: string,
+  body: (backend: string) => void,
+  options: {
+    /**
+     * Restricts the spec to these backends (intersected with TEST_BACKENDS). For specs whose
+     * cost on the pure-JS cpu backend (30-70x slower convolutions than wasm) would dominate the
+     * suite; `SCRL_TEST_ALL_BACKENDS=1` lifts the restriction.
+     */
+    only?: string[];
+  } = {},
+): void {
+  const all = process.env.SCRL_TEST_ALL_BACKENDS === '1';
+  const backends = options.only && !all ? TEST_BACKENDS.filter((b) => options.only?.includes(b)) : TEST_BACKENDS;
+  for (const backend of backends) {
     describe(`${name} [${backend}]`, () => {
       beforeAll(async () => {
         await initBackend({ backend, log: null });
