@@ -106,6 +106,23 @@ function accuracy(pred: Int32Array, labels: ArrayLike<number>): number {
   return pred.length === 0 ? 0 : hit / pred.length;
 }
 
+/** Validates the train/test features and labels every probe takes, naming `fn` in errors. */
+function checkProbeInputs(
+  fn: string,
+  trainFeats: tf.Tensor2D,
+  trainLabels: ArrayLike<number>,
+  testFeats: tf.Tensor2D,
+  testLabels: ArrayLike<number>,
+): void {
+  checkFeatures(fn, 'trainFeats', trainFeats);
+  checkFeatures(fn, 'testFeats', testFeats);
+  checkLabels(fn, 'trainLabels', trainLabels, trainFeats.shape[0]);
+  checkLabels(fn, 'testLabels', testLabels, testFeats.shape[0]);
+  if (trainFeats.shape[1] !== testFeats.shape[1]) {
+    throw new Error(`${fn}: trainFeats has ${trainFeats.shape[1]} columns but testFeats has ${testFeats.shape[1]}.`);
+  }
+}
+
 /**
  * Trains a linear classifier on frozen features and reports top-1 on the test features.
  * Features are standardised with the training set's per-dimension mean and standard
@@ -122,13 +139,7 @@ export function linearProbe(
   options: LinearProbeOptions = {},
 ): LinearProbeResult {
   const fn = 'linearProbe';
-  checkFeatures(fn, 'trainFeats', trainFeats);
-  checkFeatures(fn, 'testFeats', testFeats);
-  checkLabels(fn, 'trainLabels', trainLabels, trainFeats.shape[0]);
-  checkLabels(fn, 'testLabels', testLabels, testFeats.shape[0]);
-  if (trainFeats.shape[1] !== testFeats.shape[1]) {
-    throw new Error(`${fn}: trainFeats has ${trainFeats.shape[1]} columns but testFeats has ${testFeats.shape[1]}.`);
-  }
+  checkProbeInputs(fn, trainFeats, trainLabels, testFeats, testLabels);
   const steps = options.steps ?? 300;
   const lr = options.lr ?? 0.01;
   const weightDecay = options.weightDecay ?? 1e-4;
@@ -225,13 +236,7 @@ export function knnClassify(
   options: KnnOptions = {},
 ): ProbeResult {
   const fn = 'knnClassify';
-  checkFeatures(fn, 'trainFeats', trainFeats);
-  checkFeatures(fn, 'testFeats', testFeats);
-  checkLabels(fn, 'trainLabels', trainLabels, trainFeats.shape[0]);
-  checkLabels(fn, 'testLabels', testLabels, testFeats.shape[0]);
-  if (trainFeats.shape[1] !== testFeats.shape[1]) {
-    throw new Error(`${fn}: trainFeats has ${trainFeats.shape[1]} columns but testFeats has ${testFeats.shape[1]}.`);
-  }
+  checkProbeInputs(fn, trainFeats, trainLabels, testFeats, testLabels);
   const temperature = options.temperature ?? 0.07;
   if (!(temperature > 0)) throw new Error(`${fn}: temperature must be > 0, got ${temperature}.`);
   const k = Math.min(options.k ?? 20, trainFeats.shape[0]);
