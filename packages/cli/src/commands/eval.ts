@@ -116,6 +116,7 @@ const DETECTION_SCHEDULE_OPTIONS: OptionSpec[] = [
   { name: 'image-size', type: 'string', valueName: 'PX', description: 'training / evaluation side', defaultText: String(DEFAULT_DETECTION_CONFIG.imageSize) },
   { name: 'lr', type: 'string', valueName: 'LR', description: 'peak SGD learning rate', defaultText: String(DEFAULT_DETECTION_CONFIG.lr) },
   { name: 'limit', type: 'string', valueName: 'N', description: 'use only the first N images of the dataset', defaultText: 'all' },
+  { name: 'seed', type: 'string', valueName: 'S', description: 'seed of the head initialisation, flips and batch order', defaultText: String(DEFAULT_DETECTION_CONFIG.seed) },
 ];
 
 /** The fine-tuning schedule from the flags; warmup is capped at a sixth of the steps. */
@@ -130,6 +131,7 @@ export function detectionConfig(values: CommandContext['values']): Partial<Detec
     imageSize: intOption(values, 'image-size', 16) ?? DEFAULT_DETECTION_CONFIG.imageSize,
     lr,
     warmupSteps: Math.min(DEFAULT_DETECTION_CONFIG.warmupSteps, Math.floor(steps / 6)),
+    seed: intOption(values, 'seed', 0) ?? DEFAULT_DETECTION_CONFIG.seed,
   };
 }
 
