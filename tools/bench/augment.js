@@ -5,7 +5,7 @@
  * same run on the same JPEG files. Requires the built package (`npm run build` or
  * `npx tsc -b packages/augment`) and /usr/bin/python3 with torchvision.
  *
- *   node tools/bench/augment.js [--images 200] [--files 8] [--dir /tmp/scrl-augment-bench]
+ *   node tools/bench/augment.js [--images 200] [--files 8] [--dir /tmp/scrl-augment-bench] [--json FILE]
  *
  * Inputs: `--files` generated 640x480 "natural-ish" JPEGs (smooth gradients, sinusoids, shapes,
  * noise, quality 90), written once to `--dir`; both sides read the same bytes into memory first.
@@ -163,10 +163,16 @@ async function main() {
   console.log(`[augment bench] torch ${info.torch}, torchvision ${info.torchvision}, PIL ${info.pil} (1 thread); rounds of ${chunk} images, sides alternating`);
   await runJs(16, 'decode', 'sequential'); // warm-up (JIT, caches); Python warmed up on start
   const totals = {};
+  let torchMaxRssKb = 0;
+  const torchRun = async (n, mode) => {
+    const r = await torch.run(n, mode);
+    torchMaxRssKb = Math.max(torchMaxRssKb, r.maxRssKb ?? 0);
+    return r;
+  };
   for (const mode of ['decode', 'predecoded']) {
     for (let done = 0; done < nImages; done += chunk) {
       const n = Math.min(chunk, nImages - done);
-      add((totals[`torch/${mode}`] ??= {}), await torch.run(n, mode));
+      add((totals[`torch/${mode}`] ??= {}), await torchRun(n, mode));
       for (const variant of ['sequential', 'viewPair']) add((totals[`js/${mode}/${variant}`] ??= {}), await runJs(n, mode, variant));
     }
   }
@@ -185,6 +191,25 @@ async function main() {
   }
   console.log(`\nload after: ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
   console.log(JSON.stringify(totals));
+  const jsonFile = arg('json', null);
+  if (jsonFile) {
+    const rows = [];
+    for (const mode of ['decode', 'predecoded']) {
+      const t = totals[`torch/${mode}`];
+      for (const variant of ['sequential', 'viewPair']) {
+        const r = totals[`js/${mode}/${variant}`];
+        rows.push({ mode, variant, images: r.images, oursImagesPerSec: rate(r), torchImagesPerSec: rate(t), oursCpuMsPerImage: cpu(r) * 1000, torchCpuMsPerImage: cpu(t) * 1000 });
+      }
+    }
+    fs.writeFileSync(
+      jsonFile,
+      JSON.stringify({
+        bench: 'augment', images: nImages, chunk, files: nFiles, sharp: sharp.versions.sharp, libvips: sharp.versions.vips,
+        torch: { torch: info.torch, torchvision: info.torchvision, pil: info.pil, python: info.python, threads: 1, maxRssKb: torchMaxRssKb },
+        rows, node: process.version, maxRssKb: process.resourceUsage().maxRSS, loadavgEnd: os.loadavg(),
+      }, null, 1),
+    );
+  }
 }
 
 main().catch((e) => {

@@ -11,7 +11,9 @@ import io
 import json
 import math
 import os
+import platform
 import random
+import resource
 import time
 
 import torch
@@ -129,7 +131,8 @@ class Runner:
             pairs += len(box_pairs(g1, g2))
         wall, cpu = time.perf_counter() - t0, time.process_time() - c0
         return {'images': n, 'wall_s': wall, 'cpu_s': cpu, 'images_per_s': n / wall, 'cpu_s_per_image': cpu / n,
-                'pairs': pairs}
+                'pairs': pairs,
+                'maxRssKb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}
 
 
 def main():
@@ -146,7 +149,8 @@ def main():
     blobs = [open(os.path.join(args.dir, f), 'rb').read() for f in files]
     runner = Runner(blobs)
     runner.run(args.warmup, True)
-    info = {'torch': torch.__version__, 'torchvision': __import__('torchvision').__version__, 'pil': Image.__version__}
+    info = {'torch': torch.__version__, 'torchvision': __import__('torchvision').__version__, 'pil': Image.__version__,
+            'python': platform.python_version()}
     if args.serve:
         print(json.dumps({'ready': True, **info}), flush=True)
         for line in sys.stdin:

@@ -6,13 +6,15 @@
  * and /usr/bin/python3 with torchvision (tools/bench/backbone_torch.py, spawned once).
  *
  *   node tools/bench/backbone.js [--backends cpu,wasm] [--depths 18,50] [--configs 8x224,32x64]
- *                                [--modes forward,forward+backward] [--reps 2] [--warmup 1]
+ *                                [--modes forward,forward+backward] [--reps 2] [--warmup 1] [--json FILE]
  *
  * Each measurement: --warmup untimed calls, then the mean over --reps calls. On a busy 2-core
  * machine ResNet-50 forward+backward at 224 on `cpu` takes many minutes per call: trim with the flags. Prints a table with
  * images/s for ours and torch and the ratio ours / torch (higher is better for us).
  */
 const { spawnSync } = require('node:child_process');
+const fs = require('node:fs');
+const os = require('node:os');
 const path = require('node:path');
 
 const root = path.join(__dirname, '..', '..');
@@ -89,9 +91,11 @@ async function main() {
   );
   const torch = runTorch();
   console.log(`PyTorch ${torch.torch} / torchvision ${torch.torchvision}, ${torch.threads} thread(s)`);
+  const all = [];
   const ref = new Map(torch.results.map((r) => [`${r.depth}/${r.batch}/${r.size}/${r.mode}`, r.imagesPerSec]));
   for (const backend of backends) {
     const rows = await runOurs(backend);
+    all.push(...rows.map((r) => ({ ...r, backendName: backend, torchImagesPerSec: ref.get(`${r.depth}/${r.batch}/${r.size}/${r.mode}`) })));
     console.log(`\n${rows[0].backend}`);
     console.log('model      batch x size  mode               ours img/s  torch img/s  ours/torch');
     for (const r of rows) {
@@ -101,6 +105,15 @@ async function main() {
           `${r.imagesPerSec.toFixed(2).padStart(11)}  ${t.toFixed(2).padStart(11)}  ${(r.imagesPerSec / t).toFixed(3).padStart(10)}`,
       );
     }
+  }
+  const jsonFile = arg('json', null);
+  if (jsonFile) {
+    const tfVersion = require('@tensorflow/tfjs-core/package.json').version;
+    const { results, ...torchInfo } = torch;
+    fs.writeFileSync(
+      jsonFile,
+      JSON.stringify({ bench: 'backbone', reps, warmup, torch: torchInfo, rows: all, node: process.version, tfjsCore: tfVersion, maxRssKb: process.resourceUsage().maxRSS, loadavgEnd: os.loadavg() }, null, 1),
+    );
   }
 }
 

@@ -7,6 +7,8 @@ Usage: /usr/bin/python3 tools/bench/backbone_torch.py '<json config>'
            "modes": ["forward", "forward+backward"]}
 """
 import json
+import platform
+import resource
 import sys
 import time
 
@@ -53,7 +55,8 @@ def main():
                 sec = timed(fn, cfg['reps'], cfg.get('warmup', 1))
                 results.append({'depth': depth, 'batch': batch, 'size': size, 'mode': mode, 'imagesPerSec': batch / sec})
     print(json.dumps({'torch': torch.__version__, 'torchvision': torchvision.__version__,
-                      'threads': torch.get_num_threads(), 'results': results}))
+                      'threads': torch.get_num_threads(), 'results': results, 'python': platform.python_version(),
+                      'maxRssKb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
 
 
 if __name__ == '__main__':

@@ -6,6 +6,7 @@
  * Requires the built packages (`npm run build`) and /usr/bin/python3 with torchvision.
  *
  *   node tools/bench/data.js [--images 128] [--size 320] [--batch 16] [--epochs 2] [--dir DIR]
+ *                            [--workers 1,2] [--json FILE]
  *
  * Images: built-in scenes generated at --size px (seed 0), saved as JPEG quality 90 in DIR.
  * Both sides: shuffle, drop the last partial batch, persistent workers, timing from the first
@@ -95,7 +96,7 @@ async function main() {
     `[data bench] node ${process.version}, sharp ${sharp.versions.sharp}, ${os.cpus().length} CPUs, load ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`,
   );
   const results = [];
-  for (const workers of [1, 2]) {
+  for (const workers of arg('workers', '1,2').split(',').map(Number)) {
     const js = await runJs(files, workers);
     const torch = runTorch(imageDir, workers);
     results.push({ workers, js, torch });
@@ -108,6 +109,18 @@ async function main() {
   }
   console.log(`[data bench] load after: ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
   console.log(JSON.stringify(results));
+  const jsonFile = arg('json', null);
+  if (jsonFile) {
+    const t = results[0]?.torch ?? {};
+    fs.writeFileSync(
+      jsonFile,
+      JSON.stringify({
+        bench: 'data', images: files.length, size, batch: batchSize, epochs, sharp: sharp.versions.sharp,
+        torch: { torch: t.torch, maxRssKb: Math.max(...results.map((r) => r.torch.maxRssKb ?? 0)), workerMaxRssKb: Math.max(...results.map((r) => r.torch.workerMaxRssKb ?? 0)) },
+        rows: results, node: process.version, maxRssKb: process.resourceUsage().maxRSS, loadavgEnd: os.loadavg(),
+      }, null, 1),
+    );
+  }
 }
 
 main().catch((e) => {

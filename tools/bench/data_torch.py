@@ -86,7 +86,10 @@ def main():
     print(json.dumps({'workers': args.workers, 'pairs': pairs, 'boxes': boxes, 'wall_s': wall,
                       'pairs_per_s': pairs / wall, 'boxes_per_s': boxes / wall,
                       'cpu_s_per_pair': cpu / total,
-                      'torch': torch.__version__}))
+                      'torch': torch.__version__,
+                      # peak RSS (KB) of this main process and of the largest reaped worker process
+                      'maxRssKb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+                      'workerMaxRssKb': resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}))
 
 
 if __name__ == '__main__':

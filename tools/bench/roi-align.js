@@ -4,7 +4,7 @@
  * torchvision.ops.roi_align's C++ CPU kernel, measured in the same run on the same shapes and
  * boxes. Requires the built package (`npm run build`) and /usr/bin/python3 with torchvision.
  *
- *   node tools/bench/roi-align.js [--backends cpu,wasm] [--repeats 5]
+ *   node tools/bench/roi-align.js [--backends cpu,wasm] [--repeats 5] [--json FILE]
  *
  * Shapes: SCRL (C5 map 7x7x2048, 2 views x 64 images = N 128, 10 boxes per image = 1280 boxes
  * in 224 px view coordinates, 1x1 output, adaptive sampling, spatialScale 1/32) and a detector
@@ -19,7 +19,7 @@ const os = require('node:os');
 const path = require('node:path');
 
 const root = path.join(__dirname, '..', '..');
-const { initBackend, roiAlign } = require(path.join(root, 'packages', 'roi-align', 'dist'));
+const { initBackend, roiAlign, describeBackend, currentBackend } = require(path.join(root, 'packages', 'roi-align', 'dist'));
 const tf = require('@tensorflow/tfjs-core');
 
 function arg(name, fallback) {
@@ -133,11 +133,25 @@ async function runOurs(backend) {
   return out;
 }
 
+/** --json FILE: machine-readable results for tools/bench/run-all.js (peak RSS of this process in KB). */
+function writeJson(file, result) {
+  if (!file) return;
+  const tfVersion = require(require.resolve('@tensorflow/tfjs-core/package.json', { paths: [path.join(__dirname, '..', '..')] })).version;
+  fs.writeFileSync(
+    file,
+    JSON.stringify({ ...result, node: process.version, tfjsCore: tfVersion, maxRssKb: process.resourceUsage().maxRSS, loadavgEnd: os.loadavg() }, null, 1),
+  );
+}
+
 async function main() {
   const backends = arg('backends', 'cpu,wasm').split(',');
   const torchBefore = runTorch();
   const ours = {};
-  for (const backend of backends) ours[backend] = await runOurs(backend);
+  const described = {};
+  for (const backend of backends) {
+    ours[backend] = await runOurs(backend);
+    described[backend] = describeBackend(currentBackend());
+  }
   const torchAfter = runTorch();
   const torch = {
     ...torchBefore,
@@ -168,6 +182,20 @@ async function main() {
       }
     }
   }
+  const rows = [];
+  for (const backend of backends) {
+    for (let i = 0; i < cases.length; i++) {
+      for (const [label, key] of [['forward', 'forwardMs'], ['forward+backward', 'forwardBackwardMs']]) {
+        rows.push({ backend, backendInfo: described[backend], case: cases[i].name, mode: label, oursMs: ours[backend][i][key], torchMs: torch.cases[i][key] });
+      }
+    }
+  }
+  writeJson(arg('json'), {
+    bench: 'roi-align',
+    repeats,
+    torch: { torch: torch.torch, torchvision: torch.torchvision, threads: torch.threads, python: torch.python, maxRssKb: Math.max(torchBefore.maxRssKb, torchAfter.maxRssKb) },
+    rows,
+  });
 }
 
 main().catch((err) => {

@@ -8,6 +8,8 @@ SPEC: {"cases": [{"name", "inputShape": [N, H, W, C], "boxes": [[x1, y1, x2, y2]
 forward pass and of a forward + backward pass (input gradient for a fixed upstream gradient).
 """
 import json
+import platform
+import resource
 import statistics
 import sys
 import time
@@ -58,6 +60,7 @@ def main():
         spec = json.load(fh)
     result = dict(torch=torch.__version__, torchvision=torchvision.__version__,
                   threads=torch.get_num_threads(), cases=[run(c) for c in spec['cases']])
+    result.update(python=platform.python_version(), maxRssKb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
     print(json.dumps(result))
 
 

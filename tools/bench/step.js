@@ -7,7 +7,7 @@
  * roi_align) measured in the same run with the same box pairs.
  *
  *   npm run build && node tools/bench/step.js [--steps 3] [--warmup 1] [--backends wasm,cpu]
- *       [--batch 32] [--size 32] [--torch-threads 1] [--no-torch]
+ *       [--batch 32] [--size 32] [--torch-threads 1] [--no-torch] [--json FILE]
  *
  * Plain Node over the built dist/ files; synthetic views (random), box pairs from the real
  * view geometry sampler; it writes only a temporary JSON file for the PyTorch side.
@@ -26,7 +26,7 @@ const loss = require(path.join(root, 'packages/loss/dist/index.js'));
 const T = require(path.join(root, 'packages/trainer/dist/index.js'));
 
 function parseArgs(argv) {
-  const o = { steps: 3, warmup: 1, backends: 'wasm,cpu', batch: 32, size: 32, torchThreads: 1, torch: true };
+  const o = { steps: 3, warmup: 1, backends: 'wasm,cpu', batch: 32, size: 32, torchThreads: 1, torch: true, json: null };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const next = () => {
@@ -40,6 +40,7 @@ function parseArgs(argv) {
     else if (a === '--size') o.size = Number(next());
     else if (a === '--torch-threads') o.torchThreads = Number(next());
     else if (a === '--no-torch') o.torch = false;
+    else if (a === '--json') o.json = next();
     else throw new Error(`step bench: unknown argument '${a}' (see the header of tools/bench/step.js)`);
   }
   for (const k of ['steps', 'batch', 'size', 'torchThreads']) {
@@ -62,7 +63,7 @@ function samplePairs(B, S, minSize) {
 }
 
 async function timeBackend(backend, o, config, pairs) {
-  await roi.initBackend({ backend, log: null });
+  const info = await roi.initBackend({ backend, log: null });
   const B = o.batch;
   const S = o.size;
   const nets = T.buildNetworks(config);
@@ -72,7 +73,7 @@ async function timeBackend(backend, o, config, pairs) {
   const x = tf.randomNormal([2 * B, S, S, 3], 0, 1, 'float32', 1);
   const batch = aug.boxPairBatch(pairs);
   const regions = { boxes: batch.boxes, boxIndices: batch.boxIndices };
-  const result = {};
+  const result = { backendInfo: roi.describeBackend(info) };
   for (const method of ['scrl', 'byol']) {
     const reg = method === 'scrl' ? regions : null;
     const R = method === 'scrl' ? batch.numPairs : B;
@@ -113,9 +114,10 @@ async function main() {
       `${config.model.projector.outDim}, batch ${o.batch}, ${o.size} px views, ${P} box pairs; ${o.steps} timed steps after ${o.warmup} warmup`,
   );
   const rows = [];
+  let torchInfo = null;
   for (const backend of o.backends.split(',')) {
     const r = await timeBackend(backend, o, config, pairs);
-    rows.push({ name: `tfjs ${backend}`, ...r });
+    rows.push({ name: `tfjs ${backend}`, backend, ...r });
   }
   if (o.torch) {
     const flat = aug.boxPairBatchArrays(pairs);
@@ -133,6 +135,7 @@ async function main() {
     fs.rmSync(file, { force: true });
     if (r.status !== 0) throw new Error(`step_torch.py failed: ${r.stderr}`);
     const t = JSON.parse(r.stdout.trim().split('\n').pop());
+    torchInfo = { torch: t.torch, threads: t.threads, python: t.python, maxRssKb: t.maxRssKb };
     rows.push({ name: `torch ${t.torch} (${t.threads} thread${t.threads > 1 ? 's' : ''})`, ...t.results });
   }
   const torchRow = rows.find((r) => r.name.startsWith('torch'));
@@ -143,6 +146,19 @@ async function main() {
     console.log(
       `${r.name.padEnd(30)}${r.scrl.imagesPerSecond.toFixed(2).padStart(10)}${r.byol.imagesPerSecond.toFixed(2).padStart(12)}` +
         `${overhead.toFixed(3).padStart(16)}${vs('scrl').padStart(15)}${vs('byol').padStart(15)}`,
+    );
+  }
+  if (o.json) {
+    const tfVersion = require(require.resolve('@tensorflow/tfjs-core/package.json', { paths: [root] })).version;
+    fs.writeFileSync(
+      o.json,
+      JSON.stringify({
+        bench: 'step', batch: o.batch, size: o.size, steps: o.steps, warmup: o.warmup, boxPairs: P,
+        baseWidth: config.model.baseWidth, hidden: config.model.projector.hiddenDim, out: config.model.projector.outDim,
+        torch: torchInfo, torchResults: torchRow ? { scrl: torchRow.scrl, byol: torchRow.byol } : null,
+        rows: rows.filter((r) => r.backend), node: process.version, tfjsCore: tfVersion,
+        maxRssKb: process.resourceUsage().maxRSS, loadavgEnd: os.loadavg(),
+      }, null, 1),
     );
   }
 }

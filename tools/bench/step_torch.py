@@ -9,6 +9,8 @@ Usage: /usr/bin/python3 tools/bench/step_torch.py <config.json>
            "pairs": P, "steps": 3, "warmup": 1, "threads": 1}
 """
 import json
+import platform
+import resource
 import math
 import sys
 import time
@@ -129,7 +131,8 @@ def main():
             step(method)
         sec = (time.perf_counter() - t0) / cfg['steps']
         results[method] = {'secondsPerStep': sec, 'imagesPerSecond': B / sec}
-    print(json.dumps({'torch': torch.__version__, 'threads': torch.get_num_threads(), 'results': results}))
+    print(json.dumps({'torch': torch.__version__, 'threads': torch.get_num_threads(), 'results': results,
+                      'python': platform.python_version(), 'maxRssKb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
 
 
 if __name__ == '__main__':

@@ -6,7 +6,7 @@
  *
  *   npm run build && node tools/bench/train-step.js [--batch 32] [--size 64] [--steps 3]
  *       [--warmup 1] [--backends wasm,cpu] [--stock] [--profile] [--no-torch]
- *       [--model inline|models]
+ *       [--model inline|models] [--json FILE]
  *
  * --stock    also times each backend with TF.js's stock kernels where ours replace one (wasm
  *            keeps our added kernels, which it cannot train without); ours and stock steps
@@ -27,7 +27,7 @@ const roi = require(path.join(root, 'packages/roi-align/dist/index.js'));
 const { withStockKernels } = require(path.join(root, 'packages/roi-align/dist/training-kernels/registry.js'));
 
 function parseArgs(argv) {
-  const o = { batch: 32, size: 64, steps: 3, warmup: 1, backends: 'wasm,cpu', stock: false, profile: false, torch: true, model: 'auto', classes: 10 };
+  const o = { batch: 32, size: 64, steps: 3, warmup: 1, backends: 'wasm,cpu', stock: false, profile: false, torch: true, model: 'auto', classes: 10, json: null };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const next = () => {
@@ -43,6 +43,7 @@ function parseArgs(argv) {
     else if (a === '--stock') o.stock = true;
     else if (a === '--profile') o.profile = true;
     else if (a === '--no-torch') o.torch = false;
+    else if (a === '--json') o.json = next();
     else throw new Error(`train-step: unknown argument '${a}' (see the header of tools/bench/train-step.js)`);
   }
   for (const k of ['batch', 'size', 'steps', 'warmup']) {
@@ -182,10 +183,12 @@ async function main() {
     console.log(`PyTorch ${torch.torch} / torchvision ${torch.torchvision}, ${torch.threads} thread(s): ${torch.imagesPerSecond.toFixed(1)} img/s (${torch.secondsPerStep.toFixed(3)} s/step)`);
   }
   const results = [];
+  let backendInfo = null;
   for (const backend of o.backends.split(',').map((b) => b.trim()).filter(Boolean)) {
     try {
       const info = await roi.initBackend({ backend, log: null });
-      console.log(`\n${roi.describeBackend(info)}`);
+      backendInfo = roi.describeBackend(info);
+      console.log(`\n${backendInfo}`);
     } catch (err) {
       console.log(`\n${backend}: not available (${err.message.split('\n')[0]})`);
       continue;
@@ -214,7 +217,7 @@ async function main() {
       const ratio = torch ? `, ${(ips / torch.imagesPerSecond).toFixed(3)}x PyTorch` : '';
       const all = times[v].map((t) => t.toFixed(2)).join(', ');
       console.log(`  ${label.padEnd(5)} kernels: ${ips.toFixed(2)} img/s (${sec.toFixed(3)} s/step${ratio}; steps: ${all} s)`);
-      results.push({ backend, kernels: label, imagesPerSecond: ips, secondsPerStep: sec, stepSeconds: times[v] });
+      results.push({ backend, backendInfo, model: model.name, kernels: label, imagesPerSecond: ips, secondsPerStep: sec, stepSeconds: times[v] });
       if (o.profile) printSplit(label, await wrap(() => kernelSplit(step)));
     }
     optimizer.dispose();
@@ -222,6 +225,16 @@ async function main() {
     tf.dispose([x, labels]);
   }
   console.log('\n' + JSON.stringify({ torch, results }));
+  if (o.json) {
+    const tfVersion = require(require.resolve('@tensorflow/tfjs-core/package.json', { paths: [root] })).version;
+    require('node:fs').writeFileSync(
+      o.json,
+      JSON.stringify({
+        bench: 'train-step', batch: o.batch, size: o.size, steps: o.steps, warmup: o.warmup, torch, rows: results,
+        node: process.version, tfjsCore: tfVersion, maxRssKb: process.resourceUsage().maxRSS, loadavgEnd: require('node:os').loadavg(),
+      }, null, 1),
+    );
+  }
 }
 
 main().catch((err) => {

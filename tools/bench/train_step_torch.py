@@ -5,6 +5,8 @@ Run: /usr/bin/python3 tools/bench/train_step_torch.py --batch 32 --size 64 --ste
 """
 import argparse
 import json
+import platform
+import resource
 import time
 
 import torch
@@ -52,6 +54,8 @@ def main():
         "batch": a.batch,
         "size": a.size,
         "steps": a.steps,
+        "python": platform.python_version(),
+        "maxRssKb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
     }))
 
 
