@@ -1,3 +1,5 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { describeEachBackend } from '@scrl/testing';
 import {
@@ -16,6 +18,10 @@ import type { ResNet, SafetensorsTensor } from './index';
 
 function values(model: ResNet): Float32Array[] {
   return [...getNamedTensors(model).values()].map((v) => v.dataSync() as Float32Array);
+}
+
+function bytesOf(t: SafetensorsTensor): Buffer {
+  return Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength);
 }
 
 function c5Of(model: ResNet, x: tf.Tensor4D): Float32Array {
@@ -117,6 +123,34 @@ describeEachBackend('torchvision / detectron2 weights', () => {
       "exportTorchvisionWeights: naming must be 'torchvision' or 'detectron2', got caffe2.",
     );
     model.dispose();
+  });
+
+  it('exports exactly what detectron2 converts from our torchvision export (resnet_d2.py rules), 18/34/50/101', () => {
+    // [torchvision key, detectron2 key] pairs: tools/fixtures/resnet_d2.py's re-implementation of
+    // convert-torchvision-to-d2.py applied to torchvision 0.14's state_dict, fc and
+    // num_batches_tracked left out (the script keeps them; detectron2 reports them unused).
+    const fixture = JSON.parse(
+      fs.readFileSync(path.join(__dirname, '__fixtures__', 'resnet_d2_names.json'), 'utf8'),
+    ) as Record<string, Array<[string, string]>>;
+    for (const depth of [18, 34, 50, 101] as const) {
+      const model = createResNet({ depth, baseWidth: 8, numClasses: 3, seed: depth });
+      // Distinct running statistics, so that a swapped buffer would show.
+      const stats = new Map(model.buffers().map((b, i) => [b.name, tf.randomUniform(b.variable.shape, 0.5, 1.5, 'float32', i)]));
+      setNamedTensors(model, stats, { strict: false });
+      tf.dispose([...stats.values()]);
+      const tv = readSafetensors(exportTorchvisionWeights(model)).tensors;
+      const d2 = readSafetensors(exportTorchvisionWeights(model, { naming: 'detectron2' })).tensors;
+      const pairs = fixture[String(depth)];
+      expect([depth, [...d2.keys()]]).toEqual([depth, pairs.map(([, d]) => d)]);
+      for (const [t, d] of pairs) {
+        // The script stores each tensor unchanged: same layout, dtype and bits.
+        const [a, b] = [d2.get(d) as SafetensorsTensor, tv.get(t) as SafetensorsTensor];
+        expect([d, a.dtype, a.shape]).toEqual([d, b.dtype, b.shape]);
+        expect([d, bytesOf(a).equals(bytesOf(b))]).toEqual([d, true]);
+        expect(toDetectron2Name(t)).toBe(d);
+      }
+      model.dispose();
+    }
   });
 
   it('copyWeights copies parameters, buffers and batch counts by name; shapes must agree', () => {
