@@ -32,13 +32,24 @@ export function hashUniform(name: string, n: number): Float64Array {
   return out;
 }
 
-/** The fixture value of a state_dict tensor `name` with PyTorch shape `shape` (see resnet.py). */
-export function formulaValue(name: string, shape: number[], fcFanIn: number): Float32Array {
+/**
+ * resnet.py's RESIDUAL_SCALE: the last BatchNorm of every residual branch has its weight and bias
+ * scaled by it, which keeps the float32 problem well-conditioned (see resnet.py's docstring).
+ */
+export const RESIDUAL_SCALE = 0.15;
+
+/**
+ * The fixture value of a state_dict tensor `name` with PyTorch shape `shape` (see resnet.py).
+ * `lastBn`: the residual branch's last BatchNorm (`bn3` in bottlenecks, `bn2` in basic blocks).
+ */
+export function formulaValue(name: string, shape: number[], fcFanIn: number, lastBn?: 'bn2' | 'bn3'): Float32Array {
   const n = shape.reduce((a, b) => a * b, 1);
   const u = hashUniform(name, n);
   const v = new Float32Array(n);
   let f: (x: number) => number;
-  if (name.endsWith('running_mean')) f = (x) => 0.1 * x;
+  if (lastBn && new RegExp(`^layer\\d+\\.\\d+\\.${lastBn}\\.(weight|bias)$`).test(name)) {
+    f = name.endsWith('weight') ? (x) => RESIDUAL_SCALE * (1 + 0.25 * x) : (x) => RESIDUAL_SCALE * (0.1 * x);
+  } else if (name.endsWith('running_mean')) f = (x) => 0.1 * x;
   else if (name.endsWith('running_var')) f = (x) => 1 + 0.5 * x;
   else if (shape.length === 1 && !name.startsWith('fc.') && !name.startsWith('net.0') && !name.startsWith('net.3')) {
     f = name.endsWith('weight') ? (x) => 1 + 0.25 * x : (x) => 0.1 * x;
@@ -57,8 +68,9 @@ export function formulaValue(name: string, shape: number[], fcFanIn: number): Fl
 /** Replaces every float tensor of a state_dict (names and PyTorch shapes) with its formula value. */
 export function formulaStateDict(template: Map<string, SafetensorsTensor>, fcFanIn: number): Map<string, SafetensorsTensor> {
   const out = new Map<string, SafetensorsTensor>();
+  const lastBn = template.has('layer1.0.conv3.weight') ? 'bn3' : 'bn2';
   for (const [name, t] of template) {
-    out.set(name, t.dtype === 'F32' ? { dtype: 'F32', shape: t.shape, data: formulaValue(name, t.shape, fcFanIn) } : t);
+    out.set(name, t.dtype === 'F32' ? { dtype: 'F32', shape: t.shape, data: formulaValue(name, t.shape, fcFanIn, lastBn) } : t);
   }
   return out;
 }

@@ -9,16 +9,14 @@ import type { ResNet } from '../index';
 import { fixtureData, formulaNhwc, formulaStateDict, hashUniform, readFixture } from './formula';
 
 const TOL = 1e-4;
-// ResNet-50 in training mode normalises layer4 over 8 values per channel: PyTorch's own float32
-// forward is 1.1e-4 from the float64 reference there (measured with resnet.py's weights), ours 2.0e-4.
-const TRAIN_C5_TOL = { 18: 1e-4, 50: 3e-4 } as const;
-// Gradients compared with the float64 reference: every parameter for ResNet-18 (worst 3.5e-5).
-// For ResNet-50 our float32 gradients differ from the float64 reference by 6.5e-4 already in
-// layer4.0 and by up to ~1e-1 near the stem. We have not yet measured PyTorch's own float32
-// gradients against that reference, so we cannot yet tell float32 error amplified through 53
-// small-batch BatchNorms from a bug; until then ResNet-50 is checked up to its running
-// statistics, and its gradients are not claimed to match.
-const GRADIENT_CHECKED = { 18: (_name: string) => true, 50: (_name: string) => false } as const;
+// The fixture design is well-conditioned in float32 (tools/fixtures/resnet.py): the last
+// BatchNorm of every residual branch is scaled by RESIDUAL_SCALE, so training-mode BatchNorm over
+// few values (8 per channel at layer4) no longer amplifies rounding through 16 blocks and no
+// float32 ReLU input lands on the other side of 0. The generator refuses a design on which
+// PyTorch's own float32 misses 2e-5 anywhere (its errors are in the metadata, torch_float32).
+// The gradient check stays sensitive to one flipped ReLU (a jump of 1e-3..1e-2): resnet.py counts
+// the ReLU inputs within 3x PyTorch's float32 error of 0 (47 for ResNet-50, 6 for ResNet-18), where
+// a less accurate float32 implementation could flip one.
 
 function dataOf(t: tf.Tensor): Float32Array {
   const data = t.dataSync() as Float32Array;
@@ -75,11 +73,12 @@ for (const depth of [18, 50] as const) {
       const c5 = nhwcToNchw(f.c5);
       const pooled = f.pooled.dataSync();
       tf.dispose(Object.values(f));
+      console.log(`ResNet-${depth} [${tf.getBackend()}] C5 (inference) relative error`, relativeNormError(c5, fixtureData(fixture, 'c5_eval')));
       expect(relativeNormError(c5, fixtureData(fixture, 'c5_eval'))).toBeLessThan(TOL);
       expect(relativeNormError(pooled, fixtureData(fixture, 'pooled_eval'))).toBeLessThan(TOL);
     });
 
-    it(`matches C5, running statistics${depth === 18 ? ' and every gradient' : ''} in training mode`, () => {
+    it('matches C5, running statistics and every gradient in training mode', () => {
       const before = tf.memory().numTensors;
       const r = formulaNhwc('__c5_weights__', [2, model.channels.c5, 2, 2]);
       const params = model.parameters();
@@ -90,8 +89,11 @@ for (const depth of [18, 50] as const) {
         return tf.sum(tf.mul(f.c5, r));
       }, params.map((p) => p.variable));
       const c5Train = nhwcToNchw(c5 as unknown as tf.Tensor4D);
-      expect(relativeNormError(c5Train, fixtureData(fixture, 'c5_train'))).toBeLessThan(TRAIN_C5_TOL[depth]);
-      expect(Math.abs(value.dataSync()[0] - Number(meta.loss)) / Math.abs(Number(meta.loss))).toBeLessThan(TOL);
+      const c5Err = relativeNormError(c5Train, fixtureData(fixture, 'c5_train'));
+      expect(c5Err).toBeLessThan(TOL);
+      // sum(C5 * R) adds terms of both signs: its error is judged against sum |C5 * R| (loss_scale).
+      const lossErr = Math.abs(value.dataSync()[0] - Number(meta.loss)) / Number(meta.loss_scale);
+      expect(lossErr).toBeLessThan(TOL);
 
       const buffers = getNamedTensors(model);
       for (const bn of JSON.parse(meta.watched_batchnorms) as string[]) {
@@ -107,7 +109,6 @@ for (const depth of [18, 50] as const) {
       const heads = fixtureData(fixture, 'grad_head');
       const worst = { norm: 0, proj: 0, head: 0 };
       params.forEach((p, i) => {
-        if (!GRADIENT_CHECKED[depth](p.name)) return;
         const g = torchLayout(grads[p.variable.name]);
         let sq = 0;
         let dot = 0;
@@ -130,7 +131,7 @@ for (const depth of [18, 50] as const) {
           worst[k] = Math.max(worst[k], errs[k]);
         }
       });
-      console.log(`ResNet-${depth} [${tf.getBackend()}] worst gradient relative errors`, worst);
+      console.log(`ResNet-${depth} [${tf.getBackend()}] relative errors: C5 (train) ${c5Err.toExponential(2)}, loss ${lossErr.toExponential(2)}, worst gradient`, worst);
       value.dispose();
       tf.dispose(grads);
       (c5 as unknown as tf.Tensor).dispose();
