@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { describeEachBackend, relativeNormError } from '@scrl/testing';
 import { createResNet, exportTorchvisionWeights, getNamedTensors, loadTorchvisionWeights, readSafetensors } from '../index';
 import type { ResNet } from '../index';
-import { fixtureData, formulaNhwc, formulaStateDict, hashUniform, readFixture } from './formula';
+import { fixtureData, formulaNhwc, formulaStateDict, hashUniform, readFixture, RESIDUAL_SCALE } from './formula';
 
 const TOL = 1e-4;
 // The fixture design is well-conditioned in float32 (tools/fixtures/resnet.py): the last
@@ -58,6 +58,7 @@ for (const depth of [18, 50] as const) {
     });
 
     it('has torchvision state_dict names in torchvision order', () => {
+      expect(Number(meta.residual_scale)).toBe(RESIDUAL_SCALE); // formula.ts and resnet.py in step
       const exported = readSafetensors(exportTorchvisionWeights(model)).tensors;
       expect([...exported.keys()]).toEqual(JSON.parse(meta.state_dict_keys).filter((k: string) => !k.startsWith('fc.')));
       expect(model.parameters().map((p) => p.name)).toEqual(JSON.parse(meta.parameters));
