@@ -29,40 +29,40 @@ const root = path.resolve(__dirname, '../..');
 // Jobs. `full` sizes keep the whole run near 20-30 minutes on the shared 2-core machine.
 
 const JOBS = [
-  { name: 'roi-align-cpu', bench: 'roi-align', script: 'roi-align.js', full: ['--backends', 'cpu', '--repeats', '5'], quick: ['--backends', 'cpu', '--repeats', '1'] },
-  { name: 'roi-align-wasm', bench: 'roi-align', script: 'roi-align.js', full: ['--backends', 'wasm', '--repeats', '5'], quick: ['--backends', 'wasm', '--repeats', '1'] },
-  { name: 'augment', bench: 'augment', script: 'augment.js', full: ['--images', '300'], quick: ['--images', '20'] },
+  { name: 'roi-align-cpu', bench: 'roi-align', script: 'roi-align.js', full: ['--backends', 'cpu', '--repeats', '11'], quick: ['--backends', 'cpu', '--repeats', '1'] },
+  { name: 'roi-align-wasm', bench: 'roi-align', script: 'roi-align.js', full: ['--backends', 'wasm', '--repeats', '11'], quick: ['--backends', 'wasm', '--repeats', '1'] },
+  { name: 'augment', bench: 'augment', script: 'augment.js', full: ['--images', '600'], quick: ['--images', '20'] },
   {
     name: 'data', bench: 'data', script: 'data.js',
-    full: ['--images', '128', '--size', '320', '--batch', '16', '--epochs', '2'],
+    full: ['--images', '256', '--size', '320', '--batch', '16', '--epochs', '2'],
     quick: ['--images', '32', '--size', '256', '--batch', '8', '--epochs', '1'],
   },
-  { name: 'step-wasm', bench: 'step', script: 'step.js', full: ['--backends', 'wasm', '--steps', '3', '--warmup', '1'], quick: ['--backends', 'wasm', '--batch', '8', '--steps', '1', '--warmup', '1'] },
-  { name: 'step-cpu', bench: 'step', script: 'step.js', full: ['--backends', 'cpu', '--steps', '1', '--warmup', '1'], quick: ['--backends', 'cpu', '--batch', '8', '--steps', '1', '--warmup', '1'] },
+  { name: 'step-wasm', bench: 'step', script: 'step.js', full: ['--backends', 'wasm', '--steps', '6', '--warmup', '1'], quick: ['--backends', 'wasm', '--batch', '8', '--steps', '1', '--warmup', '1'] },
+  { name: 'step-cpu', bench: 'step', script: 'step.js', full: ['--backends', 'cpu', '--steps', '2', '--warmup', '1'], quick: ['--backends', 'cpu', '--batch', '8', '--steps', '1', '--warmup', '1'] },
   {
     name: 'backbone-wasm-r18', bench: 'backbone', script: 'backbone.js',
-    full: ['--backends', 'wasm', '--depths', '18', '--configs', '8x224,32x64', '--reps', '2', '--warmup', '1'],
+    full: ['--backends', 'wasm', '--depths', '18', '--configs', '8x224,32x64', '--reps', '3', '--warmup', '1'],
     quick: ['--backends', 'wasm', '--depths', '18', '--configs', '8x64', '--reps', '1', '--warmup', '1'],
   },
   // ResNet-50 forward+backward at 8x224 is left out: on wasm it aborted inside wasm malloc (see the note in markdown()).
   {
     name: 'backbone-wasm-r50', bench: 'backbone', script: 'backbone.js',
-    full: ['--backends', 'wasm', '--depths', '50', '--configs', '32x64', '--reps', '2', '--warmup', '1'],
+    full: ['--backends', 'wasm', '--depths', '50', '--configs', '32x64', '--reps', '3', '--warmup', '1'],
     quick: ['--backends', 'wasm', '--depths', '50', '--configs', '4x64', '--reps', '1', '--warmup', '1'],
   },
   {
     name: 'backbone-wasm-r50-224', bench: 'backbone', script: 'backbone.js',
-    full: ['--backends', 'wasm', '--depths', '50', '--configs', '8x224', '--modes', 'forward', '--reps', '2', '--warmup', '1'],
+    full: ['--backends', 'wasm', '--depths', '50', '--configs', '8x224', '--modes', 'forward', '--reps', '3', '--warmup', '1'],
     quick: ['--backends', 'wasm', '--depths', '50', '--configs', '2x224', '--modes', 'forward', '--reps', '1', '--warmup', '0'],
   },
   {
     name: 'backbone-cpu', bench: 'backbone', script: 'backbone.js',
-    full: ['--backends', 'cpu', '--depths', '18', '--configs', '32x64', '--modes', 'forward', '--reps', '1', '--warmup', '1'],
+    full: ['--backends', 'cpu', '--depths', '18', '--configs', '32x64', '--modes', 'forward', '--reps', '2', '--warmup', '1'],
     quick: ['--backends', 'cpu', '--depths', '18', '--configs', '8x64', '--modes', 'forward', '--reps', '1', '--warmup', '1'],
   },
   {
     name: 'train-step-wasm', bench: 'train-step', script: 'train-step.js',
-    full: ['--backends', 'wasm', '--batch', '32', '--size', '64', '--steps', '3', '--warmup', '1'],
+    full: ['--backends', 'wasm', '--batch', '32', '--size', '64', '--steps', '7', '--warmup', '1'],
     quick: ['--backends', 'wasm', '--batch', '4', '--size', '32', '--steps', '1', '--warmup', '1'],
   },
 ];
@@ -185,7 +185,9 @@ function runJob(job, quick, tmpDir) {
           error = `no JSON results: ${err.message}`;
         }
       } else {
-        error = `exit ${code ?? signal}: ${log.trim().split('\n').slice(-3).join(' | ')}`;
+        const lines = log.trim().split('\n');
+        const first = lines.find((l) => /Error|Aborted/.test(l)) ?? lines[lines.length - 1];
+        error = `exit ${code ?? signal}: ${first.trim()}`;
       }
       console.log(`=== ${job.name}: ${error ? `FAILED (${error})` : 'done'} in ${seconds.toFixed(0)} s (load ${loadavg().join(' ')})`);
       resolve({
