@@ -339,7 +339,17 @@ function backboneSection(jobs) {
     '',
     table(['Backend', 'Model', 'batch x size', 'Mode', 'ours img/s', 'PyTorch img/s', 'speed ratio', 'peak RSS ours', 'peak RSS PyTorch'], rows),
   ].join('\n');
-  return { md, owned: [], other };
+  const r50 = jobs.flatMap((j) => j.result.rows).find((r) => r.depth === 50 && r.size === 224 && r.mode === 'forward');
+  const note =
+    r50 && r50.imagesPerSec > r50.torchImagesPerSec
+      ? '\n\nThe ResNet-50 8 x 224 forward row is above 1 because PyTorch is unexpectedly slow there, not because TF.js is fast: ' +
+        'PyTorch does ResNet-18 at 8 x 224 and ResNet-50 at 32 x 64 (12x fewer pixels per image) at the rates above, which would put ' +
+        'ResNet-50 at 8 x 224 near 4 img/s, not below 1. A separate check on this machine (2026-11-30 18:10 UTC, load ~6.8: torchvision ' +
+        'resnet50, eval, `torch.no_grad`, the same C5 path, one warm-up call) took 24.8 s per call of 8 images (0.32 img/s) both with ' +
+        'and without `torch.set_flush_denormal(True)`, so denormals are not the cause; the cause is not established. Read that ratio ' +
+        'as a PyTorch anomaly on this machine.'
+      : '';
+  return { md: md + note, owned: [], other };
 }
 
 function trainStepSection(jobs) {
