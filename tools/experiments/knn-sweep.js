@@ -1,0 +1,83 @@
+#!/usr/bin/env node
+/**
+ * Investigation for docs/results.md: how much object identity the pretrained features hold, at
+ * every checkpoint of pretrain runs. For each checkpoint (or `random`): pooled C5 features
+ * (inference mode) of the first --crops object crops (32 px) of a scenes folder, weighted kNN
+ * (k = 20, cosine; every 5th crop held out) top-1, and the mean per-dimension std of the
+ * L2-normalised features (BYOL's collapse measure: about 1/sqrt(d) when healthy, 0 when collapsed).
+ *
+ *   node tools/experiments/knn-sweep.js --scenes DIR [--crops 1000] [--json FILE] random RUN_DIR...
+ */
+'use strict';
+const fs = require('node:fs');
+const path = require('node:path');
+const root = path.join(__dirname, '..', '..');
+const tf = require('@tensorflow/tfjs-core');
+const { initBackend } = require(path.join(root, 'packages', 'roi-align', 'dist'));
+const { loadScenes, objectCrops } = require(path.join(root, 'packages', 'data', 'dist'));
+const { imagesToTensor, knnClassify } = require(path.join(root, 'packages', 'eval', 'dist'));
+const { presetConfig } = require(path.join(root, 'packages', 'trainer', 'dist'));
+const { backboneFromInit } = require(path.join(root, 'packages', 'cli', 'dist', 'shared.js'));
+
+function arg(name, fallback) {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1] : fallback;
+}
+
+async function main() {
+  const scenes = arg('scenes');
+  if (!scenes || !fs.existsSync(path.join(scenes, 'annotations.json'))) throw new Error('--scenes DIR must be a scenes folder with annotations.json');
+  const nCrops = Number(arg('crops', '1000'));
+  const json = arg('json');
+  const runs = process.argv.slice(2).filter((a, i, all) => !a.startsWith('--') && !all[i - 1]?.startsWith('--'));
+  if (runs.length === 0) throw new Error('name at least one pretrain run folder (or random)');
+  await initBackend({ backend: process.env.SCRL_BACKEND ?? 'wasm', log: null });
+  const dataset = await loadScenes(scenes);
+  const images = [];
+  const labels = [];
+  for await (const c of objectCrops(dataset, { size: 32 })) {
+    images.push(c.image);
+    labels.push(c.label);
+    if (images.length >= nCrops) break;
+  }
+  const test = labels.map((_, i) => i % 5 === 4);
+  const io = { out: () => {}, err: () => {}, isTTY: false };
+  const rows = [];
+  for (const run of runs) {
+    const inits =
+      run === 'random'
+        ? ['random']
+        : fs
+            .readdirSync(path.join(run, 'checkpoints'))
+            .filter((f) => /^ckpt-\d+\.json$/.test(f))
+            .sort()
+            .map((f) => path.join(run, 'checkpoints', f));
+    for (const init of inits) {
+      const { model } = backboneFromInit(init, presetConfig('cpu'), io);
+      const parts = [];
+      for (let s = 0; s < images.length; s += 100) {
+        parts.push(tf.tidy(() => model.features(imagesToTensor(images.slice(s, s + 100), { size: 32 }), { training: false }).pooled));
+      }
+      const f = tf.concat(parts, 0);
+      tf.dispose(parts);
+      const pick = (want) => tf.tensor1d(test.flatMap((t, i) => (t === want ? [i] : [])), 'int32');
+      const [iTrain, iTest] = [pick(false), pick(true)];
+      const trainF = tf.gather(f, iTrain);
+      const testF = tf.gather(f, iTest);
+      const result = knnClassify(trainF, labels.filter((_, i) => !test[i]), testF, labels.filter((_, i) => test[i]), { k: 20, numClasses: dataset.categories.length });
+      const normStd = tf.tidy(() => tf.moments(tf.div(f, tf.add(tf.norm(f, 2, 1, true), 1e-12)), 0).variance.sqrt().mean().dataSync()[0]);
+      const step = init === 'random' ? 0 : Number(/ckpt-(\d+)/.exec(init)[1]);
+      const row = { run: run === 'random' ? 'random' : path.basename(run), step, knnTop1: Number(result.top1.toFixed(4)), normStd: Number(normStd.toFixed(4)) };
+      console.log(JSON.stringify(row));
+      rows.push(row);
+      tf.dispose([f, trainF, testF, iTrain, iTest]);
+      model.dispose();
+    }
+  }
+  if (json) fs.writeFileSync(json, JSON.stringify({ scenes, crops: images.length, rows }, null, 1));
+}
+
+main().catch((e) => {
+  console.error(`knn-sweep: ${e.message}`);
+  process.exitCode = 1;
+});
