@@ -7,6 +7,10 @@
  * L2-normalised features (BYOL's collapse measure: about 1/sqrt(d) when healthy, 0 when collapsed).
  *
  *   node tools/experiments/knn-sweep.js --scenes DIR [--crops 1000] [--json FILE] random RUN_DIR...
+ *
+ * Also takes torchvision-named backbone weights: a FILE.safetensors, or a folder of them (no
+ * checkpoints/ subfolder; e.g. tools/experiments/torch_reference.py's output, ckpt-NNNNNNNN.safetensors).
+ * The step is read from the file name (ckpt-N or step-N), else -1.
  */
 'use strict';
 const fs = require('node:fs');
@@ -44,14 +48,22 @@ async function main() {
   const io = { out: () => {}, err: () => {}, isTTY: false };
   const rows = [];
   for (const run of runs) {
-    const inits =
-      run === 'random'
-        ? ['random']
-        : fs
-            .readdirSync(path.join(run, 'checkpoints'))
-            .filter((f) => /^ckpt-\d+\.json$/.test(f))
-            .sort()
-            .map((f) => path.join(run, 'checkpoints', f));
+    let inits;
+    if (run === 'random') inits = ['random'];
+    else if (run.endsWith('.safetensors')) inits = [run];
+    else if (!fs.existsSync(path.join(run, 'checkpoints')) && fs.readdirSync(run).some((f) => f.endsWith('.safetensors'))) {
+      inits = fs
+        .readdirSync(run)
+        .filter((f) => f.endsWith('.safetensors'))
+        .sort()
+        .map((f) => path.join(run, f));
+    } else {
+      inits = fs
+        .readdirSync(path.join(run, 'checkpoints'))
+        .filter((f) => /^ckpt-\d+\.json$/.test(f))
+        .sort()
+        .map((f) => path.join(run, 'checkpoints', f));
+    }
     for (const init of inits) {
       const { model } = backboneFromInit(init, presetConfig('cpu'), io);
       const parts = [];
@@ -66,8 +78,10 @@ async function main() {
       const testF = tf.gather(f, iTest);
       const result = knnClassify(trainF, labels.filter((_, i) => !test[i]), testF, labels.filter((_, i) => test[i]), { k: 20, numClasses: dataset.categories.length });
       const normStd = tf.tidy(() => tf.moments(tf.div(f, tf.add(tf.norm(f, 2, 1, true), 1e-12)), 0).variance.sqrt().mean().dataSync()[0]);
-      const step = init === 'random' ? 0 : Number(/ckpt-(\d+)/.exec(init)[1]);
-      const row = { run: run === 'random' ? 'random' : path.basename(run), step, knnTop1: Number(result.top1.toFixed(4)), normStd: Number(normStd.toFixed(4)) };
+      const m = /(?:ckpt|step)-(\d+)[^/]*$/.exec(init);
+      const step = init === 'random' ? 0 : m ? Number(m[1]) : -1;
+      const name = run === 'random' ? 'random' : run.endsWith('.safetensors') ? path.basename(run, '.safetensors') : path.basename(run);
+      const row = { run: name, step, knnTop1: Number(result.top1.toFixed(4)), normStd: Number(normStd.toFixed(4)) };
       console.log(JSON.stringify(row));
       rows.push(row);
       tf.dispose([f, trainF, testF, iTrain, iTest]);
