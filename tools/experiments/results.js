@@ -261,7 +261,7 @@ function stats(values) {
   return { n: v.length, mean, std, min: Math.min(...v), max: Math.max(...v), values: v };
 }
 
-const pct = (x) => (Number.isFinite(x) ? (100 * x).toFixed(1) : 'n/a');
+const pct = (x) => (Number.isFinite(x) ? (100 * x).toFixed(1).replace(/^-0\.0$/, '0.0') : 'n/a');
 const LABEL = { random: 'random', byol: 'BYOL', scrl: 'SCRL' };
 
 function lastLoss(dir) {
@@ -292,7 +292,7 @@ function report() {
   const cell = (s) => (s.n ? `${pct(s.mean)} ± ${pct(s.std)}` : 'n/a');
   const seedsCell = (s) => s.values.map((v) => pct(v)).join(' / ');
   const lines = [];
-  lines.push(`Mean ± sample standard deviation over seeds ${opts.seeds.join(', ')} (n per row in brackets), in %.`);
+  lines.push(`Mean ± sample standard deviation over seeds ${opts.seeds.join(', ')} (n = seeds that finished), in %.`);
   lines.push('');
   lines.push('| init | AP | AP50 | AP75 | linear probe top-1 |');
   lines.push('|---|---:|---:|---:|---:|');
