@@ -10,7 +10,8 @@
  *
  * Also takes torchvision-named backbone weights: a FILE.safetensors, or a folder of them (no
  * checkpoints/ subfolder; e.g. tools/experiments/torch_reference.py's output, ckpt-NNNNNNNN.safetensors).
- * The step is read from the file name (ckpt-N or step-N), else -1.
+ * The step is read from the file name (ckpt-N or step-N), else -1. `random:N` is a random init
+ * with seed N (`random` = seed 0, the cpu preset's).
  */
 'use strict';
 const fs = require('node:fs');
@@ -49,7 +50,7 @@ async function main() {
   const rows = [];
   for (const run of runs) {
     let inits;
-    if (run === 'random') inits = ['random'];
+    if (/^random(:\d+)?$/.test(run)) inits = [run];
     else if (run.endsWith('.safetensors')) inits = [run];
     else if (!fs.existsSync(path.join(run, 'checkpoints')) && fs.readdirSync(run).some((f) => f.endsWith('.safetensors'))) {
       inits = fs
@@ -65,7 +66,9 @@ async function main() {
         .map((f) => path.join(run, 'checkpoints', f));
     }
     for (const init of inits) {
-      const { model } = backboneFromInit(init, presetConfig('cpu'), io);
+      const fallback = presetConfig('cpu');
+      if (init.startsWith('random:')) fallback.seed = Number(init.slice(7));
+      const { model } = backboneFromInit(init.startsWith('random') ? 'random' : init, fallback, io);
       const parts = [];
       for (let s = 0; s < images.length; s += 100) {
         parts.push(tf.tidy(() => model.features(imagesToTensor(images.slice(s, s + 100), { size: 32 }), { training: false }).pooled));
@@ -79,8 +82,8 @@ async function main() {
       const result = knnClassify(trainF, labels.filter((_, i) => !test[i]), testF, labels.filter((_, i) => test[i]), { k: 20, numClasses: dataset.categories.length });
       const normStd = tf.tidy(() => tf.moments(tf.div(f, tf.add(tf.norm(f, 2, 1, true), 1e-12)), 0).variance.sqrt().mean().dataSync()[0]);
       const m = /(?:ckpt|step)-(\d+)[^/]*$/.exec(init);
-      const step = init === 'random' ? 0 : m ? Number(m[1]) : -1;
-      const name = run === 'random' ? 'random' : run.endsWith('.safetensors') ? path.basename(run, '.safetensors') : path.basename(run);
+      const step = init.startsWith('random') ? 0 : m ? Number(m[1]) : -1;
+      const name = run.startsWith('random') ? run : run.endsWith('.safetensors') ? path.basename(run, '.safetensors') : path.basename(run);
       const row = { run: name, step, knnTop1: Number(result.top1.toFixed(4)), normStd: Number(normStd.toFixed(4)) };
       console.log(JSON.stringify(row));
       rows.push(row);
