@@ -142,10 +142,13 @@ def write_safetensors(path, state_dict):
             f.write(b)
 
 
+REPO = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..'))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--method', choices=['byol', 'scrl'], required=True)
-    ap.add_argument('--batches', default='/work/main/runs/results/torch-ref/batches')
+    ap.add_argument('--batches', default=os.path.join(REPO, 'runs', 'results', 'torch-ref', 'batches'))
     ap.add_argument('--out', default=None)
     ap.add_argument('--steps', type=int, default=300)
     ap.add_argument('--warmup', type=int, default=30)
@@ -160,7 +163,7 @@ def main():
     ap.add_argument('--wd', type=float, default=1e-6)
     ap.add_argument('--ema', type=float, default=0.97)
     args = ap.parse_args()
-    out = args.out or f'/work/main/runs/results/torch-ref/{args.method}-s{args.seed}'
+    out = args.out or os.path.join(REPO, 'runs', 'results', 'torch-ref', f'{args.method}-s{args.seed}')
     os.makedirs(out, exist_ok=True)
     torch.set_num_threads(args.threads)
     peak = args.base_lr * args.batch / 256
