@@ -7,7 +7,7 @@
  * number can also be reproduced by hand.
  *
  *   node tools/experiments/results.js [--out runs/results] [--seeds 0,1,2] [--jobs 2]
- *        [--pretrain-steps 300] [--detection-steps 600] [--curve-at 100,200] [--curve-seeds 0]
+ *        [--pretrain-steps 300] [--detection-steps 400] [--curve-at 150] [--curve-seeds 0]
  *        [--probe-steps 300] [--stage all|pretrain|downstream|report] [--dry-run]
  *
  * Layout of OUT:
@@ -55,8 +55,8 @@ const opts = {
   seeds: ints(arg('seeds', '0,1,2'), 'seeds'),
   jobs: ints(arg('jobs', '2'), 'jobs')[0] || 1,
   pretrainSteps: ints(arg('pretrain-steps', '300'), 'pretrain-steps')[0],
-  detectionSteps: ints(arg('detection-steps', '600'), 'detection-steps')[0],
-  curveAt: ints(arg('curve-at', '100,200'), 'curve-at'),
+  detectionSteps: ints(arg('detection-steps', '400'), 'detection-steps')[0],
+  curveAt: ints(arg('curve-at', '150'), 'curve-at'),
   curveSeeds: ints(arg('curve-seeds', '0'), 'curve-seeds'),
   probeSteps: ints(arg('probe-steps', '300'), 'probe-steps')[0],
   pretrainImages: ints(arg('pretrain-images', '2000'), 'pretrain-images')[0],
