@@ -20,7 +20,7 @@ const root = path.join(__dirname, '..', '..');
 const tf = require('@tensorflow/tfjs-core');
 const { initBackend } = require(path.join(root, 'packages', 'roi-align', 'dist'));
 const { loadScenes, objectCrops } = require(path.join(root, 'packages', 'data', 'dist'));
-const { imagesToTensor, knnClassify } = require(path.join(root, 'packages', 'eval', 'dist'));
+const { extractFeatures, knnClassify } = require(path.join(root, 'packages', 'eval', 'dist'));
 const { presetConfig } = require(path.join(root, 'packages', 'trainer', 'dist'));
 const { backboneFromInit } = require(path.join(root, 'packages', 'cli', 'dist', 'shared.js'));
 
@@ -69,12 +69,7 @@ async function main() {
       const fallback = presetConfig('cpu');
       if (init.startsWith('random:')) fallback.seed = Number(init.slice(7));
       const { model } = backboneFromInit(init.startsWith('random') ? 'random' : init, fallback, io);
-      const parts = [];
-      for (let s = 0; s < images.length; s += 100) {
-        parts.push(tf.tidy(() => model.features(imagesToTensor(images.slice(s, s + 100), { size: 32 }), { training: false }).pooled));
-      }
-      const f = tf.concat(parts, 0);
-      tf.dispose(parts);
+      const f = extractFeatures(model, images, { size: 32, batchSize: 100 });
       const pick = (want) => tf.tensor1d(test.flatMap((t, i) => (t === want ? [i] : [])), 'int32');
       const [iTrain, iTest] = [pick(false), pick(true)];
       const trainF = tf.gather(f, iTrain);

@@ -31,6 +31,7 @@ const path = require('node:path');
 
 const root = path.join(__dirname, '..', '..');
 const scrlBin = path.join(root, 'packages', 'cli', 'bin', 'scrl.js');
+const { readMetrics } = require(path.join(root, 'packages', 'trainer', 'dist'));
 
 function arg(name, fallback) {
   const i = process.argv.indexOf(`--${name}`);
@@ -267,7 +268,7 @@ const LABEL = { random: 'random', byol: 'BYOL', scrl: 'SCRL' };
 function lastLoss(dir) {
   const file = path.join(dir, 'metrics.jsonl');
   if (!fs.existsSync(file)) return NaN;
-  const lines = fs.readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((m) => Number.isFinite(m.loss));
+  const lines = readMetrics(file).filter((m) => Number.isFinite(m.loss));
   const tail = lines.slice(-10);
   return tail.reduce((a, m) => a + m.loss, 0) / Math.max(1, tail.length);
 }

@@ -17,6 +17,7 @@ import json
 import math
 import os
 import struct
+import sys
 import time
 
 import numpy as np
@@ -24,6 +25,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from torchvision.ops import roi_align
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'bench'))
+from step_torch import lars_step, loss_fn, mlp  # noqa: E402  (the benchmark's step: same heads, loss, LARS)
 
 
 class BasicBlock(nn.Module):
@@ -69,30 +73,6 @@ class ResNet18Small(nn.Module):
     def forward(self, x):
         x = F.relu(self.bn1(self.conv1(x)))
         return self.layer4(self.layer3(self.layer2(self.layer1(x))))
-
-
-def mlp(cin, hidden, out):
-    return nn.Sequential(nn.Linear(cin, hidden), nn.BatchNorm1d(hidden), nn.ReLU(inplace=True), nn.Linear(hidden, out, bias=False))
-
-
-def loss_fn(q, z):
-    return 2 - 2 * (F.normalize(q, dim=-1, eps=1e-12) * F.normalize(z, dim=-1, eps=1e-12)).sum(dim=-1)
-
-
-@torch.no_grad()
-def lars_step(params, state, lr, wd=1e-6, m=0.9, eta=1e-3):
-    for p, excluded in params:
-        g = p.grad
-        trust = 1.0
-        if not excluded:
-            g = g + wd * p
-            wn, gn = torch.norm(p), torch.norm(g)
-            if wn > 0 and gn > 0:
-                trust = eta * wn / gn
-        v = state.get(p)
-        v = lr * trust * g if v is None else m * v + lr * trust * g
-        state[p] = v
-        p.sub_(v)
 
 
 def lr_at(k, peak, warmup, total):
