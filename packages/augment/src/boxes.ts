@@ -5,7 +5,8 @@
  * Pure numbers, no TF.js: this runs in the data loader's worker threads.
  */
 import type { Box, BoxPair, ViewGeometry } from './types';
-import type { Rng } from './rng';
+import { boxPairIou } from '@scrl/roi-align/boxes';
+import type { Rng } from '@scrl/util';
 
 export interface BoxPairOptions {
   /** Side S of the square views, in pixels (both views are S x S). Required. */
@@ -41,15 +42,12 @@ export function roundHalfEven(x: number): number {
   return f % 2 === 0 ? f : f + 1;
 }
 
-/** IoU of two `(x1, y1, x2, y2)` boxes; 0 when they do not intersect or both are empty. */
-export function pairIou(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  const iw = Math.min(a[2], b[2]) - Math.max(a[0], b[0]);
-  const ih = Math.min(a[3], b[3]) - Math.max(a[1], b[1]);
-  if (iw <= 0 || ih <= 0) return 0;
-  const inter = iw * ih;
-  const union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter;
-  return union > 0 ? inter / union : 0;
-}
+/**
+ * IoU of two `(x1, y1, x2, y2)` boxes: @scrl/roi-align's `boxPairIou` (torchvision's rule: 0 for
+ * disjoint boxes, NaN for two empty ones). Kept under this name for existing callers.
+ * @deprecated Use `boxPairIou` from @scrl/roi-align.
+ */
+export const pairIou = boxPairIou;
 
 function checkGeometry(g: ViewGeometry, name: string): void {
   const fields = ['top', 'left', 'height', 'width'] as const;
@@ -194,7 +192,7 @@ export function sampleBoxPairs(view1: ViewGeometry, view2: ViewGeometry, options
       if (accepted.length === 0) break;
       let ok = true;
       for (const a of accepted) {
-        if (pairIou(b1, a) >= o.iouThreshold) {
+        if (boxPairIou(b1, a) >= o.iouThreshold) {
           ok = false;
           break;
         }

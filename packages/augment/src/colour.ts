@@ -5,8 +5,7 @@
  * (0.2989, 0.587, 0.114), contrast blends with the mean of that luma, hue is a rotation in HSV.
  */
 import { convolvePaddedWasm } from './resample';
-import { ensureMemory, instantiate } from './wasm/instantiate';
-import type { WasmMemory } from './wasm/instantiate';
+import { ensureWasmMemory as ensureMemory, instantiateWasm as instantiate, type WasmMemory } from '@scrl/roi-align/wasm';
 import { COLOUR_WASM_BASE64 } from './wasm/colour-wasm';
 
 interface ColourKernels {

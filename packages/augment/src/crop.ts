@@ -4,7 +4,7 @@
  * fallback. The draws are made in float32 where torchvision's are (`torch.empty(1).uniform_`,
  * `torch.log`/`torch.exp` of float32 tensors) so that the same uniforms give the same crop.
  */
-import type { Rng } from './rng';
+import type { Rng } from '@scrl/util';
 import { roundHalfEven } from './boxes';
 
 export interface CropParams {

@@ -5,8 +5,8 @@
  * per-image path (`createViewPipeline`, `sampleBoxPairs`, `createRng`) runs in worker threads.
  */
 export type { Box, BoxPair, RgbImage, View, ViewGeometry } from './types';
-export { createRng, restoreRng } from './rng';
-export type { Rng, RngState } from './rng';
+export { createRng, restoreRng } from '@scrl/util';
+export type { Rng, RngState } from '@scrl/util';
 export {
   BOX_PAIR_DEFAULTS,
   boxPairBatchArrays,

@@ -8,7 +8,7 @@
  * solarize, normalise. Every view carries its geometry in original-image pixels.
  */
 import type { RgbImage, View, ViewGeometry } from './types';
-import type { Rng } from './rng';
+import type { Rng } from '@scrl/util';
 import { randomResizedCropParams } from './crop';
 import { resampleBicubic } from './resample';
 import {

@@ -5,6 +5,7 @@
  */
 import sharp from 'sharp';
 import { writeFile } from 'node:fs/promises';
+import { blit, drawBox, fillRect, type RgbCanvas as Canvas } from '@scrl/util';
 import type { BoxPair, RgbImage, View } from './types';
 
 export interface RenderBoxPairsInput {
@@ -33,46 +34,6 @@ export const PAIR_COLOURS: Rgb[] = [
 ];
 const VIEW1_COLOUR: Rgb = [255, 120, 0];
 const VIEW2_COLOUR: Rgb = [0, 170, 255];
-
-interface Canvas {
-  data: Uint8Array;
-  width: number;
-  height: number;
-}
-
-function fillRect(c: Canvas, x0: number, y0: number, x1: number, y1: number, rgb: Rgb): void {
-  const xa = Math.max(0, Math.floor(x0));
-  const ya = Math.max(0, Math.floor(y0));
-  const xb = Math.min(c.width, Math.ceil(x1));
-  const yb = Math.min(c.height, Math.ceil(y1));
-  for (let y = ya; y < yb; y++) {
-    for (let x = xa; x < xb; x++) {
-      const p = (y * c.width + x) * 3;
-      c.data[p] = rgb[0];
-      c.data[p + 1] = rgb[1];
-      c.data[p + 2] = rgb[2];
-    }
-  }
-}
-
-/** Outline of `(x1, y1, x2, y2)` drawn `t` pixels thick, inside the box. */
-function strokeRect(c: Canvas, x1: number, y1: number, x2: number, y2: number, t: number, rgb: Rgb): void {
-  const l = Math.round(x1);
-  const r = Math.round(x2);
-  const top = Math.round(y1);
-  const b = Math.round(y2);
-  fillRect(c, l, top, r, top + t, rgb);
-  fillRect(c, l, b - t, r, b, rgb);
-  fillRect(c, l, top, l + t, b, rgb);
-  fillRect(c, r - t, top, r, b, rgb);
-}
-
-function blit(dst: Canvas, src: Canvas, ox: number, oy: number): void {
-  for (let y = 0; y < src.height; y++) {
-    const d = ((oy + y) * dst.width + ox) * 3;
-    dst.data.set(src.data.subarray(y * src.width * 3, (y + 1) * src.width * 3), d);
-  }
-}
 
 /** Normalised HWC floats back to bytes, magnified `k` times (nearest neighbour). */
 function viewToCanvas(v: View, mean: number[], std: number[], k: number): Canvas {
@@ -126,12 +87,12 @@ export async function renderBoxPairs(input: RenderBoxPairsInput): Promise<Buffer
   const orig: Canvas = { data: new Uint8Array(origBuf.buffer, origBuf.byteOffset, origBuf.length), width: ow, height: panelH };
   views.forEach((v, i) => {
     const g = v.geometry;
-    strokeRect(orig, g.left * z, g.top * z, (g.left + g.width) * z, (g.top + g.height) * z, 3, i === 0 ? VIEW1_COLOUR : VIEW2_COLOUR);
+    drawBox(orig, [g.left * z, g.top * z, (g.left + g.width) * z, (g.top + g.height) * z], i === 0 ? VIEW1_COLOUR : VIEW2_COLOUR, 3);
   });
   pairs.forEach((pair, j) => {
     const rgb = PAIR_COLOURS[j % PAIR_COLOURS.length];
     for (const [i, box] of [pair.view1, pair.view2].entries()) {
-      strokeRect(panels[i], box[0] * k, box[1] * k, box[2] * k, box[3] * k, 3, rgb);
+      drawBox(panels[i], [box[0] * k, box[1] * k, box[2] * k, box[3] * k], rgb, 3);
     }
   });
 

@@ -5,8 +5,7 @@
  * instead of PIL's 8-bit fixed point. `torch.nn.functional.interpolate(mode='bicubic',
  * antialias=True)` implements the same filter.
  */
-import { ensureMemory, instantiate } from './wasm/instantiate';
-import type { WasmMemory } from './wasm/instantiate';
+import { ensureWasmMemory as ensureMemory, instantiateWasm as instantiate, type WasmMemory } from '@scrl/roi-align/wasm';
 import { RESAMPLE_WASM_BASE64 } from './wasm/resample-wasm';
 
 /** A rectangle of the source, in source pixels (integers for a crop). */

@@ -1,7 +1,10 @@
 /**
- * The generator's own integer PRNG (sfc32 seeded through splitmix32). Integer arithmetic only,
- * so the same seed gives the same numbers on every platform and Node version.
+ * The scene generator's integer PRNG: @scrl/util's sfc32 core, seeded through splitmix32 from
+ * (seed, ...keys). Integer arithmetic only, so the same seed gives the same numbers on every
+ * platform and Node version. The seeding (and `int` by scaling rather than rejection) is the
+ * generator's own and stays so: it fixes the pixels of every generated scene set.
  */
+import { Sfc32Generator } from '@scrl/util';
 
 function splitmix32(state: number): () => number {
   let s = state >>> 0;
@@ -15,31 +18,22 @@ function splitmix32(state: number): () => number {
 }
 
 export class ScenePrng {
-  private a: number;
-  private b: number;
-  private c: number;
-  private d: number;
+  private readonly core: Sfc32Generator;
 
   /** A stream for `(seed, ...keys)`: different keys give independent streams. */
   constructor(seed: number, ...keys: number[]) {
     let mix = splitmix32(seed >>> 0)();
     for (const k of keys) mix = splitmix32((mix ^ Math.imul(k >>> 0, 0x27d4eb2d)) >>> 0)();
     const init = splitmix32(mix);
-    this.a = init();
-    this.b = init();
-    this.c = init();
-    this.d = init() | 1;
-    for (let i = 0; i < 12; i++) this.u32();
+    const a = init();
+    const b = init();
+    const c = init();
+    const d = init() | 1;
+    this.core = new Sfc32Generator([a, b, c, d], 12);
   }
 
   u32(): number {
-    const t = (((this.a + this.b) >>> 0) + this.d) >>> 0;
-    this.d = (this.d + 1) >>> 0;
-    this.a = this.b ^ (this.b >>> 9);
-    this.b = (this.c + (this.c << 3)) >>> 0;
-    this.c = ((this.c << 21) | (this.c >>> 11)) >>> 0;
-    this.c = (this.c + t) >>> 0;
-    return t;
+    return this.core.nextUint32();
   }
 
   /** Uniform in [0, 1). */

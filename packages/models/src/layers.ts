@@ -4,20 +4,11 @@
  * Internal: the public surface is the networks that use them.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { mulberry32 } from '@scrl/util';
 import type { NamedBuffer, NamedParameter } from './module';
 
-/** A uniform [0, 1) generator (mulberry32): fast, and identical on every backend. */
+/** A uniform [0, 1) generator (@scrl/util's mulberry32): fast, and identical on every backend. */
 export type Random = () => number;
-
-function mulberry32(seed: number): Random {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * One generator per tensor, derived from the model seed and the tensor's position, so two builds

@@ -159,3 +159,52 @@ export function writeSafetensors(
   }
   return out;
 }
+
+/** A float32 tensor as plain data: row-major values and a shape. */
+export interface TensorRecord {
+  shape: number[];
+  data: Float32Array;
+}
+
+/** Float32 tensors by name, the form checkpoints and exports use. */
+export type TensorDict = Record<string, TensorRecord>;
+
+/**
+ * {@link writeSafetensors} for a {@link TensorDict}: names sorted, so a file's bytes depend on
+ * its contents only. Returns a Node Buffer.
+ */
+export function encodeSafetensors(tensors: TensorDict, metadata: Record<string, string> = {}): Buffer {
+  const names = Object.keys(tensors).sort();
+  const entries = new Map<string, SafetensorsTensor>();
+  for (const name of names) {
+    const { shape, data } = tensors[name];
+    if (!(data instanceof Float32Array)) {
+      throw new Error(`Error in encodeSafetensors: tensor '${name}' must hold a Float32Array; convert it with Float32Array.from.`);
+    }
+    entries.set(name, { dtype: 'F32', shape, data });
+  }
+  const bytes = writeSafetensors(entries, metadata);
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+/**
+ * {@link readSafetensors} into a {@link TensorDict} (floating dtypes as float32); `source` names
+ * the file in errors. Integer tensors are refused: a TensorDict holds float32 only.
+ */
+export function decodeSafetensors(buf: Uint8Array, source = 'buffer'): { tensors: TensorDict; metadata: Record<string, string> } {
+  const fail = (what: string): never => {
+    throw new Error(`Error in decodeSafetensors: ${source} is not a valid safetensors file: ${what}`);
+  };
+  let file: SafetensorsFile;
+  try {
+    file = readSafetensors(buf);
+  } catch (err) {
+    return fail((err as Error).message.replace(/^(Error in )?readSafetensors: /, ''));
+  }
+  const tensors: TensorDict = {};
+  for (const [name, t] of file.tensors) {
+    if (t.dtype !== 'F32') fail(`tensor '${name}' has dtype ${t.dtype}; only floating tensors are supported.`);
+    tensors[name] = { shape: t.shape, data: t.data as Float32Array };
+  }
+  return { tensors, metadata: file.metadata };
+}

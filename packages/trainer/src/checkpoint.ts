@@ -10,8 +10,8 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { decodeSafetensors, encodeSafetensors } from './safetensors';
-import type { TensorDict } from './safetensors';
+import { decodeSafetensors, encodeSafetensors } from '@scrl/models';
+import type { TensorDict } from '@scrl/models';
 
 export const CHECKPOINT_FORMAT = 'scrl-checkpoint';
 export const CHECKPOINT_VERSION = 1;

@@ -11,8 +11,9 @@ export { learningRateAt, momentumAt, scaledLearningRate } from './schedules';
 export type { LearningRateSchedule } from './schedules';
 export { copyModuleState, updateMomentum } from './ema';
 export { GradientAccumulator } from './accumulate';
-export { decodeSafetensors, encodeSafetensors } from './safetensors';
-export type { TensorDict, TensorRecord } from './safetensors';
+// Moved to @scrl/models (one safetensors implementation); re-exported for existing callers.
+export { decodeSafetensors, encodeSafetensors } from '@scrl/models';
+export type { TensorDict, TensorRecord } from '@scrl/models';
 export {
   CHECKPOINT_FORMAT,
   CHECKPOINT_VERSION,

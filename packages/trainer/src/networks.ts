@@ -8,7 +8,7 @@ import type { MlpHead, Module, NamedBuffer, NamedParameter, ResNet } from '@scrl
 import { roiAlign } from '@scrl/roi-align';
 import type { TrainConfig } from './config';
 import { copyModuleState } from './ema';
-import type { TensorDict } from './safetensors';
+import type { TensorDict } from '@scrl/models';
 
 /** Online: backbone -> (RoIAlign on C5 | global pool) -> projector -> predictor. */
 export interface OnlineNetwork {

@@ -1,15 +1,12 @@
 /**
- * A loss-curve chart drawn into a raw RGB buffer (axes, ticks, numeric labels in a 5x7 bitmap
- * font), encoded as PNG with sharp. No fonts or canvas needed.
+ * A loss-curve chart drawn into a raw RGB buffer (axes, ticks, numeric labels in @scrl/util's
+ * bitmap font), encoded as PNG with sharp. No fonts or canvas needed.
  */
 import sharp from 'sharp';
+import { drawLine as line, drawText, textWidth } from '@scrl/util';
+import type { RgbCanvas } from '@scrl/util';
 
-export interface RgbCanvas {
-  width: number;
-  height: number;
-  /** Row-major RGB, 3 bytes per pixel. */
-  data: Uint8Array;
-}
+export type { RgbCanvas } from '@scrl/util';
 
 export interface LossCurveOptions {
   /** Image width in pixels (default 640). */
@@ -18,81 +15,6 @@ export interface LossCurveOptions {
   height?: number;
   /** Line colour (default dark blue). */
   color?: [number, number, number];
-}
-
-// 5x7 glyphs, one string of 5 bits per row.
-const GLYPHS: Record<string, string[]> = {
-  '0': ['01110', '10001', '10011', '10101', '11001', '10001', '01110'],
-  '1': ['00100', '01100', '00100', '00100', '00100', '00100', '01110'],
-  '2': ['01110', '10001', '00001', '00010', '00100', '01000', '11111'],
-  '3': ['11110', '00001', '00001', '01110', '00001', '00001', '11110'],
-  '4': ['00010', '00110', '01010', '10010', '11111', '00010', '00010'],
-  '5': ['11111', '10000', '11110', '00001', '00001', '10001', '01110'],
-  '6': ['00110', '01000', '10000', '11110', '10001', '10001', '01110'],
-  '7': ['11111', '00001', '00010', '00100', '01000', '01000', '01000'],
-  '8': ['01110', '10001', '10001', '01110', '10001', '10001', '01110'],
-  '9': ['01110', '10001', '10001', '01111', '00001', '00010', '01100'],
-  '.': ['00000', '00000', '00000', '00000', '00000', '01100', '01100'],
-  '-': ['00000', '00000', '00000', '11111', '00000', '00000', '00000'],
-  '+': ['00000', '00100', '00100', '11111', '00100', '00100', '00000'],
-  e: ['00000', '00000', '01110', '10001', '11111', '10000', '01110'],
-  s: ['00000', '00000', '01111', '10000', '01110', '00001', '11110'],
-  t: ['01000', '01000', '11100', '01000', '01000', '01001', '00110'],
-  p: ['00000', '00000', '11110', '10001', '11110', '10000', '10000'],
-  l: ['01100', '00100', '00100', '00100', '00100', '00100', '01110'],
-  o: ['00000', '00000', '01110', '10001', '10001', '10001', '01110'],
-  k: ['10000', '10000', '10010', '10100', '11000', '10100', '10010'],
-  ' ': ['00000', '00000', '00000', '00000', '00000', '00000', '00000'],
-};
-
-function setPixel(c: RgbCanvas, x: number, y: number, rgb: readonly number[]): void {
-  x = Math.round(x);
-  y = Math.round(y);
-  if (x < 0 || y < 0 || x >= c.width || y >= c.height) return;
-  const i = (y * c.width + x) * 3;
-  c.data[i] = rgb[0];
-  c.data[i + 1] = rgb[1];
-  c.data[i + 2] = rgb[2];
-}
-
-function line(c: RgbCanvas, x0: number, y0: number, x1: number, y1: number, rgb: readonly number[]): void {
-  // Bresenham on rounded endpoints.
-  x0 = Math.round(x0);
-  y0 = Math.round(y0);
-  x1 = Math.round(x1);
-  y1 = Math.round(y1);
-  const dx = Math.abs(x1 - x0);
-  const dy = -Math.abs(y1 - y0);
-  const sx = x0 < x1 ? 1 : -1;
-  const sy = y0 < y1 ? 1 : -1;
-  let err = dx + dy;
-  for (;;) {
-    setPixel(c, x0, y0, rgb);
-    if (x0 === x1 && y0 === y1) return;
-    const e2 = 2 * err;
-    if (e2 >= dy) {
-      err += dy;
-      x0 += sx;
-    }
-    if (e2 <= dx) {
-      err += dx;
-      y0 += sy;
-    }
-  }
-}
-
-/** Width in pixels of `text` at 1 px per font pixel (6 px per character). */
-function textWidth(text: string): number {
-  return text.length * 6 - 1;
-}
-
-function text(c: RgbCanvas, s: string, x: number, y: number, rgb: readonly number[]): void {
-  for (let k = 0; k < s.length; k++) {
-    const glyph = GLYPHS[s[k]] ?? GLYPHS[' '];
-    for (let r = 0; r < 7; r++) {
-      for (let col = 0; col < 5; col++) if (glyph[r][col] === '1') setPixel(c, x + k * 6 + col, y + r, rgb);
-    }
-  }
 }
 
 /** A "nice" tick spacing (1, 2 or 5 times a power of ten) giving about `count` ticks. */
@@ -150,7 +72,7 @@ export function renderLossCurve(points: Array<{ step: number; loss: number }>, o
     line(c, x, top, x, bottom, grey);
     line(c, x, bottom, x, bottom + 4, black);
     const label = formatTick(v, xs);
-    text(c, label, x - textWidth(label) / 2, bottom + 7, black);
+    drawText(c, label, Math.round(x - textWidth(label) / 2), bottom + 7, black);
   }
   const ys = niceStep(y1 - y0, 5);
   for (let v = Math.ceil(y0 / ys) * ys; v <= y1 + 1e-9 * ys; v += ys) {
@@ -158,12 +80,12 @@ export function renderLossCurve(points: Array<{ step: number; loss: number }>, o
     line(c, left, y, right, y, grey);
     line(c, left - 4, y, left, y, black);
     const label = formatTick(v, ys);
-    text(c, label, left - 7 - textWidth(label), y - 3, black);
+    drawText(c, label, left - 7 - textWidth(label), Math.round(y - 2), black);
   }
   line(c, left, top, left, bottom, black);
   line(c, left, bottom, right, bottom, black);
-  text(c, 'step', (left + right) / 2 - textWidth('step') / 2, height - 11, black);
-  text(c, 'loss', 4, 4, black);
+  drawText(c, 'step', Math.round((left + right) / 2 - textWidth('step') / 2), height - 11, black);
+  drawText(c, 'loss', 4, 4, black);
 
   for (let i = 0; i < pts.length; i++) {
     const a = pts[Math.max(0, i - 1)];

@@ -34,7 +34,7 @@ import type { Networks, Regions } from './networks';
 import { writeLossCurvePng } from './plot';
 import { learningRateAt, momentumAt, scaledLearningRate } from './schedules';
 import type { ImageSource } from './source';
-import type { TensorDict } from './safetensors';
+import type { TensorDict } from '@scrl/models';
 
 export interface TrainOptions {
   /** A validated config (`presetConfig`, `resolveConfig`, `applyOverrides`). */

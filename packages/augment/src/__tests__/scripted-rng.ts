@@ -1,5 +1,5 @@
 /** Test helper: an Rng that plays back given values (not part of the build). */
-import type { Rng, RngState } from '../rng';
+import type { Rng, RngState } from '@scrl/util';
 
 /**
  * `uniform(lo, hi) = lo + (hi - lo) * u` and `int(lo, hi) = lo + floor(u * (hi - lo + 1))` with u

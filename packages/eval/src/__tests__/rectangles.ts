@@ -1,6 +1,6 @@
 /** Tiny detection sets for tests: coloured rectangles on a plain grey background. */
 import type { DetectionSample } from '../detection/finetune';
-import { uniformRng } from '../rng';
+import { mulberry32Open } from '@scrl/util';
 
 export const RECT_CATEGORIES = [
   { id: 1, name: 'red' },
@@ -10,7 +10,7 @@ const COLOURS: Record<number, [number, number, number]> = { 1: [220, 40, 40], 2:
 
 /** `count` images of size x size with 1-3 non-overlapping rectangles each (side 14-30 px). */
 export function rectangleScenes(count: number, size = 64, seed = 3): DetectionSample[] {
-  const rand = uniformRng(seed);
+  const rand = mulberry32Open(seed);
   const ri = (lo: number, hi: number): number => lo + Math.floor(rand() * (hi - lo + 1));
   const samples: DetectionSample[] = [];
   for (let n = 0; n < count; n++) {

@@ -24,9 +24,9 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { Module, NamedBuffer, NamedParameter } from '@scrl/models';
+import { batchedNmsArray } from '@scrl/roi-align';
 import type { Backbone } from '../backbone';
-import { normalRng, uniformRng } from '../rng';
-import { batchedNmsIndices } from './nms';
+import { mulberry32Open, normalSampler } from '@scrl/util';
 
 export interface FcosOptions {
   /** Number of object classes (contiguous indices 0..numClasses-1). */
@@ -151,8 +151,8 @@ export function createFcosDetector(backbone: Backbone, options: FcosOptions): Fc
   const fpnChannels = options.fpnChannels ?? 64;
   const headConvs = options.headConvs ?? 2;
   const priorProb = options.priorProb ?? 0.01;
-  const normal = normalRng(options.seed ?? 0);
-  const uniform = uniformRng((options.seed ?? 0) + 7919);
+  const normal = normalSampler(mulberry32Open(options.seed ?? 0));
+  const uniform = mulberry32Open((options.seed ?? 0) + 7919);
   const params: NamedParameter[] = [];
   const uid = Math.floor(uniform() * 1e9);
 
@@ -397,8 +397,8 @@ export function decodeFcos(
         cand.push({ box: [x1, y1, x2, y2], score: Math.sqrt(p * ctrP[idx]), label: c });
       }
     }
-    const keep = batchedNmsIndices(
-      cand.flatMap((d) => d.box),
+    const keep = batchedNmsArray(
+      cand.map((d) => d.box),
       cand.map((d) => d.score),
       cand.map((d) => d.label),
       nmsThreshold,

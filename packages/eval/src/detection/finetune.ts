@@ -23,7 +23,7 @@ import {
   type CocoEvalResult,
   type CocoGroundTruth,
 } from '../coco/evaluate-coco';
-import { uniformRng } from '../rng';
+import { mulberry32Open } from '@scrl/util';
 import {
   createFcosDetector,
   decodeFcos,
@@ -280,7 +280,7 @@ export function fineTuneDetection(input: DetectionFineTuneInput): DetectionEvalR
     zeros.dispose();
     return m;
   });
-  const rand = uniformRng(config.seed + 1);
+  const rand = mulberry32Open(config.seed + 1);
   const size = config.imageSize;
   const history: DetectionStepInfo[] = [];
   const t0 = Date.now();

@@ -3,6 +3,7 @@
  * Adam with weight decay on standardised features) and the weighted kNN of InstDisc / DINO.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { mulberry32 } from '@scrl/util';
 import type { RgbImage } from '@scrl/augment';
 import { imagesToTensor, type Backbone, type ImagesToTensorOptions } from '../backbone';
 
@@ -86,18 +87,6 @@ function checkLabels(fn: string, what: string, labels: ArrayLike<number>, rows: 
 
 function checkFeatures(fn: string, what: string, x: tf.Tensor): void {
   if (x.rank !== 2) throw new Error(`${fn}: ${what} must be [N, C], got shape [${x.shape}].`);
-}
-
-/** Mulberry32: a small seedable generator for mini-batch sampling. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function accuracy(pred: Int32Array, labels: ArrayLike<number>): number {

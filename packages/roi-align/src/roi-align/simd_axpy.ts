@@ -14,23 +14,10 @@
  *   ;; one call per batch of taps instead of one per tap)
  */
 
-/** The slice of the WebAssembly JS API used here (our TS lib settings do not declare it). */
-export interface WasmMemory {
-  readonly buffer: ArrayBuffer;
-  grow(pages: number): number;
-}
-interface WasmApi {
-  validate(bytes: Uint8Array): boolean;
-  Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object, imports: object) => { exports: Record<string, unknown> };
-  Memory: new (descriptor: { initial: number }) => WasmMemory;
-}
-const WA = (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly;
+import { isWasmMemory, wasmApi as WA, type WasmMemory } from '../runtime/wasm';
 
-/** Whether `value` is a WebAssembly.Memory. */
-export function isWasmMemory(value: unknown): value is WasmMemory {
-  return WA !== undefined && value instanceof WA.Memory;
-}
+export { isWasmMemory };
+export type { WasmMemory };
 
 function leb128(value: number): number[] {
   const out: number[] = [];

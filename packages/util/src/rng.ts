@@ -1,7 +1,15 @@
 /**
- * Seedable random numbers for everything random in @scrl/augment.
+ * Seedable random numbers for every @scrl package: the one home of the generators.
  *
- * The generator is sfc32 (Chris Doty-Humphrey's Small Fast Chaotic PRNG, 128-bit state) in
+ * - {@link createRng}: the keyed, forkable {@link Rng} that views, boxes, shuffles and loaders draw
+ *   from (re-exported by @scrl/augment).
+ * - {@link Sfc32Generator}: its bare generator core, for streams seeded another way (the built-in
+ *   scenes of @scrl/data keep their own seeding so that generated datasets do not change).
+ * - {@link mulberry32} / {@link mulberry32Uint32}: a one-word-state generator for weight
+ *   initialisation (@scrl/models) and evaluation sampling (@scrl/eval), where a fork tree is not
+ *   needed.
+ *
+ * The main generator is sfc32 (Chris Doty-Humphrey's Small Fast Chaotic PRNG, 128-bit state) in
  * 32-bit integer arithmetic only, so a seed replays the same numbers on every machine and in
  * every worker thread. Seeds (numbers or strings) and fork labels are hashed into a 128-bit
  * key with a MurmurHash3-style mixer. Never `Math.random`.
@@ -84,26 +92,19 @@ function labelWords(label: string | number, fn: string, arg: string): number[] {
   throw new Error(`${fn}: ${arg} must be a number or a string, got ${typeof label}.`);
 }
 
-class Sfc32 implements Rng {
+/**
+ * The bare sfc32 generator: four 32-bit registers, uint32 outputs, integer arithmetic only.
+ * `warmup` outputs are discarded after seeding (sfc32's authors suggest 12 or more).
+ */
+export class Sfc32Generator {
   private a: number;
   private b: number;
   private c: number;
   private d: number;
 
-  constructor(
-    private readonly key: [number, number, number, number],
-    state?: [number, number, number, number],
-  ) {
-    if (state) {
-      [this.a, this.b, this.c, this.d] = state.map((v) => v | 0);
-    } else {
-      this.a = key[0] | 0;
-      this.b = key[1] | 0;
-      this.c = key[2] | 0;
-      this.d = key[3] | 1;
-      // Warm-up so that similar keys give unrelated first outputs.
-      for (let i = 0; i < 15; i++) this.nextUint32();
-    }
+  constructor(registers: readonly [number, number, number, number], warmup = 0) {
+    [this.a, this.b, this.c, this.d] = registers.map((v) => v | 0);
+    for (let i = 0; i < warmup; i++) this.nextUint32();
   }
 
   nextUint32(): number {
@@ -114,6 +115,27 @@ class Sfc32 implements Rng {
     this.c = (this.c << 21) | (this.c >>> 11);
     this.c = (this.c + t) | 0;
     return t >>> 0;
+  }
+
+  /** The registers as four uint32 (to save and resume the stream). */
+  registers(): [number, number, number, number] {
+    return [this.a >>> 0, this.b >>> 0, this.c >>> 0, this.d >>> 0];
+  }
+}
+
+class Sfc32 implements Rng {
+  private readonly core: Sfc32Generator;
+
+  constructor(
+    private readonly key: [number, number, number, number],
+    state?: [number, number, number, number],
+  ) {
+    // Warm-up so that similar keys give unrelated first outputs.
+    this.core = state ? new Sfc32Generator(state) : new Sfc32Generator([key[0], key[1], key[2], key[3] | 1], 15);
+  }
+
+  nextUint32(): number {
+    return this.core.nextUint32();
   }
 
   next(): number {
@@ -156,7 +178,7 @@ class Sfc32 implements Rng {
     return {
       algorithm: 'sfc32',
       key: [...this.key] as RngState['key'],
-      state: [this.a >>> 0, this.b >>> 0, this.c >>> 0, this.d >>> 0],
+      state: this.core.registers(),
     };
   }
 }
@@ -182,4 +204,35 @@ export function restoreRng(state: RngState): Rng {
     );
   }
   return new Sfc32([...s.key] as RngState['key'], [...s.state] as RngState['state']);
+}
+
+/**
+ * Mulberry32 (Tommy Ettinger): uint32 outputs from a one-word state. `seed` is taken modulo 2^32.
+ */
+export function mulberry32Uint32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return (t ^ (t >>> 14)) >>> 0;
+  };
+}
+
+/** Mulberry32 as floats in [0, 1) with 32 random bits. */
+export function mulberry32(seed: number): () => number {
+  const u = mulberry32Uint32(seed);
+  return () => u() / TWO_32;
+}
+
+/** Mulberry32 as floats in the open interval (0, 1) (never 0: safe under a logarithm). */
+export function mulberry32Open(seed: number): () => number {
+  const u = mulberry32Uint32(seed);
+  return () => (u() + 0.5) / TWO_32;
+}
+
+/** Standard normal samples by Box-Muller (cosine branch), two uniforms in (0, 1) per sample. */
+export function normalSampler(uniform: () => number): () => number {
+  return () => Math.sqrt(-2 * Math.log(uniform())) * Math.cos(2 * Math.PI * uniform());
 }

@@ -1,0 +1,46 @@
+/**
+ * The slice of the WebAssembly JS API our hand-made wasm kernels use (roi-align's SIMD axpy,
+ * augment's resampling and colour kernels), in one place. Our TS lib settings do not declare
+ * WebAssembly. No TF.js here: importable from worker threads as `@scrl/roi-align/wasm`.
+ */
+
+/** A WebAssembly.Memory, as far as we use it. */
+export interface WasmMemory {
+  readonly buffer: ArrayBuffer;
+  grow(pages: number): number;
+}
+
+export interface WasmApi {
+  validate(bytes: Uint8Array): boolean;
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object, imports: object) => { exports: Record<string, unknown> };
+  Memory: new (descriptor: { initial: number }) => WasmMemory;
+}
+
+/** The runtime's WebAssembly object, or undefined where there is none. */
+export const wasmApi: WasmApi | undefined = (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly;
+
+/** Whether `value` is a WebAssembly.Memory. */
+export function isWasmMemory(value: unknown): value is WasmMemory {
+  return wasmApi !== undefined && value instanceof wasmApi.Memory;
+}
+
+/**
+ * Synchronous instantiation of a small module given as base64 (works in worker threads): its
+ * exports, or null where it cannot be compiled (no WebAssembly, or no SIMD).
+ */
+export function instantiateWasm<T>(base64: string, imports: object = {}): T | null {
+  if (wasmApi === undefined) return null;
+  try {
+    const bytes = Buffer.from(base64, 'base64');
+    return new wasmApi.Instance(new wasmApi.Module(bytes), imports).exports as T;
+  } catch {
+    return null;
+  }
+}
+
+/** Grows `memory` so that it holds at least `bytes`. */
+export function ensureWasmMemory(memory: WasmMemory, bytes: number): void {
+  const need = bytes - memory.buffer.byteLength;
+  if (need > 0) memory.grow(Math.ceil(need / 65536));
+}
