@@ -4,9 +4,30 @@
  */
 const nx = require('@nx/eslint-plugin');
 const tsParser = require('@typescript-eslint/parser');
+const globals = require('globals');
+
+/** Tools import the packages by name (`require('@scrl/trainer')`), never a package's files. */
+const noPackageFiles = [
+  {
+    selector: "CallExpression[callee.name='require'] > CallExpression[callee.property.name=/^(join|resolve)$/] > Literal[value=/^packages(\\/|$)/]",
+    message: "Import packages by name (require('@scrl/<name>')), not from packages/<name>/dist.",
+  },
+  {
+    selector: "CallExpression[callee.name='require'] > Literal[value=/(^|\\/)packages\\/[a-z-]+\\/(dist|src)/]",
+    message: "Import packages by name (require('@scrl/<name>')), not from packages/<name>/dist.",
+  },
+];
 
 module.exports = [
-  { ignores: ['**/dist/**', '**/vendor/**', '**/node_modules/**', '**/*.js'] },
+  { ignores: ['**/dist/**', '**/vendor/**', '**/node_modules/**', 'packages/**/*.js'] },
+  {
+    files: ['tools/**/*.js'],
+    languageOptions: { sourceType: 'commonjs', ecmaVersion: 2022, globals: { ...globals.node } },
+    rules: {
+      'no-undef': 'error',
+      'no-restricted-syntax': ['error', ...noPackageFiles],
+    },
+  },
   {
     files: ['packages/**/*.ts'],
     languageOptions: { parser: tsParser },

@@ -31,7 +31,7 @@ const path = require('node:path');
 
 const root = path.join(__dirname, '..', '..');
 const sharp = require('sharp');
-const aug = require(path.join(root, 'packages', 'augment', 'dist'));
+const aug = require('@scrl/augment');
 
 function arg(name, fallback) {
   const i = process.argv.indexOf(`--${name}`);

@@ -19,8 +19,8 @@ const path = require('node:path');
 
 const root = path.join(__dirname, '..', '..');
 const tf = require('@tensorflow/tfjs-core');
-const { initBackend, describeBackend } = require(path.join(root, 'packages', 'roi-align', 'dist'));
-const { createResNet } = require(path.join(root, 'packages', 'models', 'dist'));
+const { initBackend, describeBackend } = require('@scrl/roi-align');
+const { createResNet } = require('@scrl/models');
 
 function arg(name, fallback) {
   const i = process.argv.indexOf(`--${name}`);

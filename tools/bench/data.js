@@ -22,7 +22,7 @@ const os = require('node:os');
 const path = require('node:path');
 
 const root = path.join(__dirname, '..', '..');
-const data = require(path.join(root, 'packages', 'data', 'dist'));
+const data = require('@scrl/data');
 const sharp = require('sharp');
 
 function arg(name, fallback) {

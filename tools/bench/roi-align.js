@@ -19,7 +19,7 @@ const os = require('node:os');
 const path = require('node:path');
 
 const root = path.join(__dirname, '..', '..');
-const { initBackend, roiAlign, describeBackend, currentBackend } = require(path.join(root, 'packages', 'roi-align', 'dist'));
+const { initBackend, roiAlign, describeBackend, currentBackend } = require('@scrl/roi-align');
 const tf = require('@tensorflow/tfjs-core');
 
 function arg(name, fallback) {

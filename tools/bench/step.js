@@ -20,10 +20,10 @@ const { spawnSync } = require('node:child_process');
 
 const root = path.resolve(__dirname, '../..');
 const tf = require(require.resolve('@tensorflow/tfjs-core', { paths: [root] }));
-const roi = require(path.join(root, 'packages/roi-align/dist/index.js'));
-const aug = require(path.join(root, 'packages/augment/dist/index.js'));
-const loss = require(path.join(root, 'packages/loss/dist/index.js'));
-const T = require(path.join(root, 'packages/trainer/dist/index.js'));
+const roi = require('@scrl/roi-align');
+const aug = require('@scrl/augment');
+const loss = require('@scrl/loss');
+const T = require('@scrl/trainer');
 
 function parseArgs(argv) {
   const o = { steps: 3, warmup: 1, backends: 'wasm,cpu', batch: 32, size: 32, torchThreads: 1, torch: true, json: null };

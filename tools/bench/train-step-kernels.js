@@ -11,8 +11,8 @@ const path = require('node:path');
 
 const root = path.resolve(__dirname, '../..');
 const tf = require(require.resolve('@tensorflow/tfjs-core', { paths: [root] }));
-const roi = require(path.join(root, 'packages/roi-align/dist/index.js'));
-const { withStockKernels, TRAINING_KERNELS } = require(path.join(root, 'packages/roi-align/dist/training-kernels/registry.js'));
+const roi = require('@scrl/roi-align');
+const { withStockKernels, TRAINING_KERNELS } = roi;
 
 const args = process.argv.slice(2);
 const opt = (name, dflt) => {

@@ -23,8 +23,8 @@ const { spawnSync } = require('node:child_process');
 
 const root = path.resolve(__dirname, '../..');
 const tf = require(require.resolve('@tensorflow/tfjs-core', { paths: [root] }));
-const roi = require(path.join(root, 'packages/roi-align/dist/index.js'));
-const { withStockKernels } = require(path.join(root, 'packages/roi-align/dist/training-kernels/registry.js'));
+const roi = require('@scrl/roi-align');
+const { withStockKernels } = roi;
 
 function parseArgs(argv) {
   const o = { batch: 32, size: 64, steps: 3, warmup: 1, backends: 'wasm,cpu', stock: false, profile: false, torch: true, model: 'auto', classes: 10, json: null };
@@ -105,7 +105,7 @@ function inlineResNet18(classes, seed) {
 function modelsResNet18(classes, seed) {
   let models;
   try {
-    models = require(path.join(root, 'packages/models/dist/index.js'));
+    models = require('@scrl/models');
   } catch {
     return null;
   }

@@ -12,7 +12,7 @@
 const fs = require('node:fs');
 const path = require('node:path');
 const root = path.join(__dirname, '..', '..');
-const { createRng, randomResizedCropParams, sampleBoxPairs, viewBoxToImage } = require(path.join(root, 'packages', 'augment', 'dist'));
+const { createRng, randomResizedCropParams, sampleBoxPairs, viewBoxToImage } = require('@scrl/augment');
 
 function arg(name, fallback) {
   const i = process.argv.indexOf(`--${name}`);

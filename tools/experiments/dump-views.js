@@ -17,9 +17,9 @@
 const fs = require('node:fs');
 const path = require('node:path');
 const root = path.join(__dirname, '..', '..');
-const { ImageFolder, createViewPairLoader } = require(path.join(root, 'packages', 'data', 'dist'));
-const { boxPairBatchArrays } = require(path.join(root, 'packages', 'augment', 'dist'));
-const { presetConfig } = require(path.join(root, 'packages', 'trainer', 'dist'));
+const { ImageFolder, createViewPairLoader } = require('@scrl/data');
+const { boxPairBatchArrays } = require('@scrl/augment');
+const { presetConfig } = require('@scrl/trainer');
 
 function arg(name, fallback) {
   const i = process.argv.indexOf(`--${name}`);

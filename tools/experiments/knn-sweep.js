@@ -18,11 +18,11 @@ const fs = require('node:fs');
 const path = require('node:path');
 const root = path.join(__dirname, '..', '..');
 const tf = require('@tensorflow/tfjs-core');
-const { initBackend } = require(path.join(root, 'packages', 'roi-align', 'dist'));
-const { loadScenes, objectCrops } = require(path.join(root, 'packages', 'data', 'dist'));
-const { extractFeatures, knnClassify } = require(path.join(root, 'packages', 'eval', 'dist'));
-const { presetConfig } = require(path.join(root, 'packages', 'trainer', 'dist'));
-const { backboneFromInit } = require(path.join(root, 'packages', 'cli', 'dist', 'shared.js'));
+const { initBackend } = require('@scrl/roi-align');
+const { loadScenes, objectCrops } = require('@scrl/data');
+const { extractFeatures, knnClassify } = require('@scrl/eval');
+const { backboneFromInit, presetConfig } = require('@scrl/trainer');
+
 
 function arg(name, fallback) {
   const i = process.argv.indexOf(`--${name}`);
@@ -46,7 +46,6 @@ async function main() {
     if (images.length >= nCrops) break;
   }
   const test = labels.map((_, i) => i % 5 === 4);
-  const io = { out: () => {}, err: () => {}, isTTY: false };
   const rows = [];
   for (const run of runs) {
     let inits;
@@ -68,7 +67,7 @@ async function main() {
     for (const init of inits) {
       const fallback = presetConfig('cpu');
       if (init.startsWith('random:')) fallback.seed = Number(init.slice(7));
-      const { model } = backboneFromInit(init.startsWith('random') ? 'random' : init, fallback, io);
+      const { model } = backboneFromInit(init.startsWith('random') ? 'random' : init, fallback);
       const f = extractFeatures(model, images, { size: 32, batchSize: 100 });
       const pick = (want) => tf.tensor1d(test.flatMap((t, i) => (t === want ? [i] : [])), 'int32');
       const [iTrain, iTest] = [pick(false), pick(true)];

@@ -31,7 +31,7 @@ const path = require('node:path');
 
 const root = path.join(__dirname, '..', '..');
 const scrlBin = path.join(root, 'packages', 'cli', 'bin', 'scrl.js');
-const { readMetrics } = require(path.join(root, 'packages', 'trainer', 'dist'));
+const { readMetrics } = require('@scrl/trainer');
 
 function arg(name, fallback) {
   const i = process.argv.indexOf(`--${name}`);

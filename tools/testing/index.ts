@@ -12,7 +12,8 @@ export const TEST_BACKENDS: string[] = (process.env.SCRL_TEST_BACKENDS ?? 'cpu,w
 
 /**
  * Runs the same spec on each test backend, as TF.js's own tests do: `describe` per backend,
- * with the backend activated before the specs and tensors checked for leaks after each one.
+ * with the backend activated before the specs. It does not check for leaked tensors: specs
+ * that care wrap their code in {@link expectNoLeak} (or compare `tf.memory().numTensors`).
  */
 export function describeEachBackend(
   name: string,

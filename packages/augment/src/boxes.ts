@@ -7,6 +7,7 @@
 import type { Box, BoxPair, ViewGeometry } from './types';
 import { boxPairIou } from '@scrl/roi-align/boxes';
 import type { Rng } from '@scrl/util';
+import { ScrlError } from '@scrl/util';
 
 export interface BoxPairOptions {
   /** Side S of the square views, in pixels (both views are S x S). Required. */
@@ -53,14 +54,14 @@ function checkGeometry(g: ViewGeometry, name: string): void {
   const fields = ['top', 'left', 'height', 'width'] as const;
   for (const f of fields) {
     if (!Number.isFinite(g?.[f])) {
-      throw new Error(`sampleBoxPairs: ${name}.${f} must be a finite number, got ${g?.[f]}.`);
+      throw new ScrlError(`Error in sampleBoxPairs: ${name}.${f} must be a finite number, got ${g?.[f]}.`);
     }
   }
   if (!(g.height > 0) || !(g.width > 0)) {
-    throw new Error(`sampleBoxPairs: ${name} must have positive height and width, got ${g.height} x ${g.width}.`);
+    throw new ScrlError(`Error in sampleBoxPairs: ${name} must have positive height and width, got ${g.height} x ${g.width}.`);
   }
   if (typeof g.flipped !== 'boolean') {
-    throw new Error(`sampleBoxPairs: ${name}.flipped must be a boolean, got ${String(g.flipped)}.`);
+    throw new ScrlError(`Error in sampleBoxPairs: ${name}.flipped must be a boolean, got ${String(g.flipped)}.`);
   }
 }
 
@@ -69,22 +70,22 @@ export function resolveBoxPairOptions(options: BoxPairOptions): ResolvedBoxPairO
   const o = { ...BOX_PAIR_DEFAULTS, ...options } as ResolvedBoxPairOptions;
   const fn = 'sampleBoxPairs';
   if (!(Number.isFinite(o.viewSize) && o.viewSize > 0)) {
-    throw new Error(`${fn}: options.viewSize must be a positive number (the views' side S), got ${o.viewSize}.`);
+    throw new ScrlError(`Error in ${fn}: options.viewSize must be a positive number (the views' side S), got ${o.viewSize}.`);
   }
   if (!(Number.isInteger(o.minSize) && o.minSize >= 1)) {
-    throw new Error(`${fn}: options.minSize must be a positive integer, got ${o.minSize}.`);
+    throw new ScrlError(`Error in ${fn}: options.minSize must be a positive integer, got ${o.minSize}.`);
   }
   if (!(Number.isInteger(o.boxesPerImage) && o.boxesPerImage >= 0)) {
-    throw new Error(`${fn}: options.boxesPerImage must be a non-negative integer, got ${o.boxesPerImage}.`);
+    throw new ScrlError(`Error in ${fn}: options.boxesPerImage must be a non-negative integer, got ${o.boxesPerImage}.`);
   }
   if (!(o.iouThreshold >= 0 && o.iouThreshold <= 1)) {
-    throw new Error(`${fn}: options.iouThreshold must be in [0, 1], got ${o.iouThreshold}.`);
+    throw new ScrlError(`Error in ${fn}: options.iouThreshold must be in [0, 1], got ${o.iouThreshold}.`);
   }
   if (!(Number.isInteger(o.maxTries) && o.maxTries >= 1)) {
-    throw new Error(`${fn}: options.maxTries must be an integer >= 1, got ${o.maxTries}.`);
+    throw new ScrlError(`Error in ${fn}: options.maxTries must be an integer >= 1, got ${o.maxTries}.`);
   }
   if (!(o.jitter >= 0 && o.jitter < 1)) {
-    throw new Error(`${fn}: options.jitter must be in [0, 1) (0 turns it off), got ${o.jitter}.`);
+    throw new ScrlError(`Error in ${fn}: options.jitter must be in [0, 1) (0 turns it off), got ${o.jitter}.`);
   }
   return o;
 }
@@ -153,7 +154,7 @@ export function sampleBoxPairs(view1: ViewGeometry, view2: ViewGeometry, options
   checkGeometry(view2, 'view2');
   const o = resolveBoxPairOptions(options);
   if (!rng || typeof rng.int !== 'function') {
-    throw new Error('sampleBoxPairs: rng must be an Rng from createRng(seed) or restoreRng(state).');
+    throw new ScrlError('Error in sampleBoxPairs: rng must be an Rng from createRng(seed) or restoreRng(state).');
   }
   const S = o.viewSize;
   const f = overlapFrame(view1, view2, S, o.minSize);
@@ -253,13 +254,13 @@ export interface BoxPairBatchArrays {
  */
 export function boxPairBatchArrays(pairsPerImage: BoxPair[][]): BoxPairBatchArrays {
   if (!Array.isArray(pairsPerImage)) {
-    throw new Error(`boxPairBatch: pairsPerImage must be an array (one array of BoxPair per image), got ${typeof pairsPerImage}.`);
+    throw new ScrlError(`Error in boxPairBatch: pairsPerImage must be an array (one array of BoxPair per image), got ${typeof pairsPerImage}.`);
   }
   const B = pairsPerImage.length;
   let P = 0;
   pairsPerImage.forEach((pairs, i) => {
     if (!Array.isArray(pairs)) {
-      throw new Error(`boxPairBatch: pairsPerImage[${i}] must be an array of BoxPair (possibly empty), got ${typeof pairs}.`);
+      throw new ScrlError(`Error in boxPairBatch: pairsPerImage[${i}] must be an array of BoxPair (possibly empty), got ${typeof pairs}.`);
     }
     P += pairs.length;
   });
@@ -273,7 +274,7 @@ export function boxPairBatchArrays(pairsPerImage: BoxPair[][]): BoxPairBatchArra
         const v1 = pair.view1?.[c];
         const v2 = pair.view2?.[c];
         if (!Number.isFinite(v1) || !Number.isFinite(v2)) {
-          throw new Error(`boxPairBatch: pairsPerImage[${i}] has a pair with a non-finite or missing coordinate (${JSON.stringify(pair)}).`);
+          throw new ScrlError(`Error in boxPairBatch: pairsPerImage[${i}] has a pair with a non-finite or missing coordinate (${JSON.stringify(pair)}).`);
         }
         boxes[p * 4 + c] = v1;
         boxes[(P + p) * 4 + c] = v2;

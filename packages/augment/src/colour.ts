@@ -7,6 +7,7 @@
 import { convolvePaddedWasm } from './resample';
 import { ensureWasmMemory as ensureMemory, instantiateWasm as instantiate, type WasmMemory } from '@scrl/roi-align/wasm';
 import { COLOUR_WASM_BASE64 } from './wasm/colour-wasm';
+import { ScrlError } from '@scrl/util';
 
 interface ColourKernels {
   memory: WasmMemory;
@@ -51,7 +52,7 @@ function simd(img: Float32Array, run: (k: ColourKernels, p: number, groups: numb
 
 function check(img: Float32Array, name: string): number {
   if (!(img instanceof Float32Array) || img.length % 3 !== 0) {
-    throw new Error(`${name}: image must be an HWC Float32Array with 3 channels, got length ${img?.length}.`);
+    throw new ScrlError(`Error in ${name}: image must be an HWC Float32Array with 3 channels, got length ${img?.length}.`);
   }
   return img.length / 3;
 }
@@ -108,7 +109,7 @@ export function adjustSaturation(img: Float32Array, factor: number): Float32Arra
 export function adjustHue(img: Float32Array, factor: number): Float32Array {
   const n = check(img, 'adjustHue');
   if (!(factor >= -0.5 && factor <= 0.5)) {
-    throw new Error(`adjustHue: factor must be in [-0.5, 0.5], got ${factor}.`);
+    throw new ScrlError(`Error in adjustHue: factor must be in [-0.5, 0.5], got ${factor}.`);
   }
   if (simd(img, (k, p, g) => k.hue(p, g, factor))) return img;
   for (let p = 0, i = 0; p < n; p++, i += 3) {
@@ -237,9 +238,9 @@ function reflect(i: number, n: number): number {
 export function gaussianBlur(img: Float32Array, width: number, height: number, radius: number, sigma: number): Float32Array {
   check(img, 'gaussianBlur');
   if (!(radius >= 0 && radius < Math.min(width, height))) {
-    throw new Error(`gaussianBlur: radius must be in [0, min(width, height)), got ${radius} for ${width} x ${height}.`);
+    throw new ScrlError(`Error in gaussianBlur: radius must be in [0, min(width, height)), got ${radius} for ${width} x ${height}.`);
   }
-  if (!(sigma > 0)) throw new Error(`gaussianBlur: sigma must be positive, got ${sigma}.`);
+  if (!(sigma > 0)) throw new ScrlError(`Error in gaussianBlur: sigma must be positive, got ${sigma}.`);
   const k = gaussianKernel(radius, sigma);
   // Reflect-pad once, then let the wasm kernel filter with plain windows.
   const pw = width + 2 * radius;

@@ -6,6 +6,7 @@
  */
 import type { Rng } from '@scrl/util';
 import { roundHalfEven } from './boxes';
+import { ScrlError } from '@scrl/util';
 
 export interface CropParams {
   top: number;
@@ -33,13 +34,13 @@ export function randomResizedCropParams(
   ratio: readonly [number, number] = [3 / 4, 4 / 3],
 ): CropParams {
   if (!(Number.isInteger(height) && height > 0 && Number.isInteger(width) && width > 0)) {
-    throw new Error(`randomResizedCropParams: image size must be positive integers, got ${height} x ${width}.`);
+    throw new ScrlError(`Error in randomResizedCropParams: image size must be positive integers, got ${height} x ${width}.`);
   }
   if (!(scale[0] > 0 && scale[0] <= scale[1])) {
-    throw new Error(`randomResizedCropParams: scale must be [lo, hi] with 0 < lo <= hi, got [${scale}].`);
+    throw new ScrlError(`Error in randomResizedCropParams: scale must be [lo, hi] with 0 < lo <= hi, got [${scale}].`);
   }
   if (!(ratio[0] > 0 && ratio[0] <= ratio[1])) {
-    throw new Error(`randomResizedCropParams: ratio must be [lo, hi] with 0 < lo <= hi, got [${ratio}].`);
+    throw new ScrlError(`Error in randomResizedCropParams: ratio must be [lo, hi] with 0 < lo <= hi, got [${ratio}].`);
   }
   const area = height * width;
   const logLo = f32(Math.log(f32(ratio[0])));

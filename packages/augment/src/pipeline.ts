@@ -21,6 +21,7 @@ import {
   solarize,
   toGrayscale,
 } from './colour';
+import { ScrlError } from '@scrl/util';
 
 /** Probabilities of the random steps for one view. */
 export interface ViewProbabilities {
@@ -115,7 +116,7 @@ export interface ViewPipeline {
 }
 
 function fail(arg: string, got: unknown, want: string): never {
-  throw new Error(`createViewPipeline: options.${arg} must be ${want}, got ${JSON.stringify(got)}.`);
+  throw new ScrlError(`Error in createViewPipeline: options.${arg} must be ${want}, got ${JSON.stringify(got)}.`);
 }
 
 function checkRange(name: string, v: unknown, lo: number, hi: number): [number, number] {
@@ -177,15 +178,15 @@ export function resolveViewPipelineOptions(options: ViewPipelineOptions = {}): R
 
 function checkImage(image: RgbImage, fn: string): void {
   if (!image || !(image.data instanceof Uint8Array)) {
-    throw new Error(`${fn}: image.data must be a Uint8Array of packed RGB bytes (HWC), got ${image?.data?.constructor?.name}.`);
+    throw new ScrlError(`Error in ${fn}: image.data must be a Uint8Array of packed RGB bytes (HWC), got ${image?.data?.constructor?.name}.`);
   }
   const { width, height } = image;
   if (!(Number.isInteger(width) && width > 0 && Number.isInteger(height) && height > 0)) {
-    throw new Error(`${fn}: image width and height must be positive integers, got ${width} x ${height}.`);
+    throw new ScrlError(`Error in ${fn}: image width and height must be positive integers, got ${width} x ${height}.`);
   }
   if (image.data.length !== width * height * 3) {
-    throw new Error(
-      `${fn}: image.data has ${image.data.length} bytes but ${width} x ${height} x 3 = ${width * height * 3}; ` +
+    throw new ScrlError(
+      `Error in ${fn}: image.data has ${image.data.length} bytes but ${width} x ${height} x 3 = ${width * height * 3}; ` +
         'pass packed 8-bit RGB without alpha (sharp: .removeAlpha().raw()).',
     );
   }

@@ -5,7 +5,7 @@
  */
 import sharp from 'sharp';
 import { writeFile } from 'node:fs/promises';
-import { blit, drawBox, fillRect, type RgbCanvas as Canvas } from '@scrl/util';
+import { blit, drawBox, fillRect, type RgbCanvas as Canvas, ScrlError } from '@scrl/util';
 import type { BoxPair, RgbImage, View } from './types';
 
 export interface RenderBoxPairsInput {
@@ -62,16 +62,16 @@ function viewToCanvas(v: View, mean: number[], std: number[], k: number): Canvas
 export async function renderBoxPairs(input: RenderBoxPairsInput): Promise<Buffer> {
   const { image, views, pairs } = input;
   if (!image || !(image.data instanceof Uint8Array) || image.data.length !== image.width * image.height * 3) {
-    throw new Error('renderBoxPairs: image must be an RgbImage (packed 8-bit RGB, data.length = width * height * 3).');
+    throw new ScrlError('Error in renderBoxPairs: image must be an RgbImage (packed 8-bit RGB, data.length = width * height * 3).');
   }
   if (!Array.isArray(views) || views.length !== 2 || views.some((v) => !v || !(v.pixels instanceof Float32Array))) {
-    throw new Error('renderBoxPairs: views must be [view1, view2] as returned by ViewPipeline.viewPair.');
+    throw new ScrlError('Error in renderBoxPairs: views must be [view1, view2] as returned by ViewPipeline.viewPair.');
   }
-  if (!Array.isArray(pairs)) throw new Error(`renderBoxPairs: pairs must be an array of BoxPair, got ${typeof pairs}.`);
+  if (!Array.isArray(pairs)) throw new ScrlError(`Error in renderBoxPairs: pairs must be an array of BoxPair, got ${typeof pairs}.`);
   const mean = input.mean ?? [0.485, 0.456, 0.406];
   const std = input.std ?? [0.229, 0.224, 0.225];
   const k = input.viewScale ?? 2;
-  if (!(Number.isInteger(k) && k >= 1)) throw new Error(`renderBoxPairs: viewScale must be a positive integer, got ${k}.`);
+  if (!(Number.isInteger(k) && k >= 1)) throw new ScrlError(`Error in renderBoxPairs: viewScale must be a positive integer, got ${k}.`);
 
   const margin = 12;
   const frame = 4;

@@ -7,6 +7,7 @@
  */
 import { ensureWasmMemory as ensureMemory, instantiateWasm as instantiate, type WasmMemory } from '@scrl/roi-align/wasm';
 import { RESAMPLE_WASM_BASE64 } from './wasm/resample-wasm';
+import { ScrlError } from '@scrl/util';
 
 /** A rectangle of the source, in source pixels (integers for a crop). */
 export interface Region {
@@ -39,10 +40,10 @@ const tapCache = new Map<string, Taps>();
 /** Filter windows for resampling `[offset, offset + inLength)` of a line of `inSize` to `outSize`. */
 function taps(inSize: number, offset: number, inLength: number, outSize: number): Taps {
   if (!(Number.isInteger(offset) && Number.isInteger(inLength) && offset >= 0 && inLength >= 1 && offset + inLength <= inSize)) {
-    throw new Error(`resampleBicubic: region [${offset}, ${offset + inLength}) must be integer pixels inside 0..${inSize}.`);
+    throw new ScrlError(`Error in resampleBicubic: region [${offset}, ${offset + inLength}) must be integer pixels inside 0..${inSize}.`);
   }
   if (!(Number.isInteger(outSize) && outSize >= 1)) {
-    throw new Error(`resampleBicubic: output size must be a positive integer, got ${outSize}.`);
+    throw new ScrlError(`Error in resampleBicubic: output size must be a positive integer, got ${outSize}.`);
   }
   const key = `${inSize},${offset},${inLength},${outSize}`;
   const hit = tapCache.get(key);

@@ -218,7 +218,7 @@ describe('scrl errors and exit codes', () => {
       '--set', 'optimizer.baseLr=1e30', '--set', 'schedule.warmupSteps=0', '--max-steps', '4', '--workers', '0', '--backend', 'wasm',
     ]);
     expect(code).toBe(1);
-    expect(io.errLines.find((l) => l.startsWith('scrl: error'))).toMatch(/^scrl: error: train: the loss became (NaN|-?Infinity) at step \d/);
+    expect(io.errLines.find((l) => l.startsWith('scrl: error'))).toMatch(/^scrl: error: Error in train: the loss became (NaN|-?Infinity) at step \d/);
     expect(io.errLines.join('\n')).not.toMatch(/\n\s+at /);
   });
 

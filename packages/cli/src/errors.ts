@@ -1,3 +1,5 @@
+import { ScrlError } from '@scrl/util';
+
 /** Exit codes of the `scrl` command. */
 export const EXIT_OK = 0;
 /** Something failed while running (bad data, a non-finite loss, an I/O error). */
@@ -6,8 +8,7 @@ export const EXIT_FAILURE = 1;
 export const EXIT_USAGE = 2;
 
 /** A wrong command line: unknown command or flag, missing or malformed value. */
-export class UsageError extends Error {
-  override readonly name = 'UsageError';
+export class UsageError extends ScrlError {
   constructor(
     message: string,
     /** The command whose `--help` the user should read, if known. */
@@ -18,28 +19,24 @@ export class UsageError extends Error {
 }
 
 /** An invalid config file, preset or `--set` value: names the key, the value and what is allowed. */
-export class ConfigError extends Error {
-  override readonly name = 'ConfigError';
-}
+export class ConfigError extends ScrlError {}
 
 /** Ctrl-C: the run stopped after the current step (with a checkpoint). Exit code 130. */
-export class InterruptedError extends Error {
-  override readonly name = 'InterruptedError';
-}
+export class InterruptedError extends ScrlError {}
 
 export const EXIT_INTERRUPTED = 130;
 
-/** Errors that carry a complete message for the user: printed without a stack trace. */
+/**
+ * Errors that carry a complete message for the user, printed without a stack trace: every
+ * subclass of @scrl/util's `ScrlError` (DataError, NonFiniteLossError, UsageError, ...).
+ */
 export function isUserFacing(err: unknown): err is Error {
-  if (!(err instanceof Error)) return false;
-  return ['UsageError', 'ConfigError', 'DataError', 'TrainingError', 'CheckpointError', 'EvalError', 'NonFiniteLossError', 'InterruptedError'].includes(
-    err.name,
-  );
+  return err instanceof ScrlError;
 }
 
 /** Which exit code an error maps to. */
 export function exitCodeFor(err: unknown): number {
-  if (err instanceof Error && (err.name === 'UsageError' || err.name === 'ConfigError')) return EXIT_USAGE;
-  if (err instanceof Error && err.name === 'InterruptedError') return EXIT_INTERRUPTED;
+  if (err instanceof UsageError || err instanceof ConfigError) return EXIT_USAGE;
+  if (err instanceof InterruptedError) return EXIT_INTERRUPTED;
   return EXIT_FAILURE;
 }

@@ -1,19 +1,24 @@
 /**
  * Pieces several commands share: the backend flag, config resolution (preset, file, --set) with
- * errors mapped to ConfigError, the built-in scenes cache, and building a backbone from an
- * `--init` (random, a pretrain run's checkpoint, or torchvision safetensors).
+ * errors mapped to ConfigError, the built-in scenes cache, and the flag-level wrappers of
+ * @scrl/trainer's backbone loading (`--init`, `--checkpoint`).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '@scrl/roi-align';
 import { ensureScenes } from '@scrl/data';
 import type { ScenesInfo } from '@scrl/data';
-import { createResNet, loadTorchvisionWeights, readSafetensors, setNamedTensors } from '@scrl/models';
 import type { ResNet } from '@scrl/models';
-import { findLatestCheckpoint, readCheckpoint, resolveConfig, PRESET_NAMES } from '@scrl/trainer';
+import {
+  backboneFromCheckpoint as trainerBackboneFromCheckpoint,
+  backboneFromInit as trainerBackboneFromInit,
+  resolveCheckpoint,
+  resolveConfig,
+  PRESET_NAMES,
+} from '@scrl/trainer';
 import type { Checkpoint, PresetName, TrainConfig } from '@scrl/trainer';
 import { listOption, stringOption, type CommandContext, type CommandIO, type OptionSpec } from './command';
+import { ScrlError } from '@scrl/util';
 import { ConfigError, UsageError } from './errors';
 
 /** Options of every command that builds a training config. */
@@ -50,12 +55,13 @@ export async function setupBackend(values: CommandContext['values'], io: Command
   }
 }
 
-/** Runs a config function, turning its plain errors into ConfigError (exit 2, no stack trace). */
+/** Runs a config function, turning its errors (invalid values) into ConfigError (exit 2, no stack trace). */
 function asConfigError<T>(fn: () => T): T {
   try {
     return fn();
   } catch (err) {
-    if (err instanceof Error && err.name === 'Error') throw new ConfigError(err.message);
+    const plain = err instanceof Error && (err.constructor === Error || err.constructor === ScrlError);
+    if (plain) throw new ConfigError((err as Error).message);
     throw err;
   }
 }
@@ -104,88 +110,29 @@ export async function builtinScenes(
   return info;
 }
 
-/** The checkpoint a `--checkpoint`/`--init` path names: a sidecar file, a checkpoints folder or a run folder. */
-export function checkpointAt(target: string, flag: string): Checkpoint {
-  if (!fs.existsSync(target)) throw new UsageError(`${flag}: '${target}' does not exist.`);
-  if (fs.statSync(target).isFile()) {
-    if (!target.endsWith('.json')) {
-      throw new UsageError(`${flag}: '${target}' is a file but not a checkpoint sidecar (ckpt-*.json).`);
-    }
-    return readCheckpoint(target);
-  }
-  const dir = fs.existsSync(path.join(target, 'checkpoints')) ? path.join(target, 'checkpoints') : target;
-  const ckpt = findLatestCheckpoint(dir, { warn: (m) => process.stderr.write(m + '\n') });
-  if (!ckpt) {
-    throw new UsageError(`${flag}: no valid checkpoint in '${dir}'. Pass a pretrain run folder (with checkpoints/) or a ckpt-*.json.`);
-  }
-  return ckpt;
-}
-
-/** The online backbone of a pretraining checkpoint, as a ResNet. */
-export function backboneFromCheckpoint(ckpt: Checkpoint): { model: ResNet; config: TrainConfig } {
-  const config = ckpt.state.config as TrainConfig | undefined;
-  if (!config || !config.model) {
-    throw new UsageError(`${ckpt.path}: the checkpoint has no config.model; it was not written by scrl pretrain.`);
-  }
-  const m = config.model;
-  const model = createResNet({ depth: m.depth, smallInput: m.smallInput, baseWidth: m.baseWidth, seed: config.seed });
-  const prefix = 'online.backbone.';
-  const tensors = new Map<string, tf.Tensor>();
-  for (const [key, t] of Object.entries(ckpt.tensors)) {
-    if (key.startsWith(prefix)) tensors.set(key.slice(prefix.length), tf.tensor(t.data, t.shape, 'float32'));
-  }
+/** Runs `fn`, turning a library's input error (a plain ScrlError) into a usage error about `flag` (exit 2). */
+function asUsageError<T>(flag: string, fn: () => T): T {
   try {
-    setNamedTensors(model, tensors, { strict: true });
-  } finally {
-    tf.dispose([...tensors.values()]);
+    return fn();
+  } catch (err) {
+    if (err instanceof Error && err.constructor === ScrlError) throw new UsageError(`${flag}: ${(err as Error).message}`);
+    throw err;
   }
-  return { model, config };
 }
 
-/** Architecture of a torchvision ResNet state_dict: depth, stem kind and width. */
-function architectureOf(names: string[], conv1Shape: number[]): { depth: 18 | 34 | 50 | 101; smallInput: boolean; baseWidth: number } {
-  const blocks = [1, 2, 3, 4].map((l) => {
-    const ids = new Set(names.filter((n) => n.startsWith(`layer${l}.`)).map((n) => n.split('.')[1]));
-    return ids.size;
-  });
-  const bottleneck = names.some((n) => /^layer1\.0\.conv3\./.test(n));
-  const key = blocks.join(',');
-  const depth = bottleneck
-    ? key === '3,4,6,3' ? 50 : key === '3,4,23,3' ? 101 : null
-    : key === '2,2,2,2' ? 18 : key === '3,4,6,3' ? 34 : null;
-  if (depth === null) throw new UsageError(`the weights have ${key} blocks per stage (${bottleneck ? 'bottleneck' : 'basic'}), not a ResNet-18/34/50/101.`);
-  return { depth, smallInput: conv1Shape[2] === 3, baseWidth: conv1Shape[0] };
+/** The checkpoint a `--checkpoint`/`--init` path names (trainer's `resolveCheckpoint`). */
+export function checkpointAt(target: string, flag: string): Checkpoint {
+  return asUsageError(flag, () => resolveCheckpoint(target));
 }
 
-/**
- * A backbone from `--init`: `random` (from the config's model), a pretrain run folder or
- * checkpoint sidecar (its online backbone), or torchvision-named safetensors.
- */
+/** The online backbone of a pretraining checkpoint (trainer's `backboneFromCheckpoint`). */
+export function backboneFromCheckpoint(ckpt: Checkpoint): { model: ResNet; config: TrainConfig } {
+  return asUsageError('--checkpoint', () => trainerBackboneFromCheckpoint(ckpt));
+}
+
+/** A backbone from `--init` (trainer's `backboneFromInit`), logging what was loaded to stderr. */
 export function backboneFromInit(init: string, fallback: TrainConfig, io: CommandIO): { model: ResNet; description: string } {
-  if (init === 'random') {
-    const m = fallback.model;
-    const model = createResNet({ depth: m.depth, smallInput: m.smallInput, baseWidth: m.baseWidth, seed: fallback.seed });
-    return { model, description: `random init (ResNet-${m.depth}, width ${m.baseWidth}, seed ${fallback.seed})` };
-  }
-  if (!fs.existsSync(init)) {
-    throw new UsageError(`--init: '${init}' does not exist. Pass random, a pretrain run folder, a ckpt-*.json or a .safetensors file.`);
-  }
-  if (fs.statSync(init).isFile() && init.endsWith('.safetensors')) {
-    const file = readSafetensors(fs.readFileSync(init));
-    const conv1 = file.tensors.get('conv1.weight');
-    if (!conv1) {
-      throw new UsageError(`--init: ${init} has no 'conv1.weight'; pass torchvision-named weights (scrl export --format torchvision).`);
-    }
-    const arch = architectureOf([...file.tensors.keys()], conv1.shape);
-    const model = createResNet({ ...arch, seed: 0 });
-    loadTorchvisionWeights(model, file.tensors, { classifier: false });
-    io.err(`[scrl] init: ${init} (ResNet-${arch.depth}, width ${arch.baseWidth}${arch.smallInput ? ', small-input stem' : ''})`);
-    return { model, description: `torchvision weights ${init}` };
-  }
-  const ckpt = checkpointAt(init, '--init');
-  const { model, config } = backboneFromCheckpoint(ckpt);
-  io.err(`[scrl] init: ${ckpt.path} (${config.method}, step ${ckpt.step})`);
-  return { model, description: `${config.method} checkpoint ${ckpt.path} (step ${ckpt.step})` };
+  return asUsageError('--init', () => trainerBackboneFromInit(init, fallback, { log: (line) => io.err(line) }));
 }
 
 /** Writes JSON with a trailing newline, creating the folder. */

@@ -175,7 +175,7 @@ export async function* objectCrops(dataset: DetectionDataset, options: ObjectCro
   const minSide = options.minSide ?? 4;
   const skipCrowd = options.skipCrowd ?? true;
   if (options.size !== undefined && !(Number.isInteger(options.size) && options.size > 0)) {
-    throw new RangeError(`objectCrops: options.size must be a positive integer, got ${options.size}.`);
+    throw new RangeError(`Error in objectCrops: options.size must be a positive integer, got ${options.size}.`);
   }
   const catIndex = new Map(dataset.categories.map((c, i) => [c.id, i]));
   const byImage = new Map<number, DetectionAnnotation[]>();

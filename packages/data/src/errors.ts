@@ -3,8 +3,10 @@
  * a command-line tool can print `err.message` alone (no stack trace) and exit non-zero.
  */
 
+import { ScrlError } from '@scrl/util';
+
 /** Bad input data: a missing or malformed file, an empty folder, an impossible annotation. */
-export class DataError extends Error {
+export class DataError extends ScrlError {
   /** The file or folder at fault (absolute or as given by the caller). */
   readonly file: string;
   /** What is wrong with it, in one sentence. */
@@ -13,8 +15,7 @@ export class DataError extends Error {
   readonly source: string;
 
   constructor(source: string, file: string, problem: string, hint?: string) {
-    super(`${source}: ${file}: ${problem}${hint ? ` ${hint}` : ''}`);
-    this.name = 'DataError';
+    super(`Error in ${source}: ${file}: ${problem}${hint ? ` ${hint}` : ''}`);
     this.file = file;
     this.problem = problem;
     this.source = source;

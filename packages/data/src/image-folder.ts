@@ -137,7 +137,7 @@ export class ImageFolder implements AsyncIterable<FolderImage> {
   /** Decodes image `index`; `null` (with a warning the first time) if the file is unreadable. */
   async load(index: number): Promise<RgbImage | null> {
     if (!Number.isInteger(index) || index < 0 || index >= this.files.length) {
-      throw new RangeError(`ImageFolder.load: index ${index} is out of range [0, ${this.files.length}).`);
+      throw new RangeError(`Error in ImageFolder.load: index ${index} is out of range [0, ${this.files.length}).`);
     }
     const file = this.files[index];
     try {
@@ -227,7 +227,7 @@ export class LabelledImageFolder implements AsyncIterable<LabelledSample & { ima
   /** Decodes sample `index`; `null` (warned once) if the file is unreadable. */
   async load(index: number): Promise<{ image: RgbImage; label: number } | null> {
     if (!Number.isInteger(index) || index < 0 || index >= this.samples.length) {
-      throw new RangeError(`LabelledImageFolder.load: index ${index} is out of range [0, ${this.samples.length}).`);
+      throw new RangeError(`Error in LabelledImageFolder.load: index ${index} is out of range [0, ${this.samples.length}).`);
     }
     const { file, label } = this.samples[index];
     try {

@@ -9,6 +9,7 @@ import { Worker } from 'node:worker_threads';
 import { createRng, type BoxPair, type BoxPairOptions, type ViewGeometry, type ViewPipelineOptions } from '@scrl/augment';
 import { defaultWarn, SkipLog, type SkippedFile, type WarnFn } from './errors';
 import { createBatchBuilder, type BatchBuilder, type BatchConfig, type BatchJob, type BatchResult } from './loader-batch';
+import { ScrlError } from '@scrl/util';
 
 /** One batch, as the trainer consumes it (`boxPairBatch(batch.boxPairs)` from @scrl/augment makes the RoI tensors). */
 export interface ViewPairBatch {
@@ -77,7 +78,7 @@ function sourceFiles(source: ViewPairSource): readonly string[] {
   const s = source as { files?: readonly string[]; images?: ReadonlyArray<{ file: string }> };
   if (s.files) return s.files;
   if (s.images) return s.images.map((im) => im.file);
-  throw new TypeError('createViewPairLoader: source must be a list of files, an ImageFolder, or a DetectionDataset.');
+  throw new TypeError('Error in createViewPairLoader: source must be a list of files, an ImageFolder, or a DetectionDataset.');
 }
 
 /**
@@ -89,8 +90,8 @@ export function loaderWorkerFile(): string {
     ? [path.join(__dirname, '..', 'dist', 'loader-worker.js')]
     : [path.join(__dirname, 'loader-worker.js'), path.join(__dirname, '..', 'dist', 'loader-worker.js')];
   for (const c of candidates) if (fs.existsSync(c)) return c;
-  throw new Error(
-    `createViewPairLoader: the worker script is not built (looked for ${candidates.join(', ')}). ` +
+  throw new ScrlError(
+    `Error in createViewPairLoader: the worker script is not built (looked for ${candidates.join(', ')}). ` +
       'Run `npm run build` (or `npx tsc -b packages/data`), or pass workers: 0.',
   );
 }
@@ -172,7 +173,7 @@ export class ViewPairLoader {
 
   constructor(source: ViewPairSource, options: ViewPairLoaderOptions) {
     const fail = (name: string, got: unknown, want: string): never => {
-      throw new RangeError(`createViewPairLoader: ${name} must be ${want}, got ${JSON.stringify(got)}.`);
+      throw new RangeError(`Error in createViewPairLoader: ${name} must be ${want}, got ${JSON.stringify(got)}.`);
     };
     this.files = sourceFiles(source);
     if (this.files.length === 0) fail('source', '(no files)', 'a non-empty list of image files');
@@ -261,7 +262,7 @@ export class ViewPairLoader {
    * epoch (or breaking out of the loop) abandons this one.
    */
   epoch(epoch: number, options: { startStep?: number } = {}): AsyncIterableIterator<ViewPairBatch> {
-    if (this.closed) throw new Error('ViewPairLoader.epoch: the loader is closed.');
+    if (this.closed) throw new ScrlError('Error in ViewPairLoader.epoch: the loader is closed.');
     const startStep = options.startStep ?? 0;
     this.checkPosition(epoch, startStep, 'epoch');
     this.abandon();
@@ -305,7 +306,7 @@ export class ViewPairLoader {
             self.pump();
             return { done: false, value: batch };
           }
-          if (self.closed) throw new Error('ViewPairLoader: the loader was closed while a batch was awaited.');
+          if (self.closed) throw new ScrlError('Error in ViewPairLoader: the loader was closed while a batch was awaited.');
           await new Promise<void>((resolve) => {
             run.wake = resolve;
           });
@@ -334,9 +335,9 @@ export class ViewPairLoader {
   }
 
   private checkPosition(epoch: number, step: number, fn: string): void {
-    if (!Number.isInteger(epoch) || epoch < 0) throw new RangeError(`ViewPairLoader.${fn}: epoch must be a non-negative integer, got ${epoch}.`);
+    if (!Number.isInteger(epoch) || epoch < 0) throw new RangeError(`Error in ViewPairLoader.${fn}: epoch must be a non-negative integer, got ${epoch}.`);
     if (!Number.isInteger(step) || step < 0 || step >= this.stepsPerEpoch) {
-      throw new RangeError(`ViewPairLoader.${fn}: step must be an integer in [0, ${this.stepsPerEpoch}), got ${step}.`);
+      throw new RangeError(`Error in ViewPairLoader.${fn}: step must be an integer in [0, ${this.stepsPerEpoch}), got ${step}.`);
     }
   }
 

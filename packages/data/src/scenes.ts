@@ -72,7 +72,7 @@ interface ResolvedOptions {
 
 function resolveOptions(source: string, o: Omit<GenerateScenesOptions, 'out' | 'overwrite'>): ResolvedOptions {
   const bad = (name: string, got: unknown, want: string) =>
-    new RangeError(`${source}: ${name} must be ${want}, got ${JSON.stringify(got)}.`);
+    new RangeError(`Error in ${source}: ${name} must be ${want}, got ${JSON.stringify(got)}.`);
   if (!Number.isInteger(o.images) || o.images < 1) throw bad('images', o.images, 'a positive integer');
   if (!Number.isInteger(o.seed)) throw bad('seed', o.seed, 'an integer');
   const size = o.size ?? 128;

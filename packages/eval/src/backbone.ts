@@ -5,6 +5,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { RgbImage } from '@scrl/augment';
 import type { Module } from '@scrl/models';
+import { ScrlError } from '@scrl/util';
 
 export interface BackboneFeatureMaps {
   c2: tf.Tensor4D;
@@ -37,23 +38,23 @@ export interface ImagesToTensorOptions {
  */
 export function imagesToTensor(images: RgbImage[], options: ImagesToTensorOptions = {}): tf.Tensor4D {
   const fn = 'imagesToTensor';
-  if (images.length === 0) throw new Error(`${fn}: images is empty; pass at least one image.`);
+  if (images.length === 0) throw new ScrlError(`Error in ${fn}: images is empty; pass at least one image.`);
   const mean = options.mean ?? IMAGENET_MEAN;
   const std = options.std ?? IMAGENET_STD;
   const size = options.size;
   if (size !== undefined && (!Number.isInteger(size) || size < 1)) {
-    throw new Error(`${fn}: size must be a positive integer, got ${size}.`);
+    throw new ScrlError(`Error in ${fn}: size must be a positive integer, got ${size}.`);
   }
   return tf.tidy(() => {
     const batch = images.map((im, i) => {
       if (im.data.length !== im.width * im.height * 3) {
-        throw new Error(
-          `${fn}: image ${i} has ${im.data.length} bytes, expected width*height*3 = ${im.width * im.height * 3} (8-bit RGB, HWC).`,
+        throw new ScrlError(
+          `Error in ${fn}: image ${i} has ${im.data.length} bytes, expected width*height*3 = ${im.width * im.height * 3} (8-bit RGB, HWC).`,
         );
       }
       if (size === undefined && (im.width !== images[0].width || im.height !== images[0].height)) {
-        throw new Error(
-          `${fn}: image ${i} is ${im.width}x${im.height} but image 0 is ${images[0].width}x${images[0].height}; pass options.size to resize.`,
+        throw new ScrlError(
+          `Error in ${fn}: image ${i} is ${im.width}x${im.height} but image 0 is ${images[0].width}x${images[0].height}; pass options.size to resize.`,
         );
       }
       let t: tf.Tensor3D = tf.tensor3d(Float32Array.from(im.data), [im.height, im.width, 3]);

@@ -5,6 +5,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { BatchNorm, Linear, SeedSequence, type HasBatchNorms, type LayerState } from './layers';
 import type { Module, NamedBuffer, NamedParameter } from './module';
+import { ScrlError } from '@scrl/util';
 
 export interface MlpHeadOptions {
   /** Input width (the backbone's featureDim for the projector, outDim for the predictor). */
@@ -42,12 +43,12 @@ class MlpHeadImpl implements MlpHead {
     options: MlpHeadOptions,
   ) {
     if (options === null || typeof options !== 'object') {
-      throw new Error(`${fn}: options must be an object like { inDim: 2048 }, got ${String(options)}.`);
+      throw new ScrlError(`Error in ${fn}: options must be an object like { inDim: 2048 }, got ${String(options)}.`);
     }
     const { inDim, hiddenDim = 4096, outDim = 256, seed } = options;
     for (const [key, value] of Object.entries({ inDim, hiddenDim, outDim })) {
       if (!Number.isInteger(value) || value < 1) {
-        throw new Error(`${fn}: ${key} must be a positive integer, got ${String(value)}.`);
+        throw new ScrlError(`Error in ${fn}: ${key} must be a positive integer, got ${String(value)}.`);
       }
     }
     this.inDim = inDim;

@@ -15,7 +15,8 @@ export {
   exportTorchvisionWeights,
   getNamedTensors,
   loadTorchvisionWeights,
+  resnetArchitectureOf,
   setNamedTensors,
   toDetectron2Name,
 } from './weights';
-export type { ExportTorchvisionOptions, LoadTorchvisionOptions, SetNamedTensorsOptions } from './weights';
+export type { ExportTorchvisionOptions, LoadTorchvisionOptions, ResNetArchitecture, SetNamedTensorsOptions } from './weights';

@@ -5,6 +5,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { BatchNorm, Conv2d, Linear, SeedSequence, type HasBatchNorms, type LayerState } from './layers';
 import type { Module, NamedBuffer, NamedParameter } from './module';
+import { ScrlError } from '@scrl/util';
 
 export type ResNetDepth = 18 | 34 | 50 | 101;
 
@@ -174,20 +175,20 @@ class Bottleneck implements Block {
 
 function checkOptions(options: ResNetOptions): Required<Omit<ResNetOptions, 'seed' | 'numClasses'>> {
   if (options === null || typeof options !== 'object') {
-    throw new Error(`createResNet: options must be an object like { depth: 50 }, got ${String(options)}.`);
+    throw new ScrlError(`Error in createResNet: options must be an object like { depth: 50 }, got ${String(options)}.`);
   }
   const { depth, smallInput = false, baseWidth = 64, numClasses, seed } = options;
   if (!(depth in STAGE_BLOCKS)) {
-    throw new Error(`createResNet: depth must be one of 18, 34, 50, 101, got ${String(depth)}.`);
+    throw new ScrlError(`Error in createResNet: depth must be one of 18, 34, 50, 101, got ${String(depth)}.`);
   }
   if (!Number.isInteger(baseWidth) || baseWidth < 1) {
-    throw new Error(`createResNet: baseWidth must be a positive integer (torchvision: 64), got ${String(baseWidth)}.`);
+    throw new ScrlError(`Error in createResNet: baseWidth must be a positive integer (torchvision: 64), got ${String(baseWidth)}.`);
   }
   if (numClasses !== undefined && (!Number.isInteger(numClasses) || numClasses < 1)) {
-    throw new Error(`createResNet: numClasses must be a positive integer or omitted, got ${String(numClasses)}.`);
+    throw new ScrlError(`Error in createResNet: numClasses must be a positive integer or omitted, got ${String(numClasses)}.`);
   }
   if (seed !== undefined && !Number.isFinite(seed)) {
-    throw new Error(`createResNet: seed must be a finite number or omitted, got ${String(seed)}.`);
+    throw new ScrlError(`Error in createResNet: seed must be a finite number or omitted, got ${String(seed)}.`);
   }
   return { depth, smallInput, baseWidth };
 }
@@ -267,7 +268,7 @@ class ResNetImpl implements ResNet {
 
   classify(x: tf.Tensor4D, opts: ForwardOptions): tf.Tensor2D {
     if (!this.fc) {
-      throw new Error('ResNet.classify: this model has no classifier; build it with createResNet({ ..., numClasses }).');
+      throw new ScrlError('Error in ResNet.classify: this model has no classifier; build it with createResNet({ ..., numClasses }).');
     }
     this.checkInput('classify', x, opts);
     const fc = this.fc;

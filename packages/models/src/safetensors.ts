@@ -3,6 +3,7 @@
  * little-endian header length N, N bytes of JSON `{ name: { dtype, shape, data_offsets } }`
  * (plus optional `__metadata__`), then the raw little-endian data, offsets relative to its start.
  */
+import { ScrlError } from '@scrl/util';
 
 /** dtypes this reader understands; F16, BF16 and F64 are widened/narrowed to float32 on read. */
 export type SafetensorsDtype = 'F32' | 'F16' | 'BF16' | 'F64' | 'I64' | 'I32';
@@ -38,23 +39,23 @@ function halfToFloat(h: number): number {
  */
 export function readSafetensors(bytes: Uint8Array): SafetensorsFile {
   if (!(bytes instanceof Uint8Array)) {
-    throw new Error(`readSafetensors: bytes must be a Uint8Array (e.g. fs.readFileSync(path)), got ${typeof bytes}.`);
+    throw new ScrlError(`Error in readSafetensors: bytes must be a Uint8Array (e.g. fs.readFileSync(path)), got ${typeof bytes}.`);
   }
   if (bytes.byteLength < 8) {
-    throw new Error(`readSafetensors: ${bytes.byteLength} bytes is too short for a safetensors file (8-byte header length).`);
+    throw new ScrlError(`Error in readSafetensors: ${bytes.byteLength} bytes is too short for a safetensors file (8-byte header length).`);
   }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const headerLen = Number(view.getBigUint64(0, true));
   if (headerLen > bytes.byteLength - 8) {
-    throw new Error(
-      `readSafetensors: header length ${headerLen} exceeds the ${bytes.byteLength - 8} bytes after it; not a safetensors file?`,
+    throw new ScrlError(
+      `Error in readSafetensors: header length ${headerLen} exceeds the ${bytes.byteLength - 8} bytes after it; not a safetensors file?`,
     );
   }
   let header: Record<string, unknown>;
   try {
     header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + headerLen))) as Record<string, unknown>;
   } catch (err) {
-    throw new Error(`readSafetensors: header is not valid JSON (${(err as Error).message}); not a safetensors file?`);
+    throw new ScrlError(`Error in readSafetensors: header is not valid JSON (${(err as Error).message}); not a safetensors file?`);
   }
   const dataStart = 8 + headerLen;
   const dataLen = bytes.byteLength - dataStart;
@@ -67,17 +68,17 @@ export function readSafetensors(bytes: Uint8Array): SafetensorsFile {
     }
     const { dtype, shape, data_offsets: offsets } = entry as { dtype: string; shape: number[]; data_offsets: [number, number] };
     if (!(dtype in BYTES)) {
-      throw new Error(`readSafetensors: tensor '${name}' has dtype ${dtype}; supported: ${Object.keys(BYTES).join(', ')}.`);
+      throw new ScrlError(`Error in readSafetensors: tensor '${name}' has dtype ${dtype}; supported: ${Object.keys(BYTES).join(', ')}.`);
     }
     const d = dtype as SafetensorsDtype;
     if (!Array.isArray(shape) || !Array.isArray(offsets) || offsets.length !== 2) {
-      throw new Error(`readSafetensors: tensor '${name}' lacks a shape or data_offsets in the header.`);
+      throw new ScrlError(`Error in readSafetensors: tensor '${name}' lacks a shape or data_offsets in the header.`);
     }
     const count = shape.reduce((a, b) => a * b, 1);
     const [begin, end] = offsets;
     if (!(begin >= 0 && end >= begin && end <= dataLen) || end - begin !== count * BYTES[d]) {
-      throw new Error(
-        `readSafetensors: tensor '${name}' (${d}, shape [${shape.join(', ')}]) has data_offsets [${begin}, ${end}], ` +
+      throw new ScrlError(
+        `Error in readSafetensors: tensor '${name}' (${d}, shape [${shape.join(', ')}]) has data_offsets [${begin}, ${end}], ` +
           `which do not hold ${count * BYTES[d]} bytes inside the ${dataLen}-byte data section.`,
       );
     }
@@ -125,14 +126,14 @@ export function writeSafetensors(
   if (metadata && Object.keys(metadata).length > 0) header.__metadata__ = metadata;
   let offset = 0;
   for (const [name, t] of entries) {
-    if (name === '__metadata__') throw new Error(`writeSafetensors: '__metadata__' is reserved and cannot name a tensor.`);
+    if (name === '__metadata__') throw new ScrlError(`Error in writeSafetensors: '__metadata__' is reserved and cannot name a tensor.`);
     if (!(t.dtype === 'F32' || t.dtype === 'I64' || t.dtype === 'I32')) {
-      throw new Error(`writeSafetensors: tensor '${name}' has dtype ${String((t as { dtype: unknown }).dtype)}; write F32, I64 or I32.`);
+      throw new ScrlError(`Error in writeSafetensors: tensor '${name}' has dtype ${String((t as { dtype: unknown }).dtype)}; write F32, I64 or I32.`);
     }
     const count = t.shape.reduce((a, b) => a * b, 1);
     if (t.data.length !== count) {
-      throw new Error(
-        `writeSafetensors: tensor '${name}' has shape [${t.shape.join(', ')}] (${count} values) but ${t.data.length} values.`,
+      throw new ScrlError(
+        `Error in writeSafetensors: tensor '${name}' has shape [${t.shape.join(', ')}] (${count} values) but ${t.data.length} values.`,
       );
     }
     const size = count * BYTES[t.dtype];
@@ -179,7 +180,7 @@ export function encodeSafetensors(tensors: TensorDict, metadata: Record<string, 
   for (const name of names) {
     const { shape, data } = tensors[name];
     if (!(data instanceof Float32Array)) {
-      throw new Error(`Error in encodeSafetensors: tensor '${name}' must hold a Float32Array; convert it with Float32Array.from.`);
+      throw new ScrlError(`Error in encodeSafetensors: tensor '${name}' must hold a Float32Array; convert it with Float32Array.from.`);
     }
     entries.set(name, { dtype: 'F32', shape, data });
   }
@@ -193,7 +194,7 @@ export function encodeSafetensors(tensors: TensorDict, metadata: Record<string, 
  */
 export function decodeSafetensors(buf: Uint8Array, source = 'buffer'): { tensors: TensorDict; metadata: Record<string, string> } {
   const fail = (what: string): never => {
-    throw new Error(`Error in decodeSafetensors: ${source} is not a valid safetensors file: ${what}`);
+    throw new ScrlError(`Error in decodeSafetensors: ${source} is not a valid safetensors file: ${what}`);
   };
   let file: SafetensorsFile;
   try {

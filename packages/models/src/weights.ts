@@ -7,6 +7,7 @@ import type { BatchNorm, HasBatchNorms } from './layers';
 import type { Module } from './module';
 import type { ResNet } from './resnet';
 import { readSafetensors, writeSafetensors, type SafetensorsTensor } from './safetensors';
+import { ScrlError } from '@scrl/util';
 
 const NUM_BATCHES_TRACKED = '.num_batches_tracked';
 
@@ -61,7 +62,7 @@ export function loadTorchvisionWeights(
   const tensors = weights instanceof Map ? weights : readSafetensors(weights).tensors;
   const useFc = (options.classifier ?? model.numClasses !== null) && model.numClasses !== null;
   if (options.classifier && model.numClasses === null) {
-    throw new Error('loadTorchvisionWeights: options.classifier is true but the model has no fc; build it with numClasses.');
+    throw new ScrlError('Error in loadTorchvisionWeights: options.classifier is true but the model has no fc; build it with numClasses.');
   }
   const targets = [...model.parameters(), ...model.buffers()].filter((p) => useFc || !p.name.startsWith('fc.'));
   const expected = new Set(targets.map((p) => p.name));
@@ -69,8 +70,8 @@ export function loadTorchvisionWeights(
     (k) => !expected.has(k) && !k.endsWith(NUM_BATCHES_TRACKED) && !k.startsWith('fc.'),
   );
   if (unexpected.length > 0) {
-    throw new Error(
-      `loadTorchvisionWeights: unexpected tensors ${unexpected.slice(0, 5).join(', ')}` +
+    throw new ScrlError(
+      `Error in loadTorchvisionWeights: unexpected tensors ${unexpected.slice(0, 5).join(', ')}` +
         `${unexpected.length > 5 ? ` (+${unexpected.length - 5} more)` : ''} for a ResNet-${model.depth}; ` +
         'are these weights for another depth?',
     );
@@ -78,12 +79,12 @@ export function loadTorchvisionWeights(
   for (const { name, variable } of targets) {
     const t = tensors.get(name);
     if (!t) {
-      throw new Error(`loadTorchvisionWeights: tensor '${name}' is missing from the weights (ResNet-${model.depth} needs it).`);
+      throw new ScrlError(`Error in loadTorchvisionWeights: tensor '${name}' is missing from the weights (ResNet-${model.depth} needs it).`);
     }
     const want = torchShapeOf(variable.shape);
     if (t.dtype !== 'F32' || t.shape.length !== want.length || t.shape.some((d, i) => d !== want[i])) {
-      throw new Error(
-        `loadTorchvisionWeights: tensor '${name}' has ${t.dtype} shape [${t.shape.join(', ')}], expected F32 ` +
+      throw new ScrlError(
+        `Error in loadTorchvisionWeights: tensor '${name}' has ${t.dtype} shape [${t.shape.join(', ')}], expected F32 ` +
           `[${want.join(', ')}] (PyTorch layout)` +
           `${model.baseWidth !== 64 || model.smallInput ? '; torchvision weights need baseWidth 64 and smallInput false' : ''}.`,
       );
@@ -127,7 +128,7 @@ export function toDetectron2Name(name: string): string {
 export function exportTorchvisionWeights(model: ResNet, options: ExportTorchvisionOptions = {}): Uint8Array {
   const naming = options.naming ?? 'torchvision';
   if (naming !== 'torchvision' && naming !== 'detectron2') {
-    throw new Error(`exportTorchvisionWeights: naming must be 'torchvision' or 'detectron2', got ${String(naming)}.`);
+    throw new ScrlError(`Error in exportTorchvisionWeights: naming must be 'torchvision' or 'detectron2', got ${String(naming)}.`);
   }
   const buffers = new Map(model.buffers().map((b) => [b.name, b.variable]));
   const bns = batchNormsByName(model);
@@ -184,8 +185,8 @@ export function setNamedTensors(
     const missing = [...own.keys()].filter((k) => !map.has(k));
     const extra = [...map.keys()].filter((k) => !own.has(k));
     if (missing.length > 0 || extra.length > 0) {
-      throw new Error(
-        `setNamedTensors: names do not match the module (strict): missing ${missing.slice(0, 5).join(', ') || 'none'}` +
+      throw new ScrlError(
+        `Error in setNamedTensors: names do not match the module (strict): missing ${missing.slice(0, 5).join(', ') || 'none'}` +
           `${missing.length > 5 ? ` (+${missing.length - 5})` : ''}; unexpected ${extra.slice(0, 5).join(', ') || 'none'}` +
           `${extra.length > 5 ? ` (+${extra.length - 5})` : ''}. Pass { strict: false } to assign only the common names.`,
       );
@@ -196,8 +197,8 @@ export function setNamedTensors(
     const t = map.get(name);
     if (!t) continue;
     if (t.dtype !== variable.dtype || t.shape.length !== variable.shape.length || t.shape.some((d, i) => d !== variable.shape[i])) {
-      throw new Error(
-        `setNamedTensors: tensor '${name}' is ${t.dtype} [${t.shape.join(', ')}], the module's is ` +
+      throw new ScrlError(
+        `Error in setNamedTensors: tensor '${name}' is ${t.dtype} [${t.shape.join(', ')}], the module's is ` +
           `${variable.dtype} [${variable.shape.join(', ')}].`,
       );
     }
@@ -218,4 +219,35 @@ export function copyWeights(from: Module, to: Module): void {
     const other = target.get(name);
     if (other) other.numBatchesTracked = bn.numBatchesTracked;
   }
+}
+
+/** What {@link resnetArchitectureOf} reads off a state_dict: `createResNet` options. */
+export interface ResNetArchitecture {
+  depth: 18 | 34 | 50 | 101;
+  smallInput: boolean;
+  baseWidth: number;
+}
+
+/**
+ * The architecture of a torchvision-named ResNet state_dict (tensor names and the shape of
+ * `conv1.weight`, OIHW): depth from the blocks per stage and the block kind, the stem (7x7 or
+ * the small-input 3x3) and the base width. Fails naming the block counts it found.
+ */
+export function resnetArchitectureOf(names: readonly string[], conv1Shape: readonly number[]): ResNetArchitecture {
+  const blocks = [1, 2, 3, 4].map((l) => {
+    const ids = new Set(names.filter((n) => n.startsWith(`layer${l}.`)).map((n) => n.split('.')[1]));
+    return ids.size;
+  });
+  const bottleneck = names.some((n) => /^layer1\.0\.conv3\./.test(n));
+  const key = blocks.join(',');
+  const depth = bottleneck
+    ? key === '3,4,6,3' ? 50 : key === '3,4,23,3' ? 101 : null
+    : key === '2,2,2,2' ? 18 : key === '3,4,6,3' ? 34 : null;
+  if (depth === null) {
+    throw new ScrlError(
+      `Error in resnetArchitectureOf: the weights have ${key} blocks per stage (${bottleneck ? 'bottleneck' : 'basic'}), ` +
+        'not a ResNet-18/34/50/101; pass torchvision-named ResNet weights.',
+    );
+  }
+  return { depth, smallInput: conv1Shape[2] === 3, baseWidth: conv1Shape[0] };
 }

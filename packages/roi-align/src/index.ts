@@ -17,6 +17,8 @@ export {
 } from './runtime/backend';
 export type { BackendChoice, BackendInfo, InitBackendOptions } from './runtime/backend';
 export { ensureTfjsGradients } from './runtime/tfjs-runtime';
+export { TRAINING_KERNELS, withStockKernels } from './training-kernels/registry';
+export type { TrainingKernelInfo } from './training-kernels/registry';
 
 export { RoIAlign, roiAlign } from './roi-align';
 export type { RoiAlignAttrs, RoiAlignOptions, RoiAlignOutputSize } from './roi-align';

@@ -2,6 +2,7 @@
  * Gradient accumulation: many micro-batches, one optimiser step.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { ScrlError } from '@scrl/util';
 
 /**
  * Sums weighted gradients over micro-batches and returns their weighted mean.
@@ -35,13 +36,13 @@ export class GradientAccumulator {
    */
   add(grads: tf.NamedTensorMap, weight = 1): void {
     if (typeof weight !== 'number' || !Number.isFinite(weight) || weight < 0) {
-      throw new Error(`Error in GradientAccumulator.add: weight must be a finite number >= 0 but got ${weight}.`);
+      throw new ScrlError(`Error in GradientAccumulator.add: weight must be a finite number >= 0 but got ${weight}.`);
     }
     if (this.count > 0) {
       const have = [...this.sums.keys()].sort().join(',');
       const got = Object.keys(grads).sort().join(',');
       if (have !== got) {
-        throw new Error(
+        throw new ScrlError(
           'Error in GradientAccumulator.add: every micro-batch must have gradients for the same variables ' +
             `(first had [${have}], this one [${got}]).`,
         );
@@ -65,7 +66,7 @@ export class GradientAccumulator {
    */
   mean(): tf.NamedTensorMap {
     if (this.count === 0) {
-      throw new Error('Error in GradientAccumulator.mean: no micro-batch was added since the last mean() or reset().');
+      throw new ScrlError('Error in GradientAccumulator.mean: no micro-batch was added since the last mean() or reset().');
     }
     const out: tf.NamedTensorMap = {};
     const w = this.totalWeight;

@@ -12,6 +12,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { decodeSafetensors, encodeSafetensors } from '@scrl/models';
 import type { TensorDict } from '@scrl/models';
+import { ScrlError } from '@scrl/util';
 
 export const CHECKPOINT_FORMAT = 'scrl-checkpoint';
 export const CHECKPOINT_VERSION = 1;
@@ -99,11 +100,11 @@ export function writeCheckpoint(
 ): string {
   const { step, tensors, state = {} } = checkpoint;
   if (!Number.isSafeInteger(step) || step < 0) {
-    throw new Error(`Error in writeCheckpoint: step must be an integer >= 0 but got ${step}.`);
+    throw new ScrlError(`Error in writeCheckpoint: step must be an integer >= 0 but got ${step}.`);
   }
   const keep = options.keep ?? 3;
   if (!Number.isInteger(keep) || keep < 0) {
-    throw new Error(`Error in writeCheckpoint: keep must be an integer >= 0 but got ${keep}.`);
+    throw new ScrlError(`Error in writeCheckpoint: keep must be an integer >= 0 but got ${keep}.`);
   }
   fs.mkdirSync(dir, { recursive: true });
   for (const f of fs.readdirSync(dir)) if (TMP.test(f)) fs.rmSync(path.join(dir, f), { force: true });
@@ -137,7 +138,7 @@ export function writeCheckpoint(
 /** Reads and verifies one checkpoint from its sidecar path; fails naming what is wrong. */
 export function readCheckpoint(sidecarPath: string): Checkpoint {
   const fail = (what: string): never => {
-    throw new Error(`Error in readCheckpoint: ${sidecarPath}: ${what}.`);
+    throw new ScrlError(`Error in readCheckpoint: ${sidecarPath}: ${what}.`);
   };
   let sidecar: CheckpointSidecar;
   try {

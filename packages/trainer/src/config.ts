@@ -5,6 +5,7 @@
 import * as fs from 'node:fs';
 import YAML from 'yaml';
 import { z } from 'zod';
+import { ScrlError } from '@scrl/util';
 
 const int = (min: number) => z.number().int().min(min);
 const unit = z.number().min(0).max(1);
@@ -126,7 +127,7 @@ const PRESETS: Record<PresetName, TrainConfig> = { paper: PAPER, cpu: CPU };
 export function presetConfig(name: PresetName): TrainConfig {
   const preset = PRESETS[name as PresetName];
   if (!preset) {
-    throw new Error(`Error in presetConfig: unknown preset '${name}'. Allowed: ${PRESET_NAMES.join(', ')}.`);
+    throw new ScrlError(`Error in presetConfig: unknown preset '${name}'. Allowed: ${PRESET_NAMES.join(', ')}.`);
   }
   return structuredClone(preset);
 }
@@ -180,7 +181,7 @@ export function applyOverrides(config: TrainConfig, overrides: readonly string[]
   for (const item of overrides) {
     const eq = item.indexOf('=');
     if (eq <= 0) {
-      throw new Error(`applyOverrides: '${item}' is not of the form key=value (e.g. optimizer.baseLr=0.2).`);
+      throw new ScrlError(`Error in applyOverrides: '${item}' is not of the form key=value (e.g. optimizer.baseLr=0.2).`);
     }
     const key = item.slice(0, eq).trim();
     const raw = item.slice(eq + 1).trim();
@@ -190,8 +191,8 @@ export function applyOverrides(config: TrainConfig, overrides: readonly string[]
       if (!isPlainObject(node) || !(parts[i] in node)) {
         const parent = parts.slice(0, i).join('.');
         const keys = isPlainObject(node) ? Object.keys(node).join(', ') : '(none: not an object)';
-        throw new Error(
-          `applyOverrides: unknown key '${key}' in '${item}'. Keys ${parent ? `under '${parent}'` : 'at the top level'}: ${keys}.`,
+        throw new ScrlError(
+          `Error in applyOverrides: unknown key '${key}' in '${item}'. Keys ${parent ? `under '${parent}'` : 'at the top level'}: ${keys}.`,
         );
       }
       if (i < parts.length - 1) node = node[parts[i]];
@@ -203,7 +204,7 @@ export function applyOverrides(config: TrainConfig, overrides: readonly string[]
       value = raw;
     }
     if (isPlainObject((node as Record<string, unknown>)[parts[parts.length - 1]])) {
-      throw new Error(`applyOverrides: '${key}' is a group, not a value; set one of its keys (e.g. ${key}.<name>=...).`);
+      throw new ScrlError(`Error in applyOverrides: '${key}' is a group, not a value; set one of its keys (e.g. ${key}.<name>=...).`);
     }
     const patch: Record<string, unknown> = {};
     let cursor = patch;
@@ -215,8 +216,8 @@ export function applyOverrides(config: TrainConfig, overrides: readonly string[]
     const r = trainConfigSchema.safeParse(next);
     if (!r.success) {
       const issue = r.error.issues.find((i) => i.path.join('.') === key) ?? r.error.issues[0];
-      throw new Error(
-        `applyOverrides: cannot set '${key}' to ${JSON.stringify(raw)} (from '${item}'): ${describeIssue(issue)}.`,
+      throw new ScrlError(
+        `Error in applyOverrides: cannot set '${key}' to ${JSON.stringify(raw)} (from '${item}'): ${describeIssue(issue)}.`,
       );
     }
     out = next;
@@ -233,15 +234,15 @@ export function loadConfigFile(file: string): TrainConfig {
   try {
     parsed = YAML.parse(fs.readFileSync(file, 'utf8'));
   } catch (err) {
-    throw new Error(`loadConfigFile: cannot read ${file}: ${(err as Error).message}`);
+    throw new ScrlError(`Error in loadConfigFile: cannot read ${file}: ${(err as Error).message}`);
   }
   if (parsed === null || parsed === undefined) parsed = {};
   if (!isPlainObject(parsed)) {
-    throw new Error(`loadConfigFile: ${file} must hold a mapping of config keys, got ${Array.isArray(parsed) ? 'a list' : typeof parsed}.`);
+    throw new ScrlError(`Error in loadConfigFile: ${file} must hold a mapping of config keys, got ${Array.isArray(parsed) ? 'a list' : typeof parsed}.`);
   }
   const { preset = 'cpu', ...rest } = parsed;
   if (typeof preset !== 'string' || !(PRESET_NAMES as readonly string[]).includes(preset)) {
-    throw new Error(`loadConfigFile: ${file}: preset must be one of ${PRESET_NAMES.join(', ')} but got ${JSON.stringify(preset)}.`);
+    throw new ScrlError(`Error in loadConfigFile: ${file}: preset must be one of ${PRESET_NAMES.join(', ')} but got ${JSON.stringify(preset)}.`);
   }
   const merged = deepMerge(presetConfig(preset as PresetName) as unknown as Record<string, unknown>, rest);
   return validateConfig(merged, `config file ${file}`);

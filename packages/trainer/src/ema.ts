@@ -3,6 +3,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { Module } from '@scrl/models';
+import { ScrlError } from '@scrl/util';
 
 function pairUp(fn: string, target: Module, online: Module, withBuffers: boolean) {
   const pairs: Array<[tf.Variable, tf.Variable, string]> = [];
@@ -13,15 +14,15 @@ function pairUp(fn: string, target: Module, online: Module, withBuffers: boolean
   for (const [t, o] of lists) {
     const byName = new Map(o.map((p) => [p.name, p.variable]));
     if (t.length !== o.length) {
-      throw new Error(
+      throw new ScrlError(
         `Error in ${fn}: target has ${t.length} entries but online has ${o.length}; both must be built with the same architecture.`,
       );
     }
     for (const p of t) {
       const src = byName.get(p.name);
-      if (!src) throw new Error(`Error in ${fn}: online has no parameter or buffer named '${p.name}' (target has it).`);
+      if (!src) throw new ScrlError(`Error in ${fn}: online has no parameter or buffer named '${p.name}' (target has it).`);
       if (src.shape.join(',') !== p.variable.shape.join(',')) {
-        throw new Error(
+        throw new ScrlError(
           `Error in ${fn}: '${p.name}' has shape [${p.variable.shape}] in target but [${src.shape}] in online.`,
         );
       }
@@ -42,7 +43,7 @@ function pairUp(fn: string, target: Module, online: Module, withBuffers: boolean
  */
 export function updateMomentum(target: Module, online: Module, m: number): void {
   if (typeof m !== 'number' || !(m >= 0 && m <= 1)) {
-    throw new Error(`Error in updateMomentum: m must be a number in [0, 1] but got ${m}.`);
+    throw new ScrlError(`Error in updateMomentum: m must be a number in [0, 1] but got ${m}.`);
   }
   const pairs = pairUp('updateMomentum', target, online, false);
   tf.tidy(() => {

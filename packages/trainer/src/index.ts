@@ -37,6 +37,7 @@ export {
   validateConfig,
 } from './config';
 export type { PresetName, ResolveConfigOptions, TrainConfig } from './config';
+export { backboneFromCheckpoint, backboneFromInit, resolveCheckpoint } from './backbone';
 export { imageFolderSource, inMemorySource } from './source';
 export type { ImageSource } from './source';
 export {
@@ -50,5 +51,7 @@ export {
   targetForward,
 } from './networks';
 export type { Networks, OnlineNetwork, Regions, TargetNetwork } from './networks';
-export { NonFiniteLossError, planTraining, train } from './train';
+export { planTraining, train } from './train';
+// The error class lives in @scrl/util (fine-tuning raises it too); re-exported for existing callers.
+export { NonFiniteLossError, ScrlError } from '@scrl/util';
 export type { TrainOptions, TrainPlan, TrainResult } from './train';

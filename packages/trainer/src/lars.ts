@@ -5,6 +5,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { isExcludedFromAdaptation } from '@scrl/models';
 import type { NamedParameter } from '@scrl/models';
+import { ScrlError } from '@scrl/util';
 
 export interface LarsOptions {
   /** SGD momentum `m` (default 0.9). */
@@ -44,7 +45,7 @@ interface Slot {
 
 function checkNumber(name: string, value: number, lo: number, hi: number): number {
   if (typeof value !== 'number' || !Number.isFinite(value) || value < lo || value > hi) {
-    throw new Error(`Error in Lars: ${name} must be a number in [${lo}, ${hi}] but got ${value}.`);
+    throw new ScrlError(`Error in Lars: ${name} must be a number in [${lo}, ${hi}] but got ${value}.`);
   }
   return value;
 }
@@ -72,7 +73,7 @@ export class Lars {
 
   constructor(params: NamedParameter[], options: LarsOptions = {}) {
     if (!Array.isArray(params) || params.length === 0) {
-      throw new Error('Error in Lars: params must be a non-empty array of NamedParameter (module.parameters()).');
+      throw new ScrlError('Error in Lars: params must be a non-empty array of NamedParameter (module.parameters()).');
     }
     this.config = {
       momentum: checkNumber('momentum', options.momentum ?? 0.9, 0, 1),
@@ -83,7 +84,7 @@ export class Lars {
     const names = new Set<string>();
     this.slots = params.map((param) => {
       if (names.has(param.name)) {
-        throw new Error(`Error in Lars: parameter name '${param.name}' appears twice; names must be unique (prefix them per module).`);
+        throw new ScrlError(`Error in Lars: parameter name '${param.name}' appears twice; names must be unique (prefix them per module).`);
       }
       names.add(param.name);
       const slot: Slot = {
@@ -115,13 +116,13 @@ export class Lars {
    * @param lr learning rate of this step (>= 0).
    */
   step(grads: tf.NamedTensorMap, lr: number): void {
-    if (this.disposed) throw new Error('Error in Lars.step: the optimiser was disposed.');
+    if (this.disposed) throw new ScrlError('Error in Lars.step: the optimiser was disposed.');
     if (typeof lr !== 'number' || !Number.isFinite(lr) || lr < 0) {
-      throw new Error(`Error in Lars.step: lr must be a finite number >= 0 but got ${lr}.`);
+      throw new ScrlError(`Error in Lars.step: lr must be a finite number >= 0 but got ${lr}.`);
     }
     for (const key of Object.keys(grads)) {
       if (!this.byVariable.has(key)) {
-        throw new Error(
+        throw new ScrlError(
           `Error in Lars.step: got a gradient for variable '${key}', which is not one of this optimiser's parameters.`,
         );
       }
@@ -132,7 +133,7 @@ export class Lars {
       if (g === undefined) continue;
       const w = slot.param.variable;
       if (g.shape.join(',') !== w.shape.join(',')) {
-        throw new Error(
+        throw new ScrlError(
           `Error in Lars.step: gradient of '${slot.param.name}' has shape [${g.shape}] but the parameter has shape [${w.shape}].`,
         );
       }
@@ -177,7 +178,7 @@ export class Lars {
   setState(state: LarsState): void {
     for (const key of ['momentum', 'weightDecay', 'eta'] as const) {
       if (state.config[key] !== this.config[key]) {
-        throw new Error(
+        throw new ScrlError(
           `Error in Lars.setState: saved ${key} is ${state.config[key]} but this optimiser has ${this.config[key]}. ` +
             'Build the optimiser with the saved settings.',
         );
@@ -186,10 +187,10 @@ export class Lars {
     for (const slot of this.slots) {
       const saved = state.buffers[slot.param.name];
       if (!saved) {
-        throw new Error(`Error in Lars.setState: no momentum buffer for parameter '${slot.param.name}' in the saved state.`);
+        throw new ScrlError(`Error in Lars.setState: no momentum buffer for parameter '${slot.param.name}' in the saved state.`);
       }
       if (saved.shape.join(',') !== slot.velocity.shape.join(',')) {
-        throw new Error(
+        throw new ScrlError(
           `Error in Lars.setState: buffer of '${slot.param.name}' has shape [${saved.shape}] but the parameter has shape [${slot.velocity.shape}].`,
         );
       }

@@ -9,6 +9,7 @@ import { roiAlign } from '@scrl/roi-align';
 import type { TrainConfig } from './config';
 import { copyModuleState } from './ema';
 import type { TensorDict } from '@scrl/models';
+import { ScrlError } from '@scrl/util';
 
 /** Online: backbone -> (RoIAlign on C5 | global pool) -> projector -> predictor. */
 export interface OnlineNetwork {
@@ -159,10 +160,10 @@ export function restoreNetworks(n: Networks, tensors: TensorDict, counters?: Rec
     for (const e of entries(mod)) {
       const key = `${prefix}.${e.name}`;
       const t = tensors[key];
-      if (!t) throw new Error(`restoreNetworks: the checkpoint has no tensor '${key}'; was it written with another model config?`);
+      if (!t) throw new ScrlError(`Error in restoreNetworks: the checkpoint has no tensor '${key}'; was it written with another model config?`);
       if (t.shape.join(',') !== e.variable.shape.join(',')) {
-        throw new Error(
-          `restoreNetworks: '${key}' has shape [${t.shape}] in the checkpoint but [${e.variable.shape}] in the model; the model config differs.`,
+        throw new ScrlError(
+          `Error in restoreNetworks: '${key}' has shape [${t.shape}] in the checkpoint but [${e.variable.shape}] in the model; the model config differs.`,
         );
       }
       tf.tidy(() => e.variable.assign(tf.tensor(t.data, t.shape, 'float32')));

@@ -3,7 +3,7 @@
  * bitmap font), encoded as PNG with sharp. No fonts or canvas needed.
  */
 import sharp from 'sharp';
-import { drawLine as line, drawText, textWidth } from '@scrl/util';
+import { drawLine as line, drawText, textWidth, ScrlError } from '@scrl/util';
 import type { RgbCanvas } from '@scrl/util';
 
 export type { RgbCanvas } from '@scrl/util';
@@ -39,7 +39,7 @@ export function renderLossCurve(points: Array<{ step: number; loss: number }>, o
   const width = options.width ?? 640;
   const height = options.height ?? 400;
   if (!Number.isInteger(width) || !Number.isInteger(height) || width < 120 || height < 80) {
-    throw new Error(`Error in renderLossCurve: width and height must be integers >= 120 x 80 but got ${width} x ${height}.`);
+    throw new ScrlError(`Error in renderLossCurve: width and height must be integers >= 120 x 80 but got ${width} x ${height}.`);
   }
   const color = options.color ?? [31, 78, 160];
   const c: RgbCanvas = { width, height, data: new Uint8Array(width * height * 3).fill(255) };

@@ -1,11 +1,12 @@
 /**
  * Learning-rate and EMA-momentum schedules of BYOL/SCRL, as pure functions of the step.
  */
+import { ScrlError } from '@scrl/util';
 
 function check(fn: string, name: string, value: number, integer: boolean, min: number): void {
   const ok = typeof value === 'number' && Number.isFinite(value) && value >= min && (!integer || Number.isInteger(value));
   if (!ok) {
-    throw new Error(`Error in ${fn}: ${name} must be ${integer ? 'an integer' : 'a finite number'} >= ${min} but got ${value}.`);
+    throw new ScrlError(`Error in ${fn}: ${name} must be ${integer ? 'an integer' : 'a finite number'} >= ${min} but got ${value}.`);
   }
 }
 
@@ -42,7 +43,7 @@ export function learningRateAt(step: number, schedule: LearningRateSchedule): nu
   check('learningRateAt', 'totalSteps', schedule.totalSteps, true, 1);
   const { peakLr, warmupSteps: w, totalSteps: k } = schedule;
   if (w > k) {
-    throw new Error(`Error in learningRateAt: warmupSteps (${w}) must not exceed totalSteps (${k}).`);
+    throw new ScrlError(`Error in learningRateAt: warmupSteps (${w}) must not exceed totalSteps (${k}).`);
   }
   if (step < w) return (peakLr * (step + 1)) / w;
   if (step >= k) return 0;
@@ -60,7 +61,7 @@ export function momentumAt(step: number, base: number, totalSteps: number): numb
   check('momentumAt', 'step', step, true, 0);
   check('momentumAt', 'totalSteps', totalSteps, true, 1);
   if (!(base >= 0 && base <= 1)) {
-    throw new Error(`Error in momentumAt: base must be in [0, 1] but got ${base}.`);
+    throw new ScrlError(`Error in momentumAt: base must be in [0, 1] but got ${base}.`);
   }
   const k = Math.min(step, totalSteps);
   return 1 - ((1 - base) * (Math.cos((Math.PI * k) / totalSteps) + 1)) / 2;

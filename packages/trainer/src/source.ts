@@ -6,6 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import sharp from 'sharp';
 import type { RgbImage } from '@scrl/augment';
+import { ScrlError } from '@scrl/util';
 
 export interface ImageSource {
   /** Number of images. */
@@ -37,11 +38,11 @@ function listImages(dir: string): string[] {
  */
 export function imageFolderSource(dir: string): ImageSource {
   if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) {
-    throw new Error(`imageFolderSource: '${dir}' is not a directory. Pass --data DIR with image files (jpg, png, webp).`);
+    throw new ScrlError(`Error in imageFolderSource: '${dir}' is not a directory. Pass --data DIR with image files (jpg, png, webp).`);
   }
   const files = listImages(dir);
   if (files.length === 0) {
-    throw new Error(`imageFolderSource: no .jpg, .jpeg, .png or .webp files under '${dir}'.`);
+    throw new ScrlError(`Error in imageFolderSource: no .jpg, .jpeg, .png or .webp files under '${dir}'.`);
   }
   return {
     length: files.length,
@@ -53,7 +54,7 @@ export function imageFolderSource(dir: string): ImageSource {
         if (info.channels !== 3) throw new Error(`decoded to ${info.channels} channels`);
         return { data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width: info.width, height: info.height };
       } catch (err) {
-        throw new Error(`imageFolderSource: cannot decode '${file}': ${(err as Error).message}. Remove or fix the file.`);
+        throw new ScrlError(`Error in imageFolderSource: cannot decode '${file}': ${(err as Error).message}. Remove or fix the file.`);
       }
     },
   };
@@ -62,11 +63,11 @@ export function imageFolderSource(dir: string): ImageSource {
 /** Images already in memory (tests, generated data). */
 export function inMemorySource(images: RgbImage[], description = 'in-memory images'): ImageSource {
   if (!Array.isArray(images) || images.length === 0) {
-    throw new Error('inMemorySource: images must be a non-empty array of { data, width, height }.');
+    throw new ScrlError('Error in inMemorySource: images must be a non-empty array of { data, width, height }.');
   }
   images.forEach((im, i) => {
     if (!im || !(im.data instanceof Uint8Array) || im.data.length !== im.width * im.height * 3) {
-      throw new Error(`inMemorySource: images[${i}] must be packed RGB with data.length = width * height * 3.`);
+      throw new ScrlError(`Error in inMemorySource: images[${i}] must be packed RGB with data.length = width * height * 3.`);
     }
   });
   return {

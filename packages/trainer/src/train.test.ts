@@ -181,7 +181,7 @@ describe('train [wasm]', () => {
     }
     expect(error).toBeInstanceOf(Error);
     const message = (error as Error).message;
-    expect(message).toMatch(/^train: the loss became (NaN|Infinity|-Infinity) at step (\d+) \(micro-batch 1 of 1\); stopping without saving this state\. The last good checkpoint is .*ckpt-\d+\.json \(step \d+\)\. Lower optimizer\.baseLr/);
+    expect(message).toMatch(/^Error in train: the loss became (NaN|Infinity|-Infinity) at step (\d+) \(micro-batch 1 of 1\); stopping without saving this state\. The last good checkpoint is .*ckpt-\d+\.json \(step \d+\)\. Lower optimizer\.baseLr/);
     const failedAt = Number(/at step (\d+)/.exec(message)![1]);
     const kept = listCheckpoints(path.join(out, 'checkpoints'));
     expect(kept[0].step).toBe(failedAt - 1);

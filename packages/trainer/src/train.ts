@@ -11,6 +11,7 @@ import type { BoxPair, Rng } from '@scrl/augment';
 import { createViewPairLoader, ImageFolder } from '@scrl/data';
 import type { ViewPairLoader } from '@scrl/data';
 import { byolLoss, scrlLoss } from '@scrl/loss';
+import { NonFiniteLossError, ScrlError } from '@scrl/util';
 import { GradientAccumulator } from './accumulate';
 import { findLatestCheckpoint, writeCheckpoint } from './checkpoint';
 import { validateConfig } from './config';
@@ -91,18 +92,6 @@ export interface TrainPlan {
   totalSteps: number;
   warmupSteps: number;
   peakLr: number;
-}
-
-/** Thrown when the loss is NaN or infinite; the run stops without saving that state. */
-export class NonFiniteLossError extends Error {
-  constructor(
-    message: string,
-    readonly step: number,
-    readonly lastCheckpoint: string | null,
-  ) {
-    super(message);
-    this.name = 'NonFiniteLossError';
-  }
 }
 
 /** Schedule lengths and the peak learning rate for `config` on a dataset of `images` images. */
@@ -267,14 +256,14 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const config = validateConfig(options.config, 'train: options.config');
   const log = options.log === undefined ? (line: string) => console.error(line) : options.log ?? (() => undefined);
   const out = options.out;
-  if (typeof out !== 'string' || out === '') throw new Error('train: options.out must be a directory path (--out DIR).');
+  if (typeof out !== 'string' || out === '') throw new ScrlError('Error in train: options.out must be a directory path (--out DIR).');
   const maxSteps = options.maxSteps ?? Infinity;
   if (!(maxSteps >= 0) || (Number.isFinite(maxSteps) && !Number.isInteger(maxSteps))) {
-    throw new Error(`train: maxSteps must be an integer >= 0 but got ${options.maxSteps}.`);
+    throw new ScrlError(`Error in train: maxSteps must be an integer >= 0 but got ${options.maxSteps}.`);
   }
   const every = options.checkpointEvery ?? config.checkpoint.every;
   if (!Number.isInteger(every) || every < 1) {
-    throw new Error(`train: checkpointEvery must be an integer >= 1 but got ${options.checkpointEvery}.`);
+    throw new ScrlError(`Error in train: checkpointEvery must be an integer >= 1 but got ${options.checkpointEvery}.`);
   }
   const folder = typeof options.data === 'string' ? options.data : null;
   let images: number;
@@ -282,7 +271,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   let files: string[] = [];
   if (folder !== null) {
     if (!fs.existsSync(folder) || !fs.statSync(folder).isDirectory()) {
-      throw new Error(`train: data '${folder}' is not a directory. Pass --data DIR with image files (jpg, jpeg, png, webp).`);
+      throw new ScrlError(`Error in train: data '${folder}' is not a directory. Pass --data DIR with image files (jpg, jpeg, png, webp).`);
     }
     // Sorted, so the sample order depends on the seed only, not on the file system.
     files = [...(await ImageFolder.open(folder)).files].sort();
@@ -291,14 +280,14 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   } else {
     const src = options.data as ImageSource;
     if (!src || typeof src.read !== 'function' || !Number.isInteger(src.length)) {
-      throw new Error('train: options.data must be a folder path or an ImageSource ({ length, description, read(i) }).');
+      throw new ScrlError('Error in train: options.data must be a folder path or an ImageSource ({ length, description, read(i) }).');
     }
     images = src.length;
     description = src.description;
   }
   if (images < config.batch.size) {
-    throw new Error(
-      `train: the data has ${images} images but batch.size is ${config.batch.size}; use more images or --set batch.size=${Math.max(2, images)}.`,
+    throw new ScrlError(
+      `Error in train: the data has ${images} images but batch.size is ${config.batch.size}; use more images or --set batch.size=${Math.max(2, images)}.`,
     );
   }
   const plan = planTraining(config, images);
@@ -367,8 +356,8 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       if (existing) {
         const diff = configDifferences(existing.state.config, config);
         if (diff.length > 0) {
-          throw new Error(
-            `train: --resume: the config differs from the checkpoint's in ${diff.join('; ')}. ` +
+          throw new ScrlError(
+            `Error in train: --resume: the config differs from the checkpoint's in ${diff.join('; ')}. ` +
               'Resume with the same config, or start a new run in another --out.',
           );
         }
@@ -389,8 +378,8 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         log(`[scrl] --resume: no valid checkpoint in ${ckptDir}; starting from step 0`);
       }
     } else if (existing) {
-      throw new Error(
-        `train: ${ckptDir} already holds checkpoints (newest: step ${existing.step}). Pass --resume to continue that run, or choose another --out.`,
+      throw new ScrlError(
+        `Error in train: ${ckptDir} already holds checkpoints (newest: step ${existing.step}). Pass --resume to continue that run, or choose another --out.`,
       );
     }
     if (step === 0) fs.rmSync(metrics.file, { force: true });
@@ -456,7 +445,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         if (!Number.isFinite(v)) {
           tf.dispose(Object.values(grads));
           throw new NonFiniteLossError(
-            `train: the loss became ${v} at step ${step + 1} (micro-batch ${micro + 1} of ${accumulate}); stopping without ` +
+            `Error in train: the loss became ${v} at step ${step + 1} (micro-batch ${micro + 1} of ${accumulate}); stopping without ` +
               `saving this state. The last good checkpoint is ${lastCheckpoint ?? '(none written yet)'}` +
               `${lastCheckpoint ? ` (step ${lastSavedStep})` : ''}. Lower optimizer.baseLr or check the data.`,
             step + 1,

@@ -6,3 +6,4 @@ export { createRng, mulberry32, mulberry32Open, mulberry32Uint32, normalSampler,
 export type { Rng, RngState } from './rng';
 export { blit, drawBox, drawLine, drawText, fillRect, FONT_HEIGHT, setPixel, textWidth } from './raster';
 export type { RgbCanvas } from './raster';
+export { NonFiniteLossError, ScrlError } from './errors';

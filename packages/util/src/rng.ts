@@ -78,7 +78,7 @@ function hashWords(words: number[]): [number, number, number, number] {
 function labelWords(label: string | number, fn: string, arg: string): number[] {
   if (typeof label === 'number') {
     if (!Number.isSafeInteger(label)) {
-      throw new Error(`${fn}: ${arg} must be a safe integer or a string, got ${label}. Round it or pass a string.`);
+      throw new Error(`Error in ${fn}: ${arg} must be a safe integer or a string, got ${label}. Round it or pass a string.`);
     }
     const neg = label < 0 ? 1 : 0;
     const abs = Math.abs(label);
@@ -89,7 +89,7 @@ function labelWords(label: string | number, fn: string, arg: string): number[] {
     for (let i = 0; i < label.length; i++) words.push(label.charCodeAt(i));
     return words;
   }
-  throw new Error(`${fn}: ${arg} must be a number or a string, got ${typeof label}.`);
+  throw new Error(`Error in ${fn}: ${arg} must be a number or a string, got ${typeof label}.`);
 }
 
 /**
@@ -144,11 +144,11 @@ class Sfc32 implements Rng {
 
   int(lo: number, hi: number): number {
     if (!Number.isSafeInteger(lo) || !Number.isSafeInteger(hi) || lo > hi) {
-      throw new Error(`Rng.int: lo and hi must be integers with lo <= hi, got lo=${lo}, hi=${hi}.`);
+      throw new Error(`Error in Rng.int: lo and hi must be integers with lo <= hi, got lo=${lo}, hi=${hi}.`);
     }
     const range = hi - lo + 1;
     if (range > TWO_32) {
-      throw new Error(`Rng.int: hi - lo + 1 must be at most 2^32, got ${range}. Split the range.`);
+      throw new Error(`Error in Rng.int: hi - lo + 1 must be at most 2^32, got ${range}. Split the range.`);
     }
     // Largest multiple of range below 2^32: values at or above it are redrawn (no modulo bias).
     const limit = TWO_32 - (TWO_32 % range);
@@ -159,13 +159,13 @@ class Sfc32 implements Rng {
 
   uniform(lo: number, hi: number): number {
     if (!Number.isFinite(lo) || !Number.isFinite(hi) || lo > hi) {
-      throw new Error(`Rng.uniform: lo and hi must be finite with lo <= hi, got lo=${lo}, hi=${hi}.`);
+      throw new Error(`Error in Rng.uniform: lo and hi must be finite with lo <= hi, got lo=${lo}, hi=${hi}.`);
     }
     return lo + (hi - lo) * this.next();
   }
 
   bool(p: number): boolean {
-    if (!(p >= 0 && p <= 1)) throw new Error(`Rng.bool: p must be in [0, 1], got ${p}.`);
+    if (!(p >= 0 && p <= 1)) throw new Error(`Error in Rng.bool: p must be in [0, 1], got ${p}.`);
     return this.next() < p;
   }
 
@@ -199,7 +199,7 @@ export function restoreRng(state: RngState): Rng {
   const s = state as unknown as Record<string, unknown> | null;
   if (!s || typeof s !== 'object' || s.algorithm !== 'sfc32' || !isUint32Quad(s.key) || !isUint32Quad(s.state)) {
     throw new Error(
-      `restoreRng: state must be { algorithm: 'sfc32', key: [4 uint32], state: [4 uint32] } as returned by ` +
+      `Error in restoreRng: state must be { algorithm: 'sfc32', key: [4 uint32], state: [4 uint32] } as returned by ` +
         `rng.getState(), got ${JSON.stringify(state)}.`,
     );
   }

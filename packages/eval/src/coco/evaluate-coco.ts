@@ -14,6 +14,7 @@
  *   detection ids are 1..N in input order, as `COCO.loadRes` assigns them.
  * - -1 marks a statistic with nothing to average (no non-ignored ground truth).
  */
+import { ScrlError } from '@scrl/util';
 
 /** COCO ground truth for box evaluation: the parts of an `instances_*.json` that matter. */
 export interface CocoGroundTruth {
@@ -149,7 +150,7 @@ function bboxIou(d: number[], g: number[], crowd: boolean): number {
 
 function checkBox(fn: string, what: string, bbox: unknown): number[] {
   if (!Array.isArray(bbox) || bbox.length !== 4 || bbox.some((v) => typeof v !== 'number' || !Number.isFinite(v))) {
-    throw new Error(`${fn}: ${what} bbox must be [x, y, width, height] of 4 finite numbers, got ${JSON.stringify(bbox)}.`);
+    throw new ScrlError(`Error in ${fn}: ${what} bbox must be [x, y, width, height] of 4 finite numbers, got ${JSON.stringify(bbox)}.`);
   }
   return bbox as number[];
 }
@@ -224,10 +225,10 @@ function evaluateImage(
 export function evaluateCoco(groundTruth: CocoGroundTruth, detections: CocoDetection[]): CocoEvalResult {
   const fn = 'evaluateCoco';
   if (groundTruth == null || !Array.isArray(groundTruth.images) || !Array.isArray(groundTruth.annotations) || !Array.isArray(groundTruth.categories)) {
-    throw new Error(`${fn}: groundTruth must be a COCO dict with arrays 'images', 'annotations' and 'categories'.`);
+    throw new ScrlError(`Error in ${fn}: groundTruth must be a COCO dict with arrays 'images', 'annotations' and 'categories'.`);
   }
   if (!Array.isArray(detections)) {
-    throw new Error(`${fn}: detections must be an array of { image_id, category_id, bbox, score }, got ${typeof detections}.`);
+    throw new ScrlError(`Error in ${fn}: detections must be an array of { image_id, category_id, bbox, score }, got ${typeof detections}.`);
   }
   const imgIds = [...new Set(groundTruth.images.map((im) => im.id))].sort((a, b) => a - b);
   const catIds = [...new Set(groundTruth.categories.map((c) => c.id))].sort((a, b) => a - b);
@@ -245,7 +246,7 @@ export function evaluateCoco(groundTruth: CocoGroundTruth, detections: CocoDetec
   for (const a of groundTruth.annotations) {
     const bbox = checkBox(fn, `groundTruth annotation ${a.id}`, a.bbox);
     if (seenGt.has(a.id)) {
-      throw new Error(`${fn}: groundTruth annotation id ${a.id} appears twice; annotation ids must be unique.`);
+      throw new ScrlError(`Error in ${fn}: groundTruth annotation id ${a.id} appears twice; annotation ids must be unique.`);
     }
     seenGt.add(a.id);
     const i = imgIndex.get(a.image_id);
@@ -259,10 +260,10 @@ export function evaluateCoco(groundTruth: CocoGroundTruth, detections: CocoDetec
   detections.forEach((d, n) => {
     const bbox = checkBox(fn, `detection ${n}`, d.bbox);
     if (!imgSet.has(d.image_id)) {
-      throw new Error(`${fn}: detection ${n} has image_id ${d.image_id}, which is not in groundTruth.images; results must refer to ground-truth images.`);
+      throw new ScrlError(`Error in ${fn}: detection ${n} has image_id ${d.image_id}, which is not in groundTruth.images; results must refer to ground-truth images.`);
     }
     if (typeof d.score !== 'number' || Number.isNaN(d.score)) {
-      throw new Error(`${fn}: detection ${n} score must be a number, got ${JSON.stringify(d.score)}.`);
+      throw new ScrlError(`Error in ${fn}: detection ${n} score must be a number, got ${JSON.stringify(d.score)}.`);
     }
     const k = catIndex.get(d.category_id);
     if (k === undefined) return;
@@ -430,7 +431,7 @@ function formatFixed3(x: number): string {
 export function formatCocoStats(stats: number[] | CocoEvalResult): string {
   const values = Array.isArray(stats) ? stats : stats.stats;
   if (values.length !== 12) {
-    throw new Error(`formatCocoStats: expected the 12 COCO summary numbers, got ${values.length}.`);
+    throw new ScrlError(`Error in formatCocoStats: expected the 12 COCO summary numbers, got ${values.length}.`);
   }
   const rows: Array<[boolean, string, string, number]> = [
     [true, '0.50:0.95', 'all', 100],

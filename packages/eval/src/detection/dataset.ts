@@ -4,6 +4,7 @@
  */
 import type { DetectionDataset } from '@scrl/data';
 import type { DetectionSample } from './finetune';
+import { ScrlError } from '@scrl/util';
 
 export interface LoadDetectionSamplesOptions {
   /** Keep only the first `limit` images (dataset order). Default: all. */
@@ -21,7 +22,7 @@ export async function loadDetectionSamples(
 ): Promise<DetectionSample[]> {
   const limit = options.limit ?? dataset.images.length;
   if (!Number.isInteger(limit) || limit < 0) {
-    throw new Error(`loadDetectionSamples: options.limit must be a non-negative integer, got ${options.limit}.`);
+    throw new ScrlError(`Error in loadDetectionSamples: options.limit must be a non-negative integer, got ${options.limit}.`);
   }
   const byImage = new Map<number, DetectionDataset['annotations']>();
   for (const a of dataset.annotations) {

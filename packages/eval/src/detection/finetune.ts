@@ -23,7 +23,7 @@ import {
   type CocoEvalResult,
   type CocoGroundTruth,
 } from '../coco/evaluate-coco';
-import { mulberry32Open } from '@scrl/util';
+import { mulberry32Open, NonFiniteLossError } from '@scrl/util';
 import {
   createFcosDetector,
   decodeFcos,
@@ -333,8 +333,9 @@ export function fineTuneDetection(input: DetectionFineTuneInput): DetectionEvalR
       const loss = value.dataSync()[0];
       if (!Number.isFinite(loss)) {
         tf.dispose([x, value, ...Object.values(grads)]);
-        throw new Error(
-          `${fn}: loss became ${loss} at step ${step} (lr ${lr}); lower config.lr or keep config.clipGradNorm on.`,
+        throw new NonFiniteLossError(
+          `Error in ${fn}: the loss became ${loss} at step ${step + 1} (lr ${lr}); stopping. Lower config.lr or keep config.clipGradNorm on.`,
+          step + 1,
         );
       }
       tf.tidy(() => {

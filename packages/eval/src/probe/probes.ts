@@ -3,7 +3,7 @@
  * Adam with weight decay on standardised features) and the weighted kNN of InstDisc / DINO.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { mulberry32 } from '@scrl/util';
+import { mulberry32, ScrlError } from '@scrl/util';
 import type { RgbImage } from '@scrl/augment';
 import { imagesToTensor, type Backbone, type ImagesToTensorOptions } from '../backbone';
 
@@ -24,10 +24,10 @@ export function extractFeatures(
 ): tf.Tensor2D {
   const batchSize = options.batchSize ?? 64;
   if (!Number.isInteger(batchSize) || batchSize < 1) {
-    throw new Error(`extractFeatures: batchSize must be a positive integer, got ${batchSize}.`);
+    throw new ScrlError(`Error in extractFeatures: batchSize must be a positive integer, got ${batchSize}.`);
   }
   const n = Array.isArray(images) ? images.length : images.shape[0];
-  if (n === 0) throw new Error('extractFeatures: images is empty; pass at least one image.');
+  if (n === 0) throw new ScrlError('Error in extractFeatures: images is empty; pass at least one image.');
   const parts: tf.Tensor2D[] = [];
   for (let start = 0; start < n; start += batchSize) {
     const end = Math.min(n, start + batchSize);
@@ -77,16 +77,16 @@ export interface LinearProbeResult extends ProbeResult {
 
 function checkLabels(fn: string, what: string, labels: ArrayLike<number>, rows: number): void {
   if (labels.length !== rows) {
-    throw new Error(`${fn}: ${what} has ${labels.length} labels for ${rows} feature rows; they must match.`);
+    throw new ScrlError(`Error in ${fn}: ${what} has ${labels.length} labels for ${rows} feature rows; they must match.`);
   }
   for (let i = 0; i < labels.length; i++) {
     const l = labels[i];
-    if (!Number.isInteger(l) || l < 0) throw new Error(`${fn}: ${what}[${i}] = ${l}; labels must be integers >= 0.`);
+    if (!Number.isInteger(l) || l < 0) throw new ScrlError(`Error in ${fn}: ${what}[${i}] = ${l}; labels must be integers >= 0.`);
   }
 }
 
 function checkFeatures(fn: string, what: string, x: tf.Tensor): void {
-  if (x.rank !== 2) throw new Error(`${fn}: ${what} must be [N, C], got shape [${x.shape}].`);
+  if (x.rank !== 2) throw new ScrlError(`Error in ${fn}: ${what} must be [N, C], got shape [${x.shape}].`);
 }
 
 function accuracy(pred: Int32Array, labels: ArrayLike<number>): number {
@@ -108,7 +108,7 @@ function checkProbeInputs(
   checkLabels(fn, 'trainLabels', trainLabels, trainFeats.shape[0]);
   checkLabels(fn, 'testLabels', testLabels, testFeats.shape[0]);
   if (trainFeats.shape[1] !== testFeats.shape[1]) {
-    throw new Error(`${fn}: trainFeats has ${trainFeats.shape[1]} columns but testFeats has ${testFeats.shape[1]}.`);
+    throw new ScrlError(`Error in ${fn}: trainFeats has ${trainFeats.shape[1]} columns but testFeats has ${testFeats.shape[1]}.`);
   }
 }
 
@@ -136,7 +136,7 @@ export function linearProbe(
   for (let i = 0; i < trainLabels.length; i++) maxLabel = Math.max(maxLabel, trainLabels[i]);
   for (let i = 0; i < testLabels.length; i++) maxLabel = Math.max(maxLabel, testLabels[i]);
   const numClasses = options.numClasses ?? maxLabel + 1;
-  if (numClasses <= maxLabel) throw new Error(`${fn}: numClasses = ${numClasses} but a label is ${maxLabel}.`);
+  if (numClasses <= maxLabel) throw new ScrlError(`Error in ${fn}: numClasses = ${numClasses} but a label is ${maxLabel}.`);
   const n = trainFeats.shape[0];
   const dim = trainFeats.shape[1];
   const batchSize = Math.min(options.batchSize ?? n, n);
@@ -227,9 +227,9 @@ export function knnClassify(
   const fn = 'knnClassify';
   checkProbeInputs(fn, trainFeats, trainLabels, testFeats, testLabels);
   const temperature = options.temperature ?? 0.07;
-  if (!(temperature > 0)) throw new Error(`${fn}: temperature must be > 0, got ${temperature}.`);
+  if (!(temperature > 0)) throw new ScrlError(`Error in ${fn}: temperature must be > 0, got ${temperature}.`);
   const k = Math.min(options.k ?? 20, trainFeats.shape[0]);
-  if (!Number.isInteger(k) || k < 1) throw new Error(`${fn}: k must be a positive integer, got ${options.k}.`);
+  if (!Number.isInteger(k) || k < 1) throw new ScrlError(`Error in ${fn}: k must be a positive integer, got ${options.k}.`);
   let maxLabel = 0;
   for (let i = 0; i < trainLabels.length; i++) maxLabel = Math.max(maxLabel, trainLabels[i]);
   const numClasses = options.numClasses ?? maxLabel + 1;

@@ -5,7 +5,7 @@
  */
 import sharp from 'sharp';
 import type { RgbImage } from '@scrl/augment';
-import { blit, drawBox, drawText, fillRect, textWidth } from '@scrl/util';
+import { blit, drawBox, drawText, fillRect, textWidth, ScrlError } from '@scrl/util';
 
 // Public names of this package since before the helpers moved to @scrl/util.
 export { drawBox, drawText, textWidth };
@@ -44,7 +44,7 @@ export interface DrawDetectionsOptions {
  */
 export async function drawDetections(items: ImageDetections[], options: DrawDetectionsOptions): Promise<Buffer> {
   const fn = 'drawDetections';
-  if (items.length === 0) throw new Error(`${fn}: items is empty; pass at least one image.`);
+  if (items.length === 0) throw new ScrlError(`Error in ${fn}: items is empty; pass at least one image.`);
   const minScore = options.minScore ?? 0.3;
   const columns = Math.max(1, Math.min(options.columns ?? 4, items.length));
   const gap = options.gap ?? 4;
@@ -52,7 +52,7 @@ export async function drawDetections(items: ImageDetections[], options: DrawDete
   const upscale = options.upscale ?? Math.max(1, Math.round(256 / maxW));
   const tiles = items.map((it, i) => {
     if (it.boxes.length !== it.labels.length || (it.scores && it.scores.length !== it.labels.length)) {
-      throw new Error(`${fn}: item ${i} has ${it.boxes.length} boxes, ${it.labels.length} labels and ${it.scores?.length ?? 'no'} scores; they must match.`);
+      throw new ScrlError(`Error in ${fn}: item ${i} has ${it.boxes.length} boxes, ${it.labels.length} labels and ${it.scores?.length ?? 'no'} scores; they must match.`);
     }
     const w = it.image.width * upscale;
     const h = it.image.height * upscale;

@@ -26,7 +26,7 @@ export function conv2dBackpropFilterViaConv2D(args: {
   const g = convGeometry('Conv2DBackpropFilter', x.shape, attrs.filterShape, attrs);
   if (dy.shape[1] !== g.outHeight || dy.shape[2] !== g.outWidth || dy.shape[3] !== g.outChannels) {
     throw new Error(
-      `Conv2DBackpropFilter: dy has shape [${dy.shape}] but x [${x.shape}] with filter ` +
+      `Error in Conv2DBackpropFilter: dy has shape [${dy.shape}] but x [${x.shape}] with filter ` +
         `[${attrs.filterShape}] gives outputs [${g.batch},${g.outHeight},${g.outWidth},${g.outChannels}].`,
     );
   }
@@ -86,7 +86,7 @@ export function conv2dBackpropFilterIm2col(args: {
   const g = convGeometry('Conv2DBackpropFilter', x.shape, attrs.filterShape, attrs);
   if (dy.shape[1] !== g.outHeight || dy.shape[2] !== g.outWidth || dy.shape[3] !== g.outChannels) {
     throw new Error(
-      `Conv2DBackpropFilter: dy has shape [${dy.shape}] but x [${x.shape}] with filter ` +
+      `Error in Conv2DBackpropFilter: dy has shape [${dy.shape}] but x [${x.shape}] with filter ` +
         `[${attrs.filterShape}] gives outputs [${g.batch},${g.outHeight},${g.outWidth},${g.outChannels}].`,
     );
   }

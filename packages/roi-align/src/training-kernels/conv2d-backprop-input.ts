@@ -71,7 +71,7 @@ export function conv2dBackpropInputViaConv2D(args: {
   const g = convGeometry('Conv2DBackpropInput', attrs.inputShape, filter.shape, attrs);
   if (dy.shape[0] !== g.batch || dy.shape[1] !== g.outHeight || dy.shape[2] !== g.outWidth || dy.shape[3] !== g.outChannels) {
     throw new Error(
-      `Conv2DBackpropInput: dy has shape [${dy.shape}] but inputShape [${attrs.inputShape}] with filter ` +
+      `Error in Conv2DBackpropInput: dy has shape [${dy.shape}] but inputShape [${attrs.inputShape}] with filter ` +
         `[${filter.shape}] gives outputs [${g.batch},${g.outHeight},${g.outWidth},${g.outChannels}].`,
     );
   }

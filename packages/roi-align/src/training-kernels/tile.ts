@@ -22,7 +22,7 @@ export function tileByBlocks(args: {
   if (x.dtype !== 'float32' && x.dtype !== 'int32') return null;
   const rank = x.shape.length;
   if (reps.length !== rank) {
-    throw new Error(`Tile: reps [${reps}] must have one entry per dimension of x [${x.shape}].`);
+    throw new Error(`Error in Tile: reps [${reps}] must have one entry per dimension of x [${x.shape}].`);
   }
   const outShape = x.shape.map((d, i) => d * reps[i]);
   const out = allocate(backend, outShape, x.dtype);

@@ -20,15 +20,15 @@ export function unsortedSegmentSumTypedArray(args: {
   const idRank = segmentIds.shape.length;
   if (idRank === 0 || idRank > x.shape.length || segmentIds.shape.some((d, i) => d !== x.shape[i])) {
     throw new Error(
-      `UnsortedSegmentSum: segmentIds shape [${segmentIds.shape}] must be a non-empty prefix of ` +
+      `Error in UnsortedSegmentSum: segmentIds shape [${segmentIds.shape}] must be a non-empty prefix of ` +
         `x shape [${x.shape}].`,
     );
   }
   if (!Number.isInteger(numSegments) || numSegments < 0) {
-    throw new Error(`UnsortedSegmentSum: numSegments must be a non-negative integer, got ${numSegments}.`);
+    throw new Error(`Error in UnsortedSegmentSum: numSegments must be a non-negative integer, got ${numSegments}.`);
   }
   if (x.dtype !== 'float32' && x.dtype !== 'int32') {
-    throw new Error(`UnsortedSegmentSum: x must be float32 or int32, got ${x.dtype}.`);
+    throw new Error(`Error in UnsortedSegmentSum: x must be float32 or int32, got ${x.dtype}.`);
   }
   const inner = x.shape.slice(idRank).reduce((a, b) => a * b, 1);
   const count = segmentIds.shape.reduce((a, b) => a * b, 1);
