@@ -43,18 +43,19 @@ module.exports = [
             { sourceTag: 'type:ops', onlyDependOnLibsWithTags: ['type:util'] },
             { sourceTag: 'type:geometry', onlyDependOnLibsWithTags: ['type:util', 'type:ops'] },
             { sourceTag: 'type:model', onlyDependOnLibsWithTags: ['type:util', 'type:ops'] },
+            { sourceTag: 'type:optim', onlyDependOnLibsWithTags: ['type:util', 'type:ops', 'type:model'] },
             { sourceTag: 'type:data', onlyDependOnLibsWithTags: ['type:util', 'type:ops', 'type:geometry'] },
             {
               sourceTag: 'type:train',
-              onlyDependOnLibsWithTags: ['type:util', 'type:ops', 'type:geometry', 'type:model', 'type:data'],
+              onlyDependOnLibsWithTags: ['type:util', 'type:ops', 'type:geometry', 'type:model', 'type:optim', 'type:data'],
             },
             {
               sourceTag: 'type:eval',
-              onlyDependOnLibsWithTags: ['type:util', 'type:ops', 'type:geometry', 'type:model', 'type:data'],
+              onlyDependOnLibsWithTags: ['type:util', 'type:ops', 'type:geometry', 'type:model', 'type:optim', 'type:data'],
             },
             {
               sourceTag: 'type:app',
-              onlyDependOnLibsWithTags: ['type:util', 'type:ops', 'type:geometry', 'type:model', 'type:data', 'type:train', 'type:eval'],
+              onlyDependOnLibsWithTags: ['type:util', 'type:ops', 'type:geometry', 'type:model', 'type:optim', 'type:data', 'type:train', 'type:eval'],
             },
           ],
         },

@@ -5,12 +5,9 @@
  */
 import '@scrl/roi-align';
 
-export { Lars } from './lars';
-export type { LarsConfig, LarsOptions, LarsState } from './lars';
-export { learningRateAt, momentumAt, scaledLearningRate } from './schedules';
-export type { LearningRateSchedule } from './schedules';
-export { copyModuleState, updateMomentum } from './ema';
-export { GradientAccumulator } from './accumulate';
+// The optimisers live in @scrl/optim (eval's fine-tuning uses them too); re-exported here.
+export { copyModuleState, GradientAccumulator, Lars, learningRateAt, momentumAt, scaledLearningRate, updateMomentum } from '@scrl/optim';
+export type { LarsConfig, LarsOptions, LarsState, LearningRateSchedule } from '@scrl/optim';
 // Moved to @scrl/models (one safetensors implementation); re-exported for existing callers.
 export { decodeSafetensors, encodeSafetensors } from '@scrl/models';
 export type { TensorDict, TensorRecord } from '@scrl/models';

@@ -7,7 +7,7 @@ import { createResNet, predictionHead, projectionHead } from '@scrl/models';
 import type { MlpHead, Module, NamedBuffer, NamedParameter, ResNet } from '@scrl/models';
 import { roiAlign } from '@scrl/roi-align';
 import type { TrainConfig } from './config';
-import { copyModuleState } from './ema';
+import { copyModuleState } from '@scrl/optim';
 import type { TensorDict } from '@scrl/models';
 import { ScrlError } from '@scrl/util';
 

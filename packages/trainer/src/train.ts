@@ -12,13 +12,11 @@ import { createViewPairLoader, ImageFolder } from '@scrl/data';
 import type { ViewPairLoader } from '@scrl/data';
 import { byolLoss, scrlLoss } from '@scrl/loss';
 import { NonFiniteLossError, ScrlError } from '@scrl/util';
-import { GradientAccumulator } from './accumulate';
 import { findLatestCheckpoint, writeCheckpoint } from './checkpoint';
 import { validateConfig } from './config';
 import type { TrainConfig } from './config';
-import { updateMomentum } from './ema';
-import { Lars } from './lars';
-import type { LarsState } from './lars';
+import { GradientAccumulator, Lars, learningRateAt, momentumAt, scaledLearningRate, updateMomentum } from '@scrl/optim';
+import type { LarsState } from '@scrl/optim';
 import { MetricsWriter, ProgressReporter, readMetrics } from './metrics';
 import type { ProgressOptions, StepMetrics } from './metrics';
 import {
@@ -33,7 +31,6 @@ import {
 } from './networks';
 import type { Networks, Regions } from './networks';
 import { writeLossCurvePng } from './plot';
-import { learningRateAt, momentumAt, scaledLearningRate } from './schedules';
 import type { ImageSource } from './source';
 import type { TensorDict } from '@scrl/models';
 

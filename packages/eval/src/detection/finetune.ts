@@ -23,6 +23,7 @@ import {
   type CocoEvalResult,
   type CocoGroundTruth,
 } from '../coco/evaluate-coco';
+import { multiStepLearningRateAt, SgdMomentum } from '@scrl/optim';
 import { mulberry32Open, NonFiniteLossError } from '@scrl/util';
 import {
   createFcosDetector,
@@ -151,13 +152,13 @@ export interface DetectionEvalResult {
 
 /** Learning rate at `step`: linear warmup, then step decay. */
 export function detectionLearningRate(config: DetectionFineTuneConfig, step: number): number {
-  let lr = config.lr;
-  for (const f of config.lrDecayAt) if (step >= Math.floor(f * config.steps)) lr *= 0.1;
-  if (step < config.warmupSteps) {
-    const alpha = step / config.warmupSteps;
-    lr *= config.warmupFactor * (1 - alpha) + alpha;
-  }
-  return lr;
+  return multiStepLearningRateAt(step, {
+    baseLr: config.lr,
+    milestones: config.lrDecayAt.map((f) => Math.floor(f * config.steps)),
+    gamma: 0.1,
+    warmupSteps: config.warmupSteps,
+    warmupFactor: config.warmupFactor,
+  });
 }
 
 function flipImage(im: RgbImage): RgbImage {
@@ -274,12 +275,7 @@ export function fineTuneDetection(input: DetectionFineTuneInput): DetectionEvalR
     .parameters()
     .filter((p) => config.bn === 'batch' || (p.role !== 'bn-weight' && p.role !== 'bn-bias'));
   const vars = trainable.map((p) => p.variable);
-  const velocity = vars.map((v) => {
-    const zeros = tf.zerosLike(v);
-    const m = tf.variable(zeros, false);
-    zeros.dispose();
-    return m;
-  });
+  const sgd = new SgdMomentum(trainable, { momentum: config.momentum, weightDecay: config.weightDecay });
   const rand = mulberry32Open(config.seed + 1);
   const size = config.imageSize;
   const history: DetectionStepInfo[] = [];
@@ -345,15 +341,8 @@ export function fineTuneDetection(input: DetectionFineTuneInput): DetectionEvalR
           const norm = tf.sqrt(tf.addN(present.map((v) => tf.sum(tf.square(grads[v.name]))))).dataSync()[0];
           if (norm > config.clipGradNorm) scale = config.clipGradNorm / norm;
         }
-        trainable.forEach((p, i) => {
-          // A parameter the loss does not reach (e.g. an unused classifier) has no gradient.
-          if (grads[p.variable.name] === undefined) return;
-          let g = tf.mul(grads[p.variable.name], scale);
-          if (p.role === 'weight' && config.weightDecay > 0) g = tf.add(g, tf.mul(p.variable, config.weightDecay));
-          const v = tf.add(tf.mul(velocity[i], config.momentum), g);
-          velocity[i].assign(v);
-          p.variable.assign(tf.sub(p.variable, tf.mul(v, lr)));
-        });
+        // A parameter the loss does not reach (e.g. an unused classifier) has no gradient: left as is.
+        sgd.step(grads, lr, scale);
       });
       tf.dispose([x, value, ...Object.values(grads)]);
       const elapsedMs = Date.now() - t0;
@@ -375,7 +364,7 @@ export function fineTuneDetection(input: DetectionFineTuneInput): DetectionEvalR
     detector.dispose();
     throw e;
   } finally {
-    velocity.forEach((v) => v.dispose());
+    sgd.dispose();
   }
 
   const groundTruth = samplesToCoco(input.val, input.categories);

@@ -66,3 +66,34 @@ export function momentumAt(step: number, base: number, totalSteps: number): numb
   const k = Math.min(step, totalSteps);
   return 1 - ((1 - base) * (Math.cos((Math.PI * k) / totalSteps) + 1)) / 2;
 }
+
+/** detectron2's `WarmupMultiStepLR`: step decay at milestones after a linear warmup. */
+export interface MultiStepSchedule {
+  /** Learning rate before any decay. */
+  baseLr: number;
+  /** Steps at which the rate is multiplied by `gamma` (each milestone once reached). */
+  milestones: readonly number[];
+  /** Decay factor per milestone. Default 0.1. */
+  gamma?: number;
+  /** Steps of linear warmup from `warmupFactor * lr` (default 0: none). */
+  warmupSteps?: number;
+  /** Start of the warmup as a fraction of the rate. Default 0.001. */
+  warmupFactor?: number;
+}
+
+/**
+ * The learning rate at `step` (0-based) of a {@link MultiStepSchedule}: `baseLr * gamma^k` after
+ * k milestones, times `warmupFactor * (1 - a) + a` with `a = step / warmupSteps` during warmup.
+ */
+export function multiStepLearningRateAt(step: number, schedule: MultiStepSchedule): number {
+  const gamma = schedule.gamma ?? 0.1;
+  const warmupSteps = schedule.warmupSteps ?? 0;
+  const warmupFactor = schedule.warmupFactor ?? 0.001;
+  let lr = schedule.baseLr;
+  for (const m of schedule.milestones) if (step >= m) lr *= gamma;
+  if (step < warmupSteps) {
+    const alpha = step / warmupSteps;
+    lr *= warmupFactor * (1 - alpha) + alpha;
+  }
+  return lr;
+}
