@@ -27,6 +27,8 @@ export { renderScene, SCENE_CLASSES } from './scene-render';
 export type { RenderedScene, RenderSceneOptions, SceneObject } from './scene-render';
 export { checkScenes, ensureScenes, generateScenes, loadSceneLabels, loadScenes, SCENES_GENERATOR } from './scenes';
 export type { GenerateScenesOptions, ScenesInfo } from './scenes';
+export { imageFolderSource, inMemorySource, isImageSource } from './image-source';
+export type { ImageSource } from './image-source';
 export { createViewPairLoader, loaderWorkerFile, ViewPairLoader } from './loader';
 export type { LoaderStats, ViewPairBatch, ViewPairLoaderOptions, ViewPairSource } from './loader';
 export { itemRng } from './loader-batch';

@@ -8,6 +8,7 @@ import {
   sampleBoxPairs,
   type BoxPair,
   type BoxPairOptions,
+  type RgbImage,
   type ViewGeometry,
   type ViewPipeline,
   type ViewPipelineOptions,
@@ -26,8 +27,12 @@ export interface BatchJob {
   jobId: number;
   epoch: number;
   step: number;
+  /** `file` names the image for logs and, without a `read` function, is decoded. */
   items: Array<{ index: number; file: string }>;
 }
+
+/** How a builder gets image `index` (named `file`): an ImageSource's `read`, or decoding the file. */
+export type ReadImage = (index: number, file: string) => Promise<RgbImage>;
 
 export interface BatchResult {
   jobId: number;
@@ -53,7 +58,7 @@ export function itemRng(seed: number | string, epoch: number, index: number) {
   return createRng(seed).fork('item').fork(epoch).fork(index);
 }
 
-export function createBatchBuilder(config: BatchConfig): BatchBuilder {
+export function createBatchBuilder(config: BatchConfig, read: ReadImage = (_, file) => decodeImage(file)): BatchBuilder {
   const S = config.viewSize;
   const pipeline: ViewPipeline = createViewPipeline({ ...config.pipeline, viewSize: S });
   const boxOptions: BoxPairOptions = { ...config.boxPairs, viewSize: S };
@@ -69,7 +74,7 @@ export function createBatchBuilder(config: BatchConfig): BatchBuilder {
       for (const { index, file } of job.items) {
         let image;
         try {
-          image = await decodeImage(file);
+          image = await read(index, file);
         } catch (err) {
           skipped.push({ index, file, reason: (err as Error).message });
           continue;

@@ -8,7 +8,8 @@ import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { createRng, type BoxPair, type BoxPairOptions, type ViewGeometry, type ViewPipelineOptions } from '@scrl/augment';
 import { defaultWarn, SkipLog, type SkippedFile, type WarnFn } from './errors';
-import { createBatchBuilder, type BatchBuilder, type BatchConfig, type BatchJob, type BatchResult } from './loader-batch';
+import { isImageSource, type ImageSource } from './image-source';
+import { createBatchBuilder, type BatchBuilder, type BatchConfig, type BatchJob, type BatchResult, type ReadImage } from './loader-batch';
 import { ScrlError } from '@scrl/util';
 
 /** One batch, as the trainer consumes it (`boxPairBatch(batch.boxPairs)` from @scrl/augment makes the RoI tensors). */
@@ -32,13 +33,23 @@ export interface ViewPairBatch {
   step: number;
 }
 
-/** Where the loader reads images from: a list of files, or anything with `files` or `images[].file`. */
-export type ViewPairSource = readonly string[] | { readonly files: readonly string[] } | { readonly images: ReadonlyArray<{ file: string }> };
+/**
+ * Where the loader reads images from: a list of files, anything with `files` or `images[].file`
+ * (an ImageFolder, a DetectionDataset), or an {@link ImageSource} (read in the calling thread).
+ */
+export type ViewPairSource =
+  | readonly string[]
+  | { readonly files: readonly string[] }
+  | { readonly images: ReadonlyArray<{ file: string }> }
+  | ImageSource;
 
 export interface ViewPairLoaderOptions {
   /** Images per batch. Required. */
   batchSize: number;
-  /** Worker threads (default `min(2, cores)`); 0 builds batches in this thread (for debugging). */
+  /**
+   * Worker threads (default `min(2, cores)`); 0 builds batches in this thread (for debugging).
+   * An ImageSource is always read in this thread (its `read` cannot cross threads): 0 then.
+   */
   workers?: number;
   /** Most batches being built or waiting to be taken, at once (default `max(2, workers)`). */
   prefetch?: number;
@@ -75,6 +86,8 @@ export interface LoaderStats {
 
 function sourceFiles(source: ViewPairSource): readonly string[] {
   if (Array.isArray(source)) return source as readonly string[];
+  // Names for logs only: the source's read() gets the index.
+  if (isImageSource(source)) return Array.from({ length: source.length }, (_, i) => `${source.description}[${i}]`);
   const s = source as { files?: readonly string[]; images?: ReadonlyArray<{ file: string }> };
   if (s.files) return s.files;
   if (s.images) return s.images.map((im) => im.file);
@@ -179,7 +192,8 @@ export class ViewPairLoader {
     if (this.files.length === 0) fail('source', '(no files)', 'a non-empty list of image files');
     if (!Number.isInteger(options.batchSize) || options.batchSize < 1) fail('batchSize', options.batchSize, 'a positive integer');
     this.batchSize = options.batchSize;
-    this.workerCount = options.workers ?? Math.min(2, os.availableParallelism());
+    const imageSource = isImageSource(source) ? source : null;
+    this.workerCount = imageSource ? 0 : options.workers ?? Math.min(2, os.availableParallelism());
     if (!Number.isInteger(this.workerCount) || this.workerCount < 0) fail('workers', options.workers, 'a non-negative integer');
     this.prefetch = options.prefetch ?? Math.max(2, this.workerCount);
     if (!Number.isInteger(this.prefetch) || this.prefetch < 1) fail('prefetch', options.prefetch, 'a positive integer');
@@ -196,13 +210,14 @@ export class ViewPairLoader {
     this.config = { seed: this.seed, viewSize: this.viewSize, pipeline: options.pipeline ?? {}, boxPairs: options.boxPairs ?? {} };
     // Fail now, in the caller's thread, on bad pipeline or box settings rather than in a worker.
     createBatchBuilder(this.config);
+    const read: ReadImage | undefined = imageSource ? (index) => imageSource.read(index) : undefined;
     this.warn = options.warn === undefined ? defaultWarn : options.warn;
     this.log = new SkipLog(this.warn);
     if (this.workerCount > 0) {
       const file = loaderWorkerFile();
       for (let i = 0; i < this.workerCount; i++) this.slots.push(this.startWorker(file));
     } else {
-      this.local = createBatchBuilder(this.config);
+      this.local = createBatchBuilder(this.config, read);
     }
   }
 

@@ -1,7 +1,8 @@
 /**
- * @scrl/trainer: SCRL and BYOL pretraining. The building blocks (LARS, schedules, EMA,
- * gradient accumulation, checkpoints, metrics) are importable one by one for a user's own
- * loop; `train()` puts them together.
+ * @scrl/trainer: SCRL and BYOL pretraining. The building blocks (the optimiser steps
+ * `scrlStep` / `byolStep`, the hooks, checkpoints, metrics, and LARS, schedules, EMA and
+ * gradient accumulation from @scrl/optim) are importable one by one for a user's own loop;
+ * `train()` is a thin loop over them.
  */
 import '@scrl/roi-align';
 
@@ -35,8 +36,9 @@ export {
 } from './config';
 export type { PresetName, ResolveConfigOptions, TrainConfig } from './config';
 export { backboneFromCheckpoint, backboneFromInit, resolveCheckpoint } from './backbone';
-export { imageFolderSource, inMemorySource } from './source';
-export type { ImageSource } from './source';
+// Image sources live in @scrl/data (the loader reads them); re-exported for existing callers.
+export { imageFolderSource, inMemorySource } from '@scrl/data';
+export type { ImageSource } from '@scrl/data';
 export {
   buildNetworks,
   disposeNetworks,

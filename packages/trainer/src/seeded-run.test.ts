@@ -10,7 +10,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import sharp from 'sharp';
 import { initBackend } from '@scrl/roi-align';
-import { applyOverrides, presetConfig, readMetrics, train } from './index';
+import { applyOverrides, imageFolderSource, presetConfig, readMetrics, train } from './index';
 
 jest.setTimeout(600_000);
 
@@ -56,9 +56,11 @@ describe('seeded 20-step pretraining run [wasm]', () => {
   });
 
   it.each([
-    ['scrl', [] as string[]],
-    ['byol, accumulate 2', ['method=byol', 'batch.accumulate=2']],
-  ])('%s gives the recorded loss sequence exactly', async (name, extra) => {
+    ['scrl', [] as string[], 'folder'],
+    ['byol, accumulate 2', ['method=byol', 'batch.accumulate=2'], 'folder'],
+    // One data path (issue 17, item 3): an ImageSource of the same folder gives the same run.
+    ['scrl', [] as string[], 'imageFolderSource'],
+  ])('%s from a %s gives the recorded loss sequence exactly', async (name, extra, from) => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'scrl-seeded-data-'));
     const out = fs.mkdtempSync(path.join(os.tmpdir(), 'scrl-seeded-run-'));
     await writeImages(dir, 12);
@@ -75,7 +77,8 @@ describe('seeded 20-step pretraining run [wasm]', () => {
       'checkpoint.every=100',
       ...extra,
     ]);
-    await train({ config, out, data: dir, workers: 0, log: null, progress: false });
+    const data = from === 'folder' ? dir : imageFolderSource(dir);
+    await train({ config, out, data, workers: 0, log: null, progress: false });
     const losses = readMetrics(path.join(out, 'metrics.jsonl')).map((r) => r.loss);
     if (process.env.SCRL_RECORD_SEEDED_RUN === '1') console.log(name, JSON.stringify(losses));
     expect(losses).toHaveLength(20);

@@ -1,38 +1,32 @@
 /**
- * The SCRL / BYOL pretraining loop (docs/scrl-reference.md sections 3 to 5), built from the
- * package's blocks: views and box pairs per image, online and target forward, the loss,
- * gradient accumulation, LARS, the EMA update, checkpoints and metrics.
+ * The SCRL / BYOL pretraining loop (docs/scrl-reference.md sections 3 to 5): a thin loop over
+ * the exported step (`scrlStep` / `byolStep`, step.ts) with hooks around it (hooks.ts: schedule,
+ * metrics, progress, checkpoints, loss curve), fed by the one data path (micro-batches.ts).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { boxPairBatch, createRng, createViewPipeline, sampleBoxPairs } from '@scrl/augment';
-import type { BoxPair, Rng } from '@scrl/augment';
-import { createViewPairLoader, ImageFolder } from '@scrl/data';
-import type { ViewPairLoader } from '@scrl/data';
-import { byolLoss, scrlLoss } from '@scrl/loss';
+import { createRng } from '@scrl/augment';
+import { ImageFolder, isImageSource } from '@scrl/data';
+import type { ImageSource } from '@scrl/data';
+import type { LarsState } from '@scrl/optim';
+import { scaledLearningRate } from '@scrl/optim';
 import { NonFiniteLossError, ScrlError } from '@scrl/util';
-import { findLatestCheckpoint, writeCheckpoint } from './checkpoint';
+import { findLatestCheckpoint } from './checkpoint';
+import type { Checkpoint } from './checkpoint';
 import { validateConfig } from './config';
 import type { TrainConfig } from './config';
-import { GradientAccumulator, Lars, learningRateAt, momentumAt, scaledLearningRate, updateMomentum } from '@scrl/optim';
-import type { LarsState } from '@scrl/optim';
-import { MetricsWriter, ProgressReporter, readMetrics } from './metrics';
+import { callbackHook, checkpointHook, lossCurveHook, metricsHook, progressHook, scheduleHook } from './hooks';
+import type { TrainContext, TrainHook, TrainPlan } from './hooks';
+import { MetricsWriter } from './metrics';
 import type { ProgressOptions, StepMetrics } from './metrics';
-import {
-  batchNormCounters,
-  buildNetworks,
-  disposeNetworks,
-  networkTensors,
-  onlineForward,
-  onlineParameters,
-  restoreNetworks,
-  targetForward,
-} from './networks';
-import type { Networks, Regions } from './networks';
-import { writeLossCurvePng } from './plot';
-import type { ImageSource } from './source';
-import type { TensorDict } from '@scrl/models';
+import { microBatchStream } from './micro-batches';
+import type { MicroBatchStream } from './micro-batches';
+import { onlineParameters, restoreNetworks } from './networks';
+import { createPretrainModel, disposePretrainModel, NonFiniteStepError, pretrainStep } from './step';
+import type { PretrainModel } from './step';
+
+export type { TrainPlan } from './hooks';
 
 export interface TrainOptions {
   /** A validated config (`presetConfig`, `resolveConfig`, `applyOverrides`). */
@@ -55,7 +49,8 @@ export interface TrainOptions {
   checkpointEvery?: number;
   /**
    * Worker threads of `@scrl/data`'s view-pair loader when `data` is a folder (default: its
-   * default, min(2, cores)); 0 builds views in this thread. Ignored for an `ImageSource`.
+   * default, min(2, cores)); 0 builds views in this thread. An `ImageSource` is always read in
+   * this thread.
    */
   workers?: number;
   /** Aborting stops after the current step, with a checkpoint. */
@@ -66,6 +61,8 @@ export interface TrainOptions {
   progress?: ProgressOptions['stream'] | false;
   /** Called with each step's metrics after it is written. */
   onStep?: (metrics: StepMetrics) => void;
+  /** Your own hooks (detectron2 style), run after the built-in ones at each point. */
+  hooks?: TrainHook[];
 }
 
 export interface TrainResult {
@@ -79,16 +76,6 @@ export interface TrainResult {
   /** Sidecar path of the last checkpoint written or resumed from. */
   checkpoint: string | null;
   out: string;
-}
-
-/** The numbers derived from the config and the dataset, written to config.json. */
-export interface TrainPlan {
-  images: number;
-  effectiveBatch: number;
-  stepsPerEpoch: number;
-  totalSteps: number;
-  warmupSteps: number;
-  peakLr: number;
 }
 
 /** Schedule lengths and the peak learning rate for `config` on a dataset of `images` images. */
@@ -122,125 +109,39 @@ function configDifferences(a: unknown, b: unknown, prefix = ''): string[] {
   return JSON.stringify(a) === JSON.stringify(b) ? [] : [`${prefix} (checkpoint ${JSON.stringify(a)}, now ${JSON.stringify(b)})`];
 }
 
-/** Visits images epoch by epoch, each epoch in a seeded random order. */
-class SampleOrder {
-  private epoch = -1;
-  private order: Uint32Array = new Uint32Array(0);
-  constructor(
-    private readonly n: number,
-    private readonly rng: Rng,
-  ) {}
-
-  /** Image index of the `k`-th sample drawn since the start of training. */
-  imageOf(k: number): number {
-    const epoch = Math.floor(k / this.n);
-    if (epoch !== this.epoch) {
-      const r = this.rng.fork(epoch);
-      const order = new Uint32Array(this.n);
-      for (let i = 0; i < this.n; i++) order[i] = i;
-      for (let i = this.n - 1; i > 0; i--) {
-        const j = r.int(0, i);
-        [order[i], order[j]] = [order[j], order[i]];
-      }
-      this.order = order;
-      this.epoch = epoch;
+/** The images of `data`: a folder's sorted file list, or an ImageSource. */
+async function openData(data: TrainOptions['data']): Promise<{ source: string[] | ImageSource; images: number; description: string }> {
+  if (typeof data === 'string') {
+    if (!fs.existsSync(data) || !fs.statSync(data).isDirectory()) {
+      throw new ScrlError(`Error in train: data '${data}' is not a directory. Pass --data DIR with image files (jpg, jpeg, png, webp).`);
     }
-    return this.order[k % this.n];
+    // Sorted, so the sample order depends on the seed only, not on the file system.
+    const files = [...(await ImageFolder.open(data)).files].sort();
+    return { source: files, images: files.length, description: `${path.resolve(data)} (${files.length} images)` };
   }
+  if (!isImageSource(data)) {
+    throw new ScrlError('Error in train: options.data must be a folder path or an ImageSource ({ length, description, read(i) }).');
+  }
+  return { source: data, images: data.length, description: data.description };
 }
 
-/** One micro-batch of stacked views: `[view 1 of every image, view 2 of every image]`. */
-interface MicroBatch {
-  view1: Float32Array;
-  view2: Float32Array;
-  /** Images in it (a folder loader may skip unreadable files). */
-  images: number;
-  pairs: BoxPair[][];
-}
-
-/** Micro-batches in training order, from micro-batch `first` on. */
-interface MicroBatchStream {
-  next(): Promise<MicroBatch>;
-  close(): Promise<void>;
-}
-
-interface StreamSettings {
-  seed: number;
-  batchSize: number;
-  viewSize: number;
-  scale: [number, number];
-  blur: 'resize' | 'gaussian';
-  boxes: { minSize: number; boxesPerImage: number; iouThreshold: number; maxTries: number; jitter: number };
-  withBoxes: boolean;
-}
-
-/**
- * In this thread, from an {@link ImageSource}: image order per epoch, views and boxes are all
- * forked from the seed by (label, sample number), so micro-batch `g` is the same whenever it
- * is built.
- */
-function sourceStream(source: ImageSource, s: StreamSettings, first: number): MicroBatchStream {
-  const root = createRng(s.seed);
-  const order = new SampleOrder(source.length, root.fork('shuffle'));
-  const pipeline = createViewPipeline({ viewSize: s.viewSize, scale: s.scale, blur: s.blur });
-  const B = s.batchSize;
-  const per = s.viewSize * s.viewSize * 3;
-  let g = first;
-  return {
-    async next(): Promise<MicroBatch> {
-      const start = g * B;
-      g += 1;
-      const view1 = new Float32Array(B * per);
-      const view2 = new Float32Array(B * per);
-      const pairs: BoxPair[][] = new Array(B);
-      await Promise.all(
-        Array.from({ length: B }, async (_, i) => {
-          const k = start + i;
-          const image = await source.read(order.imageOf(k));
-          const [v1, v2] = await pipeline.viewPair(image, root.fork('views').fork(k));
-          view1.set(v1.pixels, i * per);
-          view2.set(v2.pixels, i * per);
-          const boxOptions = { viewSize: s.viewSize, ...s.boxes };
-          pairs[i] = s.withBoxes ? sampleBoxPairs(v1.geometry, v2.geometry, boxOptions, root.fork('boxes').fork(k)) : [];
-        }),
-      );
-      return { view1, view2, images: B, pairs };
-    },
-    close: async () => undefined,
-  };
-}
-
-/**
- * From a folder, through `@scrl/data`'s prefetching view-pair loader (worker threads): micro-
- * batch `g` is batch `g mod stepsPerEpoch` of epoch `floor(g / stepsPerEpoch)`, which the
- * loader rebuilds identically on resume.
- */
-function loaderStream(files: string[], s: StreamSettings, first: number, workers: number | undefined): MicroBatchStream {
-  const loader: ViewPairLoader = createViewPairLoader(files, {
-    batchSize: s.batchSize,
-    workers,
-    seed: s.seed,
-    viewSize: s.viewSize,
-    pipeline: { scale: s.scale, blur: s.blur },
-    boxPairs: s.boxes,
-  });
-  const perEpoch = loader.stepsPerEpoch;
-  let epoch = Math.floor(first / perEpoch);
-  let it = loader.epoch(epoch, { startStep: first % perEpoch });
-  return {
-    async next(): Promise<MicroBatch> {
-      for (;;) {
-        const r = await it.next();
-        if (!r.done) {
-          const b = r.value;
-          return { view1: b.view1, view2: b.view2, images: b.batchSize, pairs: s.withBoxes ? b.boxPairs : b.boxPairs.map(() => []) };
-        }
-        epoch += 1;
-        it = loader.epoch(epoch);
-      }
-    },
-    close: () => loader.close(),
-  };
+/** Restores networks and LARS from `existing` after checking that the config is the same. */
+function restoreRun(model: PretrainModel, existing: Checkpoint, config: TrainConfig): void {
+  const diff = configDifferences(existing.state.config, config);
+  if (diff.length > 0) {
+    throw new ScrlError(
+      `Error in train: --resume: the config differs from the checkpoint's in ${diff.join('; ')}. ` +
+        'Resume with the same config, or start a new run in another --out.',
+    );
+  }
+  restoreNetworks(model.nets, existing.tensors, existing.state.batchNormCounters as Record<string, number[]> | undefined);
+  const saved = existing.state.optimizer as { config: LarsState['config']; steps: number };
+  const buffers: LarsState['buffers'] = {};
+  for (const p of onlineParameters(model.nets.online)) {
+    const t = existing.tensors[`optimizer.momentum.${p.name}`];
+    if (t) buffers[p.name] = t;
+  }
+  model.lars.setState({ config: saved.config, steps: saved.steps, buffers });
 }
 
 /**
@@ -262,26 +163,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   if (!Number.isInteger(every) || every < 1) {
     throw new ScrlError(`Error in train: checkpointEvery must be an integer >= 1 but got ${options.checkpointEvery}.`);
   }
-  const folder = typeof options.data === 'string' ? options.data : null;
-  let images: number;
-  let description: string;
-  let files: string[] = [];
-  if (folder !== null) {
-    if (!fs.existsSync(folder) || !fs.statSync(folder).isDirectory()) {
-      throw new ScrlError(`Error in train: data '${folder}' is not a directory. Pass --data DIR with image files (jpg, jpeg, png, webp).`);
-    }
-    // Sorted, so the sample order depends on the seed only, not on the file system.
-    files = [...(await ImageFolder.open(folder)).files].sort();
-    images = files.length;
-    description = `${path.resolve(folder)} (${images} images)`;
-  } else {
-    const src = options.data as ImageSource;
-    if (!src || typeof src.read !== 'function' || !Number.isInteger(src.length)) {
-      throw new ScrlError('Error in train: options.data must be a folder path or an ImageSource ({ length, description, read(i) }).');
-    }
-    images = src.length;
-    description = src.description;
-  }
+  const { source, images, description } = await openData(options.data);
   if (images < config.batch.size) {
     throw new ScrlError(
       `Error in train: the data has ${images} images but batch.size is ${config.batch.size}; use more images or --set batch.size=${Math.max(2, images)}.`,
@@ -291,211 +173,106 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const ckptDir = path.join(out, 'checkpoints');
   fs.mkdirSync(out, { recursive: true });
   const metrics = new MetricsWriter(path.join(out, 'metrics.jsonl'));
-
-  const B = config.batch.size;
-  const S = config.views.size;
   const accumulate = config.batch.accumulate;
-  const root = createRng(config.seed);
-
-  const nets: Networks = buildNetworks(config);
-  const params = onlineParameters(nets.online);
-  const variables = params.map((p) => p.variable);
-  const lars = new Lars(params, {
-    momentum: config.optimizer.momentum,
-    weightDecay: config.optimizer.weightDecay,
-    eta: config.optimizer.eta,
-  });
-  const acc = new GradientAccumulator();
-  const settings: StreamSettings = {
-    seed: config.seed,
-    batchSize: B,
-    viewSize: S,
-    scale: config.views.scale,
-    blur: config.views.blur,
-    boxes: {
-      minSize: config.boxes.minSize ?? nets.online.backbone.stride.c5,
-      boxesPerImage: config.boxes.perImage,
-      iouThreshold: config.boxes.iouThreshold,
-      maxTries: config.boxes.maxTries,
-      jitter: config.boxes.jitter,
-    },
-    withBoxes: config.method === 'scrl',
+  const model = createPretrainModel(config);
+  const ctx: TrainContext = {
+    config,
+    plan,
+    out,
+    model,
+    rng: createRng(config.seed),
+    step: 0,
+    lr: 0,
+    momentum: 0,
+    lastCheckpoint: null,
+    lastSavedStep: -1,
+    stopReason: 'completed',
+    log,
   };
+  const hooks: TrainHook[] = [scheduleHook(), metricsHook(metrics)];
+  if (options.progress !== false) hooks.push(progressHook(options.progress ?? process.stderr));
+  if (options.onStep) hooks.push(callbackHook(options.onStep));
+  hooks.push(checkpointHook(every), lossCurveHook(metrics.file), ...(options.hooks ?? []));
   let stream: MicroBatchStream | null = null;
-
-  let step = 0;
-  let lastCheckpoint: string | null = null;
-  let lastSavedStep = -1;
   let lastLoss: number | null = null;
-  let stopReason: TrainResult['stopReason'] = 'completed';
-  let progress: ProgressReporter | null = null;
-
-  const saveCheckpoint = async (): Promise<void> => {
-    const tensors: TensorDict = await networkTensors(nets);
-    const opt = await lars.getState();
-    for (const [name, buf] of Object.entries(opt.buffers)) tensors[`optimizer.momentum.${name}`] = buf;
-    const state = {
-      config,
-      plan,
-      rng: { root: root.getState(), microBatchesSeen: step * accumulate, source: folder !== null ? 'view-pair-loader' : 'image-source' },
-      optimizer: { config: opt.config, steps: opt.steps },
-      batchNormCounters: batchNormCounters(nets),
-      backend: tf.getBackend(),
-    };
-    lastCheckpoint = writeCheckpoint(ckptDir, { step, tensors, state }, { keep: config.checkpoint.keep });
-    lastSavedStep = step;
-    log(`[scrl] checkpoint: step ${step} -> ${lastCheckpoint}`);
-  };
 
   try {
     const existing = findLatestCheckpoint(ckptDir, { warn: (m) => log(m) });
-    if (options.resume) {
-      if (existing) {
-        const diff = configDifferences(existing.state.config, config);
-        if (diff.length > 0) {
-          throw new ScrlError(
-            `Error in train: --resume: the config differs from the checkpoint's in ${diff.join('; ')}. ` +
-              'Resume with the same config, or start a new run in another --out.',
-          );
-        }
-        restoreNetworks(nets, existing.tensors, existing.state.batchNormCounters as Record<string, number[]> | undefined);
-        const saved = existing.state.optimizer as { config: LarsState['config']; steps: number };
-        const buffers: LarsState['buffers'] = {};
-        for (const p of params) {
-          const t = existing.tensors[`optimizer.momentum.${p.name}`];
-          if (t) buffers[p.name] = t;
-        }
-        lars.setState({ config: saved.config, steps: saved.steps, buffers });
-        step = existing.step;
-        lastCheckpoint = existing.path;
-        lastSavedStep = step;
-        metrics.truncateAfter(step);
-        log(`[scrl] resumed from ${existing.path} (step ${step} of ${plan.totalSteps})`);
-      } else {
-        log(`[scrl] --resume: no valid checkpoint in ${ckptDir}; starting from step 0`);
-      }
+    if (options.resume && existing) {
+      restoreRun(model, existing, config);
+      ctx.step = existing.step;
+      ctx.lastCheckpoint = existing.path;
+      ctx.lastSavedStep = ctx.step;
+      metrics.truncateAfter(ctx.step);
+      log(`[scrl] resumed from ${existing.path} (step ${ctx.step} of ${plan.totalSteps})`);
+    } else if (options.resume) {
+      log(`[scrl] --resume: no valid checkpoint in ${ckptDir}; starting from step 0`);
     } else if (existing) {
       throw new ScrlError(
         `Error in train: ${ckptDir} already holds checkpoints (newest: step ${existing.step}). Pass --resume to continue that run, or choose another --out.`,
       );
     }
-    if (step === 0) fs.rmSync(metrics.file, { force: true });
-
-    fs.writeFileSync(
-      path.join(out, 'config.json'),
-      JSON.stringify(
-        { config, plan, data: description, backend: tf.getBackend(), resumedFromStep: step > 0 ? step : null },
-        null,
-        2,
-      ) + '\n',
-    );
+    if (ctx.step === 0) fs.rmSync(metrics.file, { force: true });
+    const resumedFromStep = ctx.step > 0 ? ctx.step : null;
+    const written = { config, plan, data: description, backend: tf.getBackend(), resumedFromStep };
+    fs.writeFileSync(path.join(out, 'config.json'), JSON.stringify(written, null, 2) + '\n');
     log(
-      `[scrl] ${config.method} on ${description}: ResNet-${config.model.depth}, ${S} px views, ` +
-        `batch ${B} x ${accumulate}, ${plan.totalSteps} steps (warmup ${plan.warmupSteps}), peak lr ${plan.peakLr.toPrecision(4)}`,
+      `[scrl] ${config.method} on ${description}: ResNet-${config.model.depth}, ${config.views.size} px views, ` +
+        `batch ${config.batch.size} x ${accumulate}, ${plan.totalSteps} steps (warmup ${plan.warmupSteps}), peak lr ${plan.peakLr.toPrecision(4)}`,
     );
+    const workers = typeof options.data === 'string' ? options.workers : 0;
+    const minBoxSize = model.nets.online.backbone.stride.c5;
+    stream = microBatchStream(source, config, { first: ctx.step * accumulate, workers, minBoxSize });
 
-    stream =
-      folder !== null
-        ? loaderStream(files, settings, step * accumulate, options.workers)
-        : sourceStream(options.data as ImageSource, settings, step * accumulate);
-
+    for (const h of hooks) await h.beforeTrain?.(ctx);
     const stopAt = Math.min(plan.totalSteps, maxSteps);
-    if (options.progress !== false) {
-      progress = new ProgressReporter({ total: plan.totalSteps, start: step, stream: options.progress ?? process.stderr });
-    }
-    while (step < stopAt) {
+    while (ctx.step < stopAt) {
       if (options.signal?.aborted) {
-        stopReason = 'aborted';
+        ctx.stopReason = 'aborted';
         break;
       }
       const t0 = Date.now();
-      const lr = learningRateAt(step, { peakLr: plan.peakLr, warmupSteps: plan.warmupSteps, totalSteps: plan.totalSteps });
-      let lossSum = 0;
-      let weightSum = 0;
-      let boxPairs = 0;
-      for (let micro = 0; micro < accumulate; micro++) {
-        const batch = await stream.next();
-        const n = batch.images;
-        const P = batch.pairs.reduce((count, p) => count + p.length, 0);
-        // BYOL's BatchNorm needs >= 2 images; SCRL's needs >= 1 pair (2 rows).
-        if (config.method === 'scrl' ? P === 0 : n < 2) continue;
-        const weight = config.method === 'scrl' ? P : n;
-        const x = tf.tidy(() =>
-          tf.concat([tf.tensor4d(batch.view1, [n, S, S, 3]), tf.tensor4d(batch.view2, [n, S, S, 3])], 0),
-        ) as tf.Tensor4D;
-        let regions: Regions | null = null;
-        if (config.method === 'scrl') {
-          const b = boxPairBatch(batch.pairs);
-          regions = { boxes: b.boxes, boxIndices: b.boxIndices };
-        }
-        const R = config.method === 'scrl' ? P : n;
-        const z = targetForward(nets.target, x, regions);
-        const { value, grads } = tf.variableGrads(() => {
-          const q = onlineForward(nets.online, x, regions);
-          const half = (t: tf.Tensor2D, i: number) => tf.slice(t, [i * R, 0], [R, -1]);
-          const loss = config.method === 'scrl' ? scrlLoss : byolLoss;
-          return loss(half(q, 0), half(q, 1), half(z, 0), half(z, 1));
-        }, variables);
-        const v = (await value.data())[0];
-        tf.dispose([x, z, value]);
-        if (regions) tf.dispose([regions.boxes, regions.boxIndices]);
-        if (!Number.isFinite(v)) {
-          tf.dispose(Object.values(grads));
-          throw new NonFiniteLossError(
-            `Error in train: the loss became ${v} at step ${step + 1} (micro-batch ${micro + 1} of ${accumulate}); stopping without ` +
-              `saving this state. The last good checkpoint is ${lastCheckpoint ?? '(none written yet)'}` +
-              `${lastCheckpoint ? ` (step ${lastSavedStep})` : ''}. Lower optimizer.baseLr or check the data.`,
-            step + 1,
-            lastCheckpoint,
-          );
-        }
-        acc.add(grads, weight);
-        tf.dispose(Object.values(grads));
-        lossSum += v * weight;
-        weightSum += weight;
-        boxPairs += config.method === 'scrl' ? P : 0;
+      for (const h of hooks) await h.beforeStep?.(ctx);
+      const batches = [];
+      for (let micro = 0; micro < accumulate; micro++) batches.push(await stream.next());
+      let r;
+      try {
+        r = await pretrainStep(model, batches, { lr: ctx.lr, momentum: ctx.momentum });
+      } catch (err) {
+        if (!(err instanceof NonFiniteStepError)) throw err;
+        const last = ctx.lastCheckpoint;
+        throw new NonFiniteLossError(
+          `Error in train: the loss became ${err.value} at step ${ctx.step + 1} (micro-batch ${err.microBatch} of ${accumulate}); stopping without ` +
+            `saving this state. The last good checkpoint is ${last ?? '(none written yet)'}` +
+            `${last ? ` (step ${ctx.lastSavedStep})` : ''}. Lower optimizer.baseLr or check the data.`,
+          ctx.step + 1,
+          last,
+        );
       }
-      const momentum = momentumAt(step, config.ema.baseMomentum, plan.totalSteps);
-      const skipped = acc.microBatches === 0;
-      if (!skipped) {
-        const grads = acc.mean();
-        lars.step(grads, lr);
-        tf.dispose(Object.values(grads));
-        updateMomentum(nets.target.backbone, nets.online.backbone, momentum);
-        updateMomentum(nets.target.projector, nets.online.projector, momentum);
-      }
-      step += 1;
+      ctx.step += 1;
       const seconds = Math.max(1e-3, (Date.now() - t0) / 1000);
       const record: StepMetrics = {
-        step,
-        loss: weightSum > 0 ? lossSum / weightSum : 0,
-        lr,
-        momentum,
-        boxPairs,
-        imagesPerSecond: (B * accumulate) / seconds,
-        epoch: Math.floor(((step - 1) * accumulate * B) / images),
+        step: ctx.step,
+        loss: r.loss,
+        lr: ctx.lr,
+        momentum: ctx.momentum,
+        boxPairs: r.boxPairs,
+        imagesPerSecond: (config.batch.size * accumulate) / seconds,
+        epoch: Math.floor(((ctx.step - 1) * accumulate * config.batch.size) / images),
       };
-      if (skipped) record.skipped = true;
+      if (r.skipped) record.skipped = true;
       lastLoss = record.loss;
-      metrics.append(record);
-      progress?.update(step, record);
-      options.onStep?.(record);
-      if (skipped) log(`[scrl] step ${step}: no usable micro-batch (no box pairs, or < 2 images); no update`);
-      if (step % every === 0 || step === plan.totalSteps) await saveCheckpoint();
+      if (r.skipped) log(`[scrl] step ${ctx.step}: no usable micro-batch (no box pairs, or < 2 images); no update`);
+      for (const h of hooks) await h.afterStep?.(ctx, record);
     }
-    if (stopReason !== 'aborted' && step < plan.totalSteps) stopReason = 'max-steps';
-    if (lastSavedStep !== step) await saveCheckpoint();
-    progress?.finish();
-    progress = null;
-    const curve = readMetrics(metrics.file).map((r) => ({ step: r.step, loss: r.loss }));
-    if (curve.length > 0) await writeLossCurvePng(path.join(out, 'loss.png'), curve);
-    log(`[scrl] ${stopReason} at step ${step} of ${plan.totalSteps}; outputs in ${out}`);
-    return { step, totalSteps: plan.totalSteps, stopReason, lastLoss, checkpoint: lastCheckpoint, out };
+    if (ctx.stopReason !== 'aborted' && ctx.step < plan.totalSteps) ctx.stopReason = 'max-steps';
+    for (const h of hooks) await h.afterTrain?.(ctx);
+    log(`[scrl] ${ctx.stopReason} at step ${ctx.step} of ${plan.totalSteps}; outputs in ${out}`);
+    const { step, stopReason, lastCheckpoint: checkpoint } = ctx;
+    return { step, totalSteps: plan.totalSteps, stopReason, lastLoss, checkpoint, out };
   } finally {
-    progress?.finish();
+    for (const h of hooks) h.dispose?.();
     await stream?.close();
-    acc.reset();
-    lars.dispose();
-    disposeNetworks(nets);
+    disposePretrainModel(model);
   }
 }
