@@ -17,7 +17,7 @@ module.exports = {
   },
   moduleNameMapper: {
     '^@scrl/testing$': path.join(__dirname, 'tools/testing/index.ts'),
-    '^@scrl/roi-align/boxes$': path.join(__dirname, 'packages/roi-align/src/boxes/box_array.ts'),
+    '^@scrl/roi-align/boxes$': path.join(__dirname, 'packages/roi-align/src/boxes/box-array.ts'),
     '^@scrl/roi-align/wasm$': path.join(__dirname, 'packages/roi-align/src/runtime/wasm.ts'),
     '^@scrl/([a-z-]+)$': path.join(__dirname, 'packages/$1/src/index.ts'),
   },

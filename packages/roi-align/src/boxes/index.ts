@@ -1,4 +1,4 @@
-export { batchedNms, boxArea, boxConvert, boxIou, clipBoxes, nms } from './box_ops';
+export { batchedNms, boxArea, boxConvert, boxIou, clipBoxes, nms } from './box-ops';
 export {
   BOX_FORMATS,
   batchedNmsArray,
@@ -8,5 +8,5 @@ export {
   boxPairIou,
   clipBoxesArray,
   nmsArray,
-} from './box_array';
-export type { Box, BoxesLike, BoxFormat } from './box_array';
+} from './box-array';
+export type { Box, BoxesLike, BoxFormat } from './box-array';

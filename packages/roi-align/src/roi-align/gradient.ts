@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { GradConfig, NamedAttrMap, NamedTensorMap } from '@tensorflow/tfjs-core';
-import { RoiAlign, RoiAlignGrad, type RoiAlignGradAttrs } from './kernel_names';
+import { RoiAlign, RoiAlignGrad, type RoiAlignGradAttrs } from './kernel-names';
 
 export const roiAlignGradConfig: GradConfig = {
   kernelName: RoiAlign,

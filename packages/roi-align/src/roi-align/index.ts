@@ -1,4 +1,4 @@
-export { roiAlign, RoIAlign } from './roi_align';
-export type { RoiAlignOptions, RoiAlignOutputSize } from './roi_align';
-export { RoiAlign as RoiAlignKernelName, RoiAlignGrad as RoiAlignGradKernelName } from './kernel_names';
+export { roiAlign, RoIAlign } from './roi-align';
+export type { RoiAlignOptions, RoiAlignOutputSize } from './roi-align';
+export { RoiAlign as RoiAlignKernelName, RoiAlignGrad as RoiAlignGradKernelName } from './kernel-names';
 export type { RoiAlignAttrs } from './sampling';

@@ -1,7 +1,7 @@
 /**
  * RoiAlign and RoiAlignGrad kernels for the `cpu` and `wasm` backends. Both enumerate the same
- * taps (typed_impl.ts) and, with 8 or more channels, apply them with the WebAssembly SIMD
- * module (simd_axpy.ts) in batches. On `wasm` that module is instantiated on the backend's own
+ * taps (typed-impl.ts) and, with 8 or more channels, apply them with the WebAssembly SIMD
+ * module (simd-axpy.ts) in batches. On `wasm` that module is instantiated on the backend's own
  * heap, so the kernels work in place; on `cpu` the input is copied once into a scratch
  * WebAssembly memory (the copy costs far less than what SIMD saves).
  */
@@ -13,9 +13,9 @@ import {
   type RoiAlignGradInputs,
   type RoiAlignInputs,
   type RoiAlignKernelAttrs,
-} from './kernel_names';
-import { isWasmMemory, scratchMemory, type SimdKernels, simdKernels, TAP_BYTES, type WasmMemory } from './simd_axpy';
-import { jsSink, type MapShape, roiAlignBackwardImpl, roiAlignForwardImpl, type TapSink } from './typed_impl';
+} from './kernel-names';
+import { isWasmMemory, scratchMemory, type SimdKernels, simdKernels, TAP_BYTES, type WasmMemory } from './simd-axpy';
+import { jsSink, type MapShape, roiAlignBackwardImpl, roiAlignForwardImpl, type TapSink } from './typed-impl';
 
 type TypedArray = Float32Array | Int32Array | Uint8Array;
 

@@ -4,7 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { roiAlignComposite } from './composite';
-import { RoiAlign, type RoiAlignKernelAttrs } from './kernel_names';
+import { RoiAlign, type RoiAlignKernelAttrs } from './kernel-names';
 import './register';
 import type { RoiAlignAttrs } from './sampling';
 

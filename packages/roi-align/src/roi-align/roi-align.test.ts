@@ -3,7 +3,7 @@ import { describeEachBackend, expectNoLeak, maxRelativeError, relativeNormError 
 import { RoIAlign, roiAlign } from '../index';
 import { roiAlignComposite } from './composite';
 import { decodeFloat32, loadRoiAlignFixture, type RoiAlignFixtureCase, uniform } from './fixtures.test-util';
-import { roiAlignAttrs } from './roi_align';
+import { roiAlignAttrs } from './roi-align';
 
 const fixture = loadRoiAlignFixture();
 const TOL = 1e-4;

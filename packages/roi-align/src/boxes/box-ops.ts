@@ -6,7 +6,7 @@
  * torchvision's CPU kernel.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { BOX_FORMATS, type BoxFormat, batchedNmsOrdered, checkImageSize, nmsOrdered, orderByScore } from './box_array';
+import { BOX_FORMATS, type BoxFormat, batchedNmsOrdered, checkImageSize, nmsOrdered, orderByScore } from './box-array';
 
 function fail(op: string, message: string): never {
   throw new Error(`Error in ${op}: ${message}`);

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { describeEachBackend } from '@scrl/testing';
-import { isWasmMemory, scratchMemory, simdKernels, TAP_BYTES } from './simd_axpy';
+import { isWasmMemory, scratchMemory, simdKernels, TAP_BYTES } from './simd-axpy';
 
 const f = Math.fround;
 

@@ -2,7 +2,7 @@
  * The typed-array RoIAlign used by the `cpu` and `wasm` kernels. NHWC keeps a pixel's C
  * channels contiguous, so each (bin, pixel) tap is one `axpy` over C floats. The loops here
  * only enumerate taps; a `TapSink` applies them: in WebAssembly SIMD, in batches, where
- * available (simd_axpy.ts, kernels.ts), else a plain JS loop (`jsSink`).
+ * available (simd-axpy.ts, kernels.ts), else a plain JS loop (`jsSink`).
  */
 import { RoiAlignAttrs, roiTaps } from './sampling';
 
