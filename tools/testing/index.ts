@@ -76,3 +76,6 @@ export async function expectNoLeak<T>(fn: () => T | Promise<T>): Promise<T> {
   if (after !== before) throw new Error(`leaked ${after - before} tensors`);
   return out;
 }
+
+export { readmeBlocks, runReadmeBlock } from './readme';
+export type { ReadmeBlock } from './readme';

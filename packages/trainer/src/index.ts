@@ -54,3 +54,9 @@ export { planTraining, train } from './train';
 // The error class lives in @scrl/util (fine-tuning raises it too); re-exported for existing callers.
 export { NonFiniteLossError, ScrlError } from '@scrl/util';
 export type { TrainOptions, TrainPlan, TrainResult } from './train';
+export { byolStep, createPretrainModel, disposePretrainModel, pretrainStep, scrlStep } from './step';
+export type { PretrainBatch, PretrainModel, StepOptions, StepResult } from './step';
+export { callbackHook, checkpointHook, lossCurveHook, metricsHook, progressHook, scheduleHook } from './hooks';
+export type { TrainContext, TrainHook } from './hooks';
+export { microBatchStream } from './micro-batches';
+export type { MicroBatchStream } from './micro-batches';
