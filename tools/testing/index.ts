@@ -77,5 +77,5 @@ export async function expectNoLeak<T>(fn: () => T | Promise<T>): Promise<T> {
   return out;
 }
 
-export { readmeBlocks, runReadmeBlock } from './readme';
+export { describeReadmeExamples, readmeBlocks, runReadmeBlock } from './readme';
 export type { ReadmeBlock } from './readme';

@@ -48,3 +48,24 @@ export async function runReadmeBlock(block: ReadmeBlock, load: NodeJS.Require, f
   const module = { exports: {} };
   await fn(load, module.exports, module);
 }
+
+/**
+ * A jest `describe` that runs every block of `readme` (see {@link readmeBlocks}); `load` is the
+ * calling test file's `require`. A block that logs must reach its last `console.log` (output
+ * is silenced).
+ */
+export function describeReadmeExamples(readme: string, load: NodeJS.Require): void {
+  describe(`README examples run as written (${readme.split('/').slice(-2).join('/')})`, () => {
+    const blocks = readmeBlocks(readme);
+    it('has examples', () => expect(blocks.length).toBeGreaterThan(0));
+    it.each(blocks.map((b) => [b.line, b] as const))('block at line %i', async (_line, block) => {
+      const log = jest.spyOn(console, 'log').mockImplementation(() => undefined);
+      try {
+        await runReadmeBlock(block, load, readme);
+        if (block.code.includes('console.log')) expect(log).toHaveBeenCalled();
+      } finally {
+        log.mockRestore();
+      }
+    });
+  });
+}

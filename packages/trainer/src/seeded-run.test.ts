@@ -10,7 +10,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import sharp from 'sharp';
 import { initBackend } from '@scrl/roi-align';
-import { applyOverrides, imageFolderSource, presetConfig, readMetrics, train } from './index';
+import { imageFolderSource, readMetrics, train } from './index';
+import { syntheticImages, tinyConfig } from './__tests__/tiny-run';
 
 jest.setTimeout(600_000);
 
@@ -30,23 +31,13 @@ const RECORDED: Record<string, number[]> = {
   ],
 };
 
-async function writeImages(dir: string, n: number, size = 40): Promise<void> {
+async function writeImages(dir: string, n: number): Promise<void> {
   await Promise.all(
-    Array.from({ length: n }, (_, i) => {
-      const data = new Uint8Array(size * size * 3);
-      for (let y = 0; y < size; y++) {
-        for (let x = 0; x < size; x++) {
-          const o = (y * size + x) * 3;
-          const inSquare = Math.abs(x - ((7 * i) % size)) < 6 && Math.abs(y - ((11 * i) % size)) < 6;
-          data[o] = inSquare ? 250 : (x * 6 + i * 20) % 256;
-          data[o + 1] = inSquare ? 240 : (y * 5 + i * 35) % 256;
-          data[o + 2] = ((x + y) * 3 + i * 50) % 256;
-        }
-      }
-      return sharp(Buffer.from(data), { raw: { width: size, height: size, channels: 3 } })
+    syntheticImages(n).map((im, i) =>
+      sharp(Buffer.from(im.data), { raw: { width: im.width, height: im.height, channels: 3 } })
         .png()
-        .toFile(path.join(dir, `img${String(i).padStart(2, '0')}.png`));
-    }),
+        .toFile(path.join(dir, `img${String(i).padStart(2, '0')}.png`)),
+    ),
   );
 }
 
@@ -60,23 +51,11 @@ describe('seeded 20-step pretraining run [wasm]', () => {
     ['byol, accumulate 2', ['method=byol', 'batch.accumulate=2'], 'folder'],
     // One data path (issue 17, item 3): an ImageSource of the same folder gives the same run.
     ['scrl', [] as string[], 'imageFolderSource'],
-  ])('%s from a %s gives the recorded loss sequence exactly', async (name, extra, from) => {
+  ])('%s (overrides %j) from a %s gives the recorded loss sequence exactly', async (name, extra, from) => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'scrl-seeded-data-'));
     const out = fs.mkdtempSync(path.join(os.tmpdir(), 'scrl-seeded-run-'));
     await writeImages(dir, 12);
-    const config = applyOverrides(presetConfig('cpu'), [
-      'seed=7',
-      'model.baseWidth=4',
-      'model.projector.hiddenDim=16',
-      'model.projector.outDim=8',
-      'model.predictor.hiddenDim=16',
-      'views.size=16',
-      'batch.size=4',
-      'schedule.steps=20',
-      'schedule.warmupSteps=3',
-      'checkpoint.every=100',
-      ...extra,
-    ]);
+    const config = tinyConfig(['seed=7', 'schedule.steps=20', 'schedule.warmupSteps=3', 'checkpoint.every=100', ...extra]);
     const data = from === 'folder' ? dir : imageFolderSource(dir);
     await train({ config, out, data, workers: 0, log: null, progress: false });
     const losses = readMetrics(path.join(out, 'metrics.jsonl')).map((r) => r.loss);

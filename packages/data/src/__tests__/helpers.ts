@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import sharp from 'sharp';
+import type { ViewPairBatch } from '../index';
 
 export function tempDir(label: string): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), `scrl-data-${label}-`));
@@ -49,4 +50,15 @@ export async function writeTruncatedPng(file: string, width = 32, height = 32): 
 export function warnings(): { lines: string[]; warn: (line: string) => void } {
   const lines: string[] = [];
   return { lines, warn: (line: string) => lines.push(line) };
+}
+
+/** Asserts two loaders' batches are identical: order, indices, pixels, geometry and box pairs. */
+export function expectSameBatches(a: ViewPairBatch[], b: ViewPairBatch[]): void {
+  expect(b.map((x) => [x.epoch, x.step, x.indices])).toEqual(a.map((x) => [x.epoch, x.step, x.indices]));
+  for (let i = 0; i < a.length; i++) {
+    expect(Buffer.from(b[i].view1.buffer).equals(Buffer.from(a[i].view1.buffer))).toBe(true);
+    expect(Buffer.from(b[i].view2.buffer).equals(Buffer.from(a[i].view2.buffer))).toBe(true);
+    expect(b[i].geometry).toEqual(a[i].geometry);
+    expect(b[i].boxPairs).toEqual(a[i].boxPairs);
+  }
 }

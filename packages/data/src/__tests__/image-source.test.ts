@@ -1,6 +1,6 @@
 import * as path from 'node:path';
 import { createViewPairLoader, decodeImage, imageFolderSource, ImageFolder, inMemorySource, isImageSource, type ViewPairBatch, type ViewPairLoader } from '../index';
-import { removeDir, tempDir, writeImage } from './helpers';
+import { expectSameBatches, removeDir, tempDir, writeImage } from './helpers';
 
 jest.setTimeout(120_000);
 
@@ -27,13 +27,7 @@ describe('one data path: a folder and an ImageSource of it', () => {
     expect(isImageSource(source)).toBe(true);
     const fromSource = await collect(createViewPairLoader(source, { ...options, workers: 2 }), 2);
     expect(fromFolder).toHaveLength(4);
-    expect(fromSource.map((b) => [b.epoch, b.step, b.indices])).toEqual(fromFolder.map((b) => [b.epoch, b.step, b.indices]));
-    for (let i = 0; i < fromFolder.length; i++) {
-      expect(Buffer.from(fromSource[i].view1.buffer).equals(Buffer.from(fromFolder[i].view1.buffer))).toBe(true);
-      expect(Buffer.from(fromSource[i].view2.buffer).equals(Buffer.from(fromFolder[i].view2.buffer))).toBe(true);
-      expect(fromSource[i].geometry).toEqual(fromFolder[i].geometry);
-      expect(fromSource[i].boxPairs).toEqual(fromFolder[i].boxPairs);
-    }
+    expectSameBatches(fromFolder, fromSource);
     // Images in memory follow the same path.
     const images = await Promise.all(files.map((f) => decodeImage(f)));
     const fromMemory = await collect(createViewPairLoader(inMemorySource(images), options), 2);

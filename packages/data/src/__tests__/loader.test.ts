@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { createViewPairLoader, generateScenes, ImageFolder, loadScenes, type ViewPairBatch, type ViewPairLoader } from '../index';
-import { removeDir, tempDir, warnings, writeTruncatedPng } from './helpers';
+import { expectSameBatches, removeDir, tempDir, warnings, writeTruncatedPng } from './helpers';
 
 // The machine is shared; the root preset's testTimeout does not reach projects.
 jest.setTimeout(120_000);
@@ -19,15 +19,6 @@ async function until(cond: () => boolean): Promise<void> {
   while (!cond()) await new Promise((r) => setTimeout(r, 5));
 }
 
-function expectSameBatches(a: ViewPairBatch[], b: ViewPairBatch[]): void {
-  expect(b.map((x) => [x.epoch, x.step, x.indices])).toEqual(a.map((x) => [x.epoch, x.step, x.indices]));
-  for (let i = 0; i < a.length; i++) {
-    expect(Buffer.from(b[i].view1.buffer).equals(Buffer.from(a[i].view1.buffer))).toBe(true);
-    expect(Buffer.from(b[i].view2.buffer).equals(Buffer.from(a[i].view2.buffer))).toBe(true);
-    expect(b[i].geometry).toEqual(a[i].geometry);
-    expect(b[i].boxPairs).toEqual(a[i].boxPairs);
-  }
-}
 
 describe('view-pair loader', () => {
   let root: string;
