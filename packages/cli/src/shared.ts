@@ -50,7 +50,7 @@ export async function setupBackend(values: CommandContext['values'], io: Command
     return info.name;
   } catch (err) {
     const msg = (err as Error).message;
-    if (/^Unknown backend/.test(msg)) throw new UsageError(msg);
+    if (/^Error in parseBackendChoice: unknown backend/.test(msg)) throw new UsageError(msg);
     throw err;
   }
 }

@@ -4,6 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { l2Normalize, NORMALIZE_EPS } from './normalize';
+import { ScrlError } from '@scrl/util';
 
 /**
  * `mean_i -log( exp(s_ii / T) / sum_j exp(s_ij / T) )` with `s_ij = cos(q_i, k_j)`.
@@ -20,17 +21,17 @@ export function infoNce(q: tf.Tensor, k: tf.Tensor, temperature = 0.1): tf.Scala
   for (const [name, t] of [['q', q], ['k', k]] as const) {
     if (!(t instanceof tf.Tensor) || t.rank !== 2) {
       const got = t instanceof tf.Tensor ? `shape [${t.shape}]` : typeof t;
-      throw new Error(`Error in infoNce: ${name} must be a [N, D] tf.Tensor but got ${got}.`);
+      throw new ScrlError(`Error in infoNce: ${name} must be a [N, D] tf.Tensor but got ${got}.`);
     }
   }
   if (q.shape[0] !== k.shape[0] || q.shape[1] !== k.shape[1]) {
-    throw new Error(`Error in infoNce: q [${q.shape}] and k [${k.shape}] must have the same shape.`);
+    throw new ScrlError(`Error in infoNce: q [${q.shape}] and k [${k.shape}] must have the same shape.`);
   }
   if (q.shape[0] < 1) {
-    throw new Error('Error in infoNce: needs at least one row (q and k had 0 rows).');
+    throw new ScrlError('Error in infoNce: needs at least one row (q and k had 0 rows).');
   }
   if (!(temperature > 0) || !Number.isFinite(temperature)) {
-    throw new Error(`Error in infoNce: temperature must be a finite number > 0 but got ${temperature}.`);
+    throw new ScrlError(`Error in infoNce: temperature must be a finite number > 0 but got ${temperature}.`);
   }
   const n = q.shape[0];
   return tf.tidy(() => {

@@ -3,6 +3,7 @@
  * `x / max(||x||, eps)`.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { ScrlError } from '@scrl/util';
 
 /** Default eps of `F.normalize` and of the SCRL/BYOL loss. */
 export const NORMALIZE_EPS = 1e-12;
@@ -19,13 +20,13 @@ export const NORMALIZE_EPS = 1e-12;
  */
 export function l2Normalize(x: tf.Tensor, eps = NORMALIZE_EPS): tf.Tensor {
   if (!(x instanceof tf.Tensor)) {
-    throw new Error(`Error in l2Normalize: x must be a tf.Tensor but got ${typeof x}.`);
+    throw new ScrlError(`Error in l2Normalize: x must be a tf.Tensor but got ${typeof x}.`);
   }
   if (x.rank < 1) {
-    throw new Error(`Error in l2Normalize: x must have rank >= 1 but had shape [${x.shape}].`);
+    throw new ScrlError(`Error in l2Normalize: x must have rank >= 1 but had shape [${x.shape}].`);
   }
   if (!(eps > 0)) {
-    throw new Error(`Error in l2Normalize: eps must be > 0 but got ${eps}.`);
+    throw new ScrlError(`Error in l2Normalize: eps must be > 0 but got ${eps}.`);
   }
   const op = tf.customGrad(((input: tf.Tensor, save: tf.GradSaveFunc) => {
     const norm = tf.sqrt(tf.sum(tf.square(input), -1, true));

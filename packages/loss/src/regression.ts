@@ -3,16 +3,17 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { l2Normalize, NORMALIZE_EPS } from './normalize';
+import { ScrlError } from '@scrl/util';
 
 function checkMatrix(fn: string, name: string, t: tf.Tensor): void {
   if (!(t instanceof tf.Tensor)) {
-    throw new Error(`Error in ${fn}: ${name} must be a tf.Tensor but got ${typeof t}.`);
+    throw new ScrlError(`Error in ${fn}: ${name} must be a tf.Tensor but got ${typeof t}.`);
   }
   if (t.rank !== 2) {
-    throw new Error(`Error in ${fn}: ${name} must have shape [N, D] but had shape [${t.shape}].`);
+    throw new ScrlError(`Error in ${fn}: ${name} must have shape [N, D] but had shape [${t.shape}].`);
   }
   if (t.dtype !== 'float32') {
-    throw new Error(`Error in ${fn}: ${name} must be float32 but was ${t.dtype}.`);
+    throw new ScrlError(`Error in ${fn}: ${name} must be float32 but was ${t.dtype}.`);
   }
 }
 
@@ -20,7 +21,7 @@ function checkSameShape(fn: string, names: string[], ts: tf.Tensor[]): void {
   for (let i = 0; i < ts.length; i++) checkMatrix(fn, names[i], ts[i]);
   for (let i = 1; i < ts.length; i++) {
     if (ts[i].shape[0] !== ts[0].shape[0] || ts[i].shape[1] !== ts[0].shape[1]) {
-      throw new Error(
+      throw new ScrlError(
         `Error in ${fn}: ${names[i]} must have the shape of ${names[0]} [${ts[0].shape}] ` +
           `but had shape [${ts[i].shape}]. Rows are matched by index.`,
       );

@@ -66,10 +66,10 @@ class MlpHeadImpl implements MlpHead {
   apply(x: tf.Tensor2D, opts: { training: boolean }): tf.Tensor2D {
     if (!(x instanceof tf.Tensor) || x.rank !== 2 || x.shape[1] !== this.inDim) {
       const got = x instanceof tf.Tensor ? `shape [${x.shape.join(', ')}]` : String(x);
-      throw new Error(`${this.fn}.apply: x must be [N, ${this.inDim}] (inDim), got ${got}.`);
+      throw new ScrlError(`Error in ${this.fn}.apply: x must be [N, ${this.inDim}] (inDim), got ${got}.`);
     }
     if (opts === null || typeof opts !== 'object' || typeof opts.training !== 'boolean') {
-      throw new Error(`${this.fn}.apply: opts must be { training: boolean }, got ${JSON.stringify(opts)}.`);
+      throw new ScrlError(`Error in ${this.fn}.apply: opts must be { training: boolean }, got ${JSON.stringify(opts)}.`);
     }
     return tf.tidy(() => this.fc2.apply(tf.relu(this.bn.apply(this.fc1.apply(x), opts.training))));
   }

@@ -4,7 +4,7 @@
  * Internal: the public surface is the networks that use them.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { mulberry32 } from '@scrl/util';
+import { mulberry32, ScrlError } from '@scrl/util';
 import type { NamedBuffer, NamedParameter } from './module';
 
 /** A uniform [0, 1) generator (@scrl/util's mulberry32): fast, and identical on every backend. */
@@ -129,8 +129,8 @@ export class BatchNorm {
     }
     const count = x.size / this.numFeatures;
     if (count <= 1) {
-      throw new Error(
-        `${this.kind} '${this.name}': expected more than 1 value per channel when training, got input shape ` +
+      throw new ScrlError(
+        `Error in ${this.kind} '${this.name}': expected more than 1 value per channel when training, got input shape ` +
           `[${x.shape.join(', ')}]. Use a batch of at least 2 (PyTorch fails the same way), or apply in ` +
           `inference mode ({ training: false }).`,
       );

@@ -285,13 +285,13 @@ class ResNetImpl implements ResNet {
   private checkInput(fn: string, x: tf.Tensor4D, opts: ForwardOptions): void {
     if (!(x instanceof tf.Tensor) || x.rank !== 4 || x.shape[3] !== 3) {
       const got = x instanceof tf.Tensor ? `shape [${x.shape.join(', ')}]` : String(x);
-      throw new Error(`ResNet.${fn}: x must be an NHWC image batch [N, H, W, 3], got ${got}.`);
+      throw new ScrlError(`Error in ResNet.${fn}: x must be an NHWC image batch [N, H, W, 3], got ${got}.`);
     }
     if (x.dtype !== 'float32') {
-      throw new Error(`ResNet.${fn}: x must be float32 (normalised images), got ${x.dtype}.`);
+      throw new ScrlError(`Error in ResNet.${fn}: x must be float32 (normalised images), got ${x.dtype}.`);
     }
     if (opts === null || typeof opts !== 'object' || typeof opts.training !== 'boolean') {
-      throw new Error(`ResNet.${fn}: opts must be { training: boolean }, got ${JSON.stringify(opts)}.`);
+      throw new ScrlError(`Error in ResNet.${fn}: opts must be { training: boolean }, got ${JSON.stringify(opts)}.`);
     }
   }
 

@@ -144,17 +144,17 @@ function describeIssue(issue: z.core.$ZodIssue): string {
 export function validateConfig(config: unknown, source = 'config'): TrainConfig {
   const r = trainConfigSchema.safeParse(config);
   if (!r.success) {
-    throw new Error(`Invalid ${source}: ${r.error.issues.map(describeIssue).join('; ')}.`);
+    throw new ScrlError(`Error in validateConfig: invalid ${source}: ${r.error.issues.map(describeIssue).join('; ')}.`);
   }
   const c = r.data;
   if (c.views.scale[0] > c.views.scale[1]) {
-    throw new Error(`Invalid ${source}: views.scale must be [lo, hi] with lo <= hi but got [${c.views.scale}].`);
+    throw new ScrlError(`Error in validateConfig: invalid ${source}: views.scale must be [lo, hi] with lo <= hi but got [${c.views.scale}].`);
   }
   if (c.schedule.warmupEpochs > c.schedule.epochs) {
-    throw new Error(`Invalid ${source}: schedule.warmupEpochs (${c.schedule.warmupEpochs}) exceeds schedule.epochs (${c.schedule.epochs}).`);
+    throw new ScrlError(`Error in validateConfig: invalid ${source}: schedule.warmupEpochs (${c.schedule.warmupEpochs}) exceeds schedule.epochs (${c.schedule.epochs}).`);
   }
   if (c.schedule.steps !== null && c.schedule.warmupSteps !== null && c.schedule.warmupSteps > c.schedule.steps) {
-    throw new Error(`Invalid ${source}: schedule.warmupSteps (${c.schedule.warmupSteps}) exceeds schedule.steps (${c.schedule.steps}).`);
+    throw new ScrlError(`Error in validateConfig: invalid ${source}: schedule.warmupSteps (${c.schedule.warmupSteps}) exceeds schedule.steps (${c.schedule.steps}).`);
   }
   return c;
 }

@@ -34,7 +34,7 @@ describe('initBackend', () => {
 
   it('fails with the allowed values for an unknown name, and names the missing package', async () => {
     expect(() => parseBackendChoice('webgpu', '--backend')).toThrow(
-      "Unknown backend 'webgpu' (from --backend). Allowed: auto, node-gpu, node, wasm, cpu.",
+      "Error in parseBackendChoice: unknown backend 'webgpu' (from --backend). Allowed: auto, node-gpu, node, wasm, cpu.",
     );
     await expect(initBackend({ backend: 'bogus', log: null })).rejects.toThrow(/Allowed: auto/);
     let nativeInstalled = true;

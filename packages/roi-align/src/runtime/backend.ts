@@ -66,7 +66,7 @@ export function parseBackendChoice(value: string, source: string): BackendChoice
   if (v === 'tensorflow') return 'node';
   if (!isBackendChoice(v)) {
     throw new Error(
-      `Unknown backend '${value}' (from ${source}). Allowed: ${BACKEND_CHOICES.join(', ')}.`,
+      `Error in parseBackendChoice: unknown backend '${value}' (from ${source}). Allowed: ${BACKEND_CHOICES.join(', ')}.`,
     );
   }
   return v;
@@ -151,7 +151,7 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
         const reason = err instanceof Error ? err.message.split('\n')[0] : String(err);
         if (requested !== 'auto') {
           throw new Error(
-            `Backend '${choice}' could not be started: ${reason}. ` +
+            `Error in initBackend: backend '${choice}' could not be started: ${reason}. ` +
               `Install ${PACKAGE_OF[choice]} or choose another with --backend or ${BACKEND_ENV_VAR} ` +
               `(${BACKEND_CHOICES.join(', ')}).`,
           );
@@ -160,7 +160,7 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
       }
     }
     throw new Error(
-      'No TF.js backend could be started: ' + skipped.map((s) => `${s.choice}: ${s.reason}`).join('; '),
+      'Error in initBackend: no TF.js backend could be started: ' + skipped.map((s) => `${s.choice}: ${s.reason}`).join('; '),
     );
   })();
   return pending;

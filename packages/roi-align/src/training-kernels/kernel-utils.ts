@@ -122,7 +122,7 @@ export function convGeometry(
 ): ConvGeometry {
   if (attrs.dataFormat === 'NCHW') {
     throw new Error(
-      `${kernelName} (@scrl/roi-align training kernel): dataFormat 'NCHW' is not supported; ` +
+      `Error in ${kernelName} (@scrl/roi-align training kernel): dataFormat 'NCHW' is not supported; ` +
         `use 'NHWC' (the layout every @scrl package uses).`,
     );
   }
