@@ -136,7 +136,11 @@ function stableArgsort(keys: number[]): number[] {
   return idx;
 }
 
-/** IoU of boxes in [x, y, w, h], crowd gt measured by intersection over detection area. */
+/**
+ * IoU of boxes in [x, y, w, h], crowd gt measured by intersection over detection area. Not
+ * roi-align's `boxPairIou` on purpose: this is pycocotools' `maskApi` rule (the crowd case, and
+ * its own arithmetic order), which the parity cases check to 1e-9.
+ */
 function bboxIou(d: number[], g: number[], crowd: boolean): number {
   const w = Math.min(d[0] + d[2], g[0] + g[2]) - Math.max(d[0], g[0]);
   if (w <= 0) return 0;
