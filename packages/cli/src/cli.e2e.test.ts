@@ -227,7 +227,7 @@ describe('scrl errors and exit codes', () => {
     fs.mkdirSync(empty);
     const { code, io } = await scrl(['pretrain', '--data', empty, '--out', path.join(tmp, 'e'), '--backend', 'wasm']);
     expect(code).toBe(1);
-    expect(io.errLines).toEqual([expect.stringMatching(/^scrl: error: ImageFolder\.open: .*empty: contains no image files/)]);
+    expect(io.errLines).toEqual([expect.stringMatching(/^scrl: error: Error in ImageFolder\.open: .*empty: contains no image files/)]);
   });
 });
 
