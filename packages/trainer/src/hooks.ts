@@ -1,14 +1,16 @@
 /**
  * What `train()` does around each step, as hooks in the manner of detectron2's trainer: the
  * schedule before a step; metrics, progress, the user's callback and periodic checkpoints after
- * it; the last checkpoint and the loss curve at the end. A user adds their own hooks with
- * `train({ hooks })`; they run after the built-in ones at each point.
+ * it; the last checkpoint and the loss curve at the end. `evaluationHook` (opt-in) runs an
+ * evaluation every N steps. A user adds hooks with `train({ hooks })`; they run after the
+ * built-in ones at each point.
  */
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import type { Rng } from '@scrl/augment';
 import type { TensorDict } from '@scrl/models';
 import { learningRateAt, momentumAt } from '@scrl/optim';
+import { ScrlError } from '@scrl/util';
 import { writeCheckpoint } from './checkpoint';
 import type { TrainConfig } from './config';
 import { MetricsWriter, ProgressReporter, readMetrics } from './metrics';
@@ -135,6 +137,30 @@ export function lossCurveHook(metricsFile: string): TrainHook {
     async afterTrain(ctx) {
       const curve = readMetrics(metricsFile).map((r) => ({ step: r.step, loss: r.loss }));
       if (curve.length > 0) await writeLossCurvePng(path.join(ctx.out, 'loss.png'), curve);
+    },
+  };
+}
+
+/**
+ * Runs `evaluate` (a kNN or linear probe of `ctx.model.nets.online.backbone`, a detection
+ * fine-tuning of a copy, ...) every `every` steps and once more at the end of the run, unless
+ * the last step was just evaluated.
+ */
+export function evaluationHook(every: number, evaluate: (ctx: TrainContext) => void | Promise<void>): TrainHook {
+  if (!Number.isInteger(every) || every < 1) {
+    throw new ScrlError(`Error in evaluationHook: every must be an integer >= 1, got ${every}.`);
+  }
+  let lastEvaluated = -1;
+  const run = async (ctx: TrainContext) => {
+    lastEvaluated = ctx.step;
+    await evaluate(ctx);
+  };
+  return {
+    async afterStep(ctx) {
+      if (ctx.step % every === 0) await run(ctx);
+    },
+    async afterTrain(ctx) {
+      if (lastEvaluated !== ctx.step) await run(ctx);
     },
   };
 }

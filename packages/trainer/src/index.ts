@@ -56,7 +56,7 @@ export { NonFiniteLossError, ScrlError } from '@scrl/util';
 export type { TrainOptions, TrainPlan, TrainResult } from './train';
 export { byolStep, createPretrainModel, disposePretrainModel, pretrainStep, scrlStep } from './step';
 export type { PretrainBatch, PretrainModel, StepOptions, StepResult } from './step';
-export { callbackHook, checkpointHook, lossCurveHook, metricsHook, progressHook, scheduleHook } from './hooks';
+export { callbackHook, checkpointHook, evaluationHook, lossCurveHook, metricsHook, progressHook, scheduleHook } from './hooks';
 export type { TrainContext, TrainHook } from './hooks';
 export { microBatchStream } from './micro-batches';
 export type { MicroBatchStream } from './micro-batches';
