@@ -226,7 +226,9 @@ function roiAlignSection(jobs) {
   const md = [
     `Median ms per call over ${r0.repeats} calls after one warm-up; \`roiAlign\` from \`@scrl/roi-align\` against`,
     '`torchvision.ops.roi_align` (C++ CPU kernel) on the same shapes and boxes. "forward+backward" is the forward pass',
-    'and the input gradient for a fixed upstream gradient. torchvision runs before and after our backend in each job',
+    'and the input gradient for a fixed upstream gradient; "user path" is `tf.variableGrads(() => roiAlign(v, ...).sum())`',
+    'against `roi_align(x, ...).sum().backward()`, what a user writes. PyTorch runs with 1 thread, as ours.',
+    'torchvision runs before and after our backend in each job',
     'and the faster of its two medians is used. Ratio = PyTorch ms / our ms (> 1: ours faster).',
     '',
     table(['Backend', 'Case', 'Pass', 'ours ms', 'PyTorch ms', 'speed ratio', 'rule', 'peak RSS ours', 'peak RSS PyTorch'], rows),

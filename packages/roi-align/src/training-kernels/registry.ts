@@ -10,6 +10,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { conv2dBackpropFilterCpu, conv2dBackpropFilterViaConv2D } from './conv2d-backprop-filter';
 import { conv2dBackpropInputViaConv2D } from './conv2d-backprop-input';
+import { broadcastBinaryCpu, type BinaryKernelName } from './broadcast-binary';
 import { tileByBlocks } from './tile';
 import { unsortedSegmentSumTypedArray } from './unsorted-segment-sum';
 
@@ -80,6 +81,14 @@ export const TRAINING_KERNELS: readonly TrainingKernelInfo[] = [
     action: 'replaces',
     how: 'block copies (BatchNorm gradients tile a channel vector to the activation shape)',
   },
+  ...(['Multiply', 'Add', 'Sub', 'RealDiv'] as const).map(
+    (kernelName): TrainingKernelInfo => ({
+      kernelName,
+      backendName: 'cpu',
+      action: 'replaces',
+      how: 'float32 broadcasts over collapsed dimensions with a strided inner loop (the gradient of sum/mean is one); equal shapes go to the stock kernel',
+    }),
+  ),
 ];
 
 function stockOrThrow(kernelName: string, backendName: string): tf.KernelConfig {
@@ -111,6 +120,13 @@ function kernelFuncFor(info: TrainingKernelInfo): tf.KernelFunc {
     case 'Tile':
       return ((args: KernelArgs) =>
         tileByBlocks(args) ?? stockOrThrow(info.kernelName, info.backendName).kernelFunc(args)) as unknown as tf.KernelFunc;
+    case 'Multiply':
+    case 'Add':
+    case 'Sub':
+    case 'RealDiv':
+      return ((args: KernelArgs) =>
+        broadcastBinaryCpu(info.kernelName as BinaryKernelName, args) ??
+        stockOrThrow(info.kernelName, info.backendName).kernelFunc(args)) as unknown as tf.KernelFunc;
     default:
       throw new Error(`training kernels: no implementation for ${info.kernelName}`);
   }
