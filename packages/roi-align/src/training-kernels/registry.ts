@@ -10,6 +10,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { conv2dBackpropFilterCpu, conv2dBackpropFilterViaConv2D } from './conv2d-backprop-filter';
 import { conv2dBackpropInputViaConv2D } from './conv2d-backprop-input';
+import { batchMatMulWasm } from './batch-mat-mul';
 import { broadcastBinaryCpu, type BinaryKernelName } from './broadcast-binary';
 import { tileByBlocks } from './tile';
 import { unsortedSegmentSumTypedArray } from './unsorted-segment-sum';
@@ -81,6 +82,12 @@ export const TRAINING_KERNELS: readonly TrainingKernelInfo[] = [
     action: 'replaces',
     how: 'block copies (BatchNorm gradients tile a channel vector to the activation shape)',
   },
+  {
+    kernelName: 'BatchMatMul',
+    backendName: 'wasm',
+    action: 'replaces',
+    how: 'transposed operands transposed explicitly and batches split, so every product runs on the stock kernel\'s XNNPACK fast path',
+  },
   ...(['Multiply', 'Add', 'Sub', 'RealDiv'] as const).map(
     (kernelName): TrainingKernelInfo => ({
       kernelName,
@@ -120,6 +127,11 @@ function kernelFuncFor(info: TrainingKernelInfo): tf.KernelFunc {
     case 'Tile':
       return ((args: KernelArgs) =>
         tileByBlocks(args) ?? stockOrThrow(info.kernelName, info.backendName).kernelFunc(args)) as unknown as tf.KernelFunc;
+    case 'BatchMatMul':
+      return ((args: KernelArgs) => {
+        const stock = stockOrThrow(info.kernelName, info.backendName).kernelFunc as unknown as (a: KernelArgs) => tf.TensorInfo;
+        return batchMatMulWasm(args, stock) ?? stock(args);
+      }) as unknown as tf.KernelFunc;
     case 'Multiply':
     case 'Add':
     case 'Sub':
