@@ -191,14 +191,16 @@ export function registerTrainingKernels(): void {
 /**
  * Runs `fn` with the stock TF.js kernels back in place of the ones we replaced (kernels we only
  * added stay, since there is no stock one), then restores ours, also when `fn` throws or its
- * promise rejects. For reference gradients in tests and before/after benchmarks.
+ * promise rejects. For reference gradients in tests and before/after benchmarks. With
+ * `kernelNames`, only those kernels are swapped.
  */
-export function withStockKernels<T>(fn: () => T): T {
+export function withStockKernels<T>(fn: () => T, kernelNames?: readonly string[]): T {
   const s = state();
   const swapped: tf.KernelConfig[] = [];
   for (const [key, stock] of s.stock) {
     const ours = s.ours.get(key);
     if (!stock || !ours || !isOurs(tf.getKernel(ours.kernelName, ours.backendName))) continue;
+    if (kernelNames && !kernelNames.includes(ours.kernelName)) continue;
     install(stock);
     swapped.push(ours);
   }
