@@ -4,7 +4,13 @@
  * torchvision.ops.roi_align's C++ CPU kernel, measured in the same run on the same shapes and
  * boxes. Requires the built package (`npm run build`) and /usr/bin/python3 with torchvision.
  *
- *   node tools/bench/roi-align.js [--backends cpu,wasm] [--repeats 5] [--json FILE]
+ *   node tools/bench/roi-align.js [--backends cpu,wasm] [--repeats 5] [--torch-threads 1] [--json FILE]
+ *
+ * Three passes: forward; forward + input gradient for a fixed upstream gradient (the kernels,
+ * `tf.grad(f)(x, dy)` against `out.backward(dy)`); and the user's path, a scalar loss and its
+ * gradient with respect to a variable (`tf.variableGrads(() => roiAlign(v, ...).sum())` against
+ * `roi_align(x, ...).sum().backward()`), which adds the sum and its broadcasting gradient.
+ * PyTorch runs with --torch-threads threads (default 1, as our wasm and cpu backends).
  *
  * Shapes: SCRL (C5 map 7x7x2048, 2 views x 64 images = N 128, 10 boxes per image = 1280 boxes
  * in 224 px view coordinates, 1x1 output, adaptive sampling, spatialScale 1/32) and a detector
@@ -57,6 +63,7 @@ function boxes(n, perImage, size, minSide, seed) {
 }
 
 const repeats = Number(arg('repeats', '5'));
+const torchThreads = Number(arg('torch-threads', '1'));
 const cases = [
   {
     name: 'SCRL: N128 7x7x2048, 1280 boxes, 1x1, adaptive, 1/32',
@@ -80,6 +87,8 @@ const cases = [
   },
 ];
 
+const PASSES = [['forward', 'forwardMs'], ['forward+backward', 'forwardBackwardMs'], ['user path (variableGrads of sum)', 'userPathMs']];
+
 function medianMs(fn, reps) {
   fn();
   const times = [];
@@ -95,7 +104,7 @@ function medianMs(fn, reps) {
 
 function runTorch() {
   const spec = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'roi-align-bench-')), 'spec.json');
-  fs.writeFileSync(spec, JSON.stringify({ cases }));
+  fs.writeFileSync(spec, JSON.stringify({ cases, threads: torchThreads }));
   const res = spawnSync('/usr/bin/python3', [path.join(__dirname, 'roi_align_torch.py'), spec], {
     encoding: 'utf8',
     maxBuffer: 1 << 24,
@@ -127,8 +136,14 @@ async function runOurs(backend) {
       g.dataSync();
       g.dispose();
     }, c.repeats);
-    tf.dispose([x, b, bi, dy]);
-    out.push({ name: c.name, forwardMs, forwardBackwardMs });
+    const v = tf.variable(x);
+    const userPathMs = medianMs(() => {
+      const { value, grads } = tf.variableGrads(() => roiAlign(v, b, bi, c.outputSize, opts).sum());
+      grads[v.name].dataSync();
+      tf.dispose([value, grads[v.name]]);
+    }, c.repeats);
+    tf.dispose([x, b, bi, dy, v]);
+    out.push({ name: c.name, forwardMs, forwardBackwardMs, userPathMs });
   }
   return out;
 }
@@ -157,7 +172,7 @@ async function main() {
     ...torchBefore,
     cases: torchBefore.cases.map((t, i) => {
       const u = torchAfter.cases[i];
-      return { name: t.name, forwardMs: Math.min(t.forwardMs, u.forwardMs), forwardBackwardMs: Math.min(t.forwardBackwardMs, u.forwardBackwardMs) };
+      return { name: t.name, forwardMs: Math.min(t.forwardMs, u.forwardMs), forwardBackwardMs: Math.min(t.forwardBackwardMs, u.forwardBackwardMs), userPathMs: Math.min(t.userPathMs, u.userPathMs) };
     }),
   };
   console.log(
@@ -167,14 +182,15 @@ async function main() {
   for (const c of torchBefore.cases.map((t, i) => [t, torchAfter.cases[i]])) {
     console.log(
       `torchvision ${c[0].name}: forward ${c[0].forwardMs.toFixed(1)} / ${c[1].forwardMs.toFixed(1)} ms, ` +
-        `forward+backward ${c[0].forwardBackwardMs.toFixed(1)} / ${c[1].forwardBackwardMs.toFixed(1)} ms (before / after)`,
+        `forward+backward ${c[0].forwardBackwardMs.toFixed(1)} / ${c[1].forwardBackwardMs.toFixed(1)} ms, ` +
+        `user path ${c[0].userPathMs.toFixed(1)} / ${c[1].userPathMs.toFixed(1)} ms (before / after)`,
     );
   }
   for (const backend of backends) {
     for (let i = 0; i < cases.length; i++) {
       const t = torch.cases[i];
       const o = ours[backend][i];
-      for (const [label, key] of [['forward', 'forwardMs'], ['forward+backward', 'forwardBackwardMs']]) {
+      for (const [label, key] of PASSES) {
         console.log(
           `[${backend}] ${o.name} | ${label}: ours ${o[key].toFixed(1)} ms, torchvision ${t[key].toFixed(1)} ms, ` +
             `ratio ${(o[key] / t[key]).toFixed(2)}`,
@@ -185,7 +201,7 @@ async function main() {
   const rows = [];
   for (const backend of backends) {
     for (let i = 0; i < cases.length; i++) {
-      for (const [label, key] of [['forward', 'forwardMs'], ['forward+backward', 'forwardBackwardMs']]) {
+      for (const [label, key] of PASSES) {
         rows.push({ backend, backendInfo: described[backend], case: cases[i].name, mode: label, oursMs: ours[backend][i][key], torchMs: torch.cases[i][key] });
       }
     }

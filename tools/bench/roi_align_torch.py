@@ -4,8 +4,9 @@
 Usage: /usr/bin/python3 tools/bench/roi_align_torch.py SPEC.json
 SPEC: {"cases": [{"name", "inputShape": [N, H, W, C], "boxes": [[x1, y1, x2, y2], ...],
 "boxIndices": [...], "outputSize": [h, w], "spatialScale", "samplingRatio", "aligned",
-"repeats"}]}. Prints JSON: torch version, thread count, and per case the median ms of a
-forward pass and of a forward + backward pass (input gradient for a fixed upstream gradient).
+"repeats"}], "threads": N (optional)}. Prints JSON: torch version, thread count, and per case the median ms of a
+forward pass and of a forward + backward pass (input gradient for a fixed upstream gradient) and of the user's path
+(`roi_align(x, ...).sum().backward()`).
 """
 import json
 import platform
@@ -51,13 +52,21 @@ def run(case):
         out = roi_align(xg, rois, (ph, pw), **kw)
         out.backward(dy)
 
+    def user_path():
+        # What a user writes: a scalar loss of the pooled features, then backward().
+        xg.grad = None
+        roi_align(xg, rois, (ph, pw), **kw).sum().backward()
+
     return dict(name=case['name'], forwardMs=median_ms(forward, case['repeats']),
-                forwardBackwardMs=median_ms(forward_backward, case['repeats']))
+                forwardBackwardMs=median_ms(forward_backward, case['repeats']),
+                userPathMs=median_ms(user_path, case['repeats']))
 
 
 def main():
     with open(sys.argv[1]) as fh:
         spec = json.load(fh)
+    if spec.get('threads'):
+        torch.set_num_threads(int(spec['threads']))
     result = dict(torch=torch.__version__, torchvision=torchvision.__version__,
                   threads=torch.get_num_threads(), cases=[run(c) for c in spec['cases']])
     result.update(python=platform.python_version(), maxRssKb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)

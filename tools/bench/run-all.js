@@ -38,6 +38,11 @@ const JOBS = [
     quick: ['--images', '32', '--size', '256', '--batch', '8', '--epochs', '1'],
   },
   { name: 'step-wasm', bench: 'step', script: 'step.js', full: ['--backends', 'wasm', '--steps', '6', '--warmup', '1'], quick: ['--backends', 'wasm', '--batch', '8', '--steps', '1', '--warmup', '1'] },
+  {
+    name: 'profile-step-wasm', bench: 'profile-step', script: 'profile-step.js',
+    full: ['--backend', 'wasm', '--warmup', '2'],
+    quick: ['--backend', 'wasm', '--batch', '8', '--warmup', '1', '--methods', 'scrl'],
+  },
   { name: 'step-cpu', bench: 'step', script: 'step.js', full: ['--backends', 'cpu', '--steps', '2', '--warmup', '1'], quick: ['--backends', 'cpu', '--batch', '8', '--steps', '1', '--warmup', '1'] },
   {
     name: 'backbone-wasm-r18', bench: 'backbone', script: 'backbone.js',
@@ -226,7 +231,9 @@ function roiAlignSection(jobs) {
   const md = [
     `Median ms per call over ${r0.repeats} calls after one warm-up; \`roiAlign\` from \`@scrl/roi-align\` against`,
     '`torchvision.ops.roi_align` (C++ CPU kernel) on the same shapes and boxes. "forward+backward" is the forward pass',
-    'and the input gradient for a fixed upstream gradient. torchvision runs before and after our backend in each job',
+    'and the input gradient for a fixed upstream gradient; "user path" is `tf.variableGrads(() => roiAlign(v, ...).sum())`',
+    'against `roi_align(x, ...).sum().backward()`, what a user writes. PyTorch runs with 1 thread, as ours.',
+    'torchvision runs before and after our backend in each job',
     'and the faster of its two medians is used. Ratio = PyTorch ms / our ms (> 1: ours faster).',
     '',
     table(['Backend', 'Case', 'Pass', 'ours ms', 'PyTorch ms', 'speed ratio', 'rule', 'peak RSS ours', 'peak RSS PyTorch'], rows),
@@ -317,6 +324,15 @@ function stepSection(jobs) {
   return { md, owned: [], other };
 }
 
+function profileStepSection(jobs) {
+  const md = jobs.map((j) => j.result.md).join('\n\n');
+  return {
+    md: ['Made by `node tools/bench/profile-step.js` (one `tf.profile` per variant, no PyTorch side: this table says where our step\'s time goes).', '', md].join('\n'),
+    owned: [],
+    other: [],
+  };
+}
+
 function backboneSection(jobs) {
   const rows = [];
   const other = [];
@@ -380,6 +396,7 @@ const SECTIONS = [
   { bench: 'augment', title: 'View pipeline: augmentation and box sampling (owned)', fn: augmentSection },
   { bench: 'data', title: 'Data loading (owned)', fn: dataSection },
   { bench: 'step', title: 'SCRL and BYOL training steps', fn: stepSection },
+  { bench: 'profile-step', title: 'Per-kernel profile of one step, stock kernels vs ours', fn: profileStepSection },
   { bench: 'backbone', title: 'Backbone (ResNet; not owned, expected slower)', fn: backboneSection },
   { bench: 'train-step', title: 'ResNet-18 training step (not owned, expected slower)', fn: trainStepSection },
 ];

@@ -18,12 +18,9 @@ const os = require('node:os');
 const path = require('node:path');
 const { spawnSync } = require('node:child_process');
 
-const root = path.resolve(__dirname, '../..');
-const tf = require(require.resolve('@tensorflow/tfjs-core', { paths: [root] }));
+const { buildStep, stepSetup, root } = require('./step-common');
 const roi = require('@scrl/roi-align');
 const aug = require('@scrl/augment');
-const loss = require('@scrl/loss');
-const T = require('@scrl/trainer');
 
 function parseArgs(argv) {
   const o = { steps: 3, warmup: 1, backends: 'wasm,cpu', batch: 32, size: 32, torchThreads: 1, torch: true, json: null };
@@ -49,65 +46,24 @@ function parseArgs(argv) {
   return o;
 }
 
-/** Box pairs of B images from the real crop sampler and box sampler, seeded. */
-function samplePairs(B, S, minSize) {
-  const pipeline = aug.createViewPipeline({ viewSize: S });
-  const out = [];
-  for (let i = 0; i < B; i++) {
-    const rng = aug.createRng(1000 + i);
-    const g1 = pipeline.decide({ width: 96, height: 96 }, rng, 1).geometry;
-    const g2 = pipeline.decide({ width: 96, height: 96 }, rng, 2).geometry;
-    out.push(aug.sampleBoxPairs(g1, g2, { viewSize: S, minSize }, rng.fork('boxes')));
-  }
-  return out;
-}
-
 async function timeBackend(backend, o, config, pairs) {
   const info = await roi.initBackend({ backend, log: null });
-  const B = o.batch;
-  const S = o.size;
-  const nets = T.buildNetworks(config);
-  const params = T.onlineParameters(nets.online);
-  const vars = params.map((p) => p.variable);
-  const lars = new T.Lars(params, { weightDecay: 1e-6 });
-  const x = tf.randomNormal([2 * B, S, S, 3], 0, 1, 'float32', 1);
-  const batch = aug.boxPairBatch(pairs);
-  const regions = { boxes: batch.boxes, boxIndices: batch.boxIndices };
   const result = { backendInfo: roi.describeBackend(info) };
   for (const method of ['scrl', 'byol']) {
-    const reg = method === 'scrl' ? regions : null;
-    const R = method === 'scrl' ? batch.numPairs : B;
-    const step = async () => {
-      const z = T.targetForward(nets.target, x, reg);
-      const { value, grads } = tf.variableGrads(() => {
-        const q = T.onlineForward(nets.online, x, reg);
-        const half = (t, i) => tf.slice(t, [i * R, 0], [R, -1]);
-        const f = method === 'scrl' ? loss.scrlLoss : loss.byolLoss;
-        return f(half(q, 0), half(q, 1), half(z, 0), half(z, 1));
-      }, vars);
-      await value.data();
-      lars.step(grads, 0.05);
-      T.updateMomentum(nets.target.backbone, nets.online.backbone, 0.99);
-      T.updateMomentum(nets.target.projector, nets.online.projector, 0.99);
-      tf.dispose([z, value, ...Object.values(grads)]);
-    };
+    const { step, dispose } = buildStep(config, pairs, method);
     for (let i = 0; i < o.warmup; i++) await step();
     const t0 = process.hrtime.bigint();
     for (let i = 0; i < o.steps; i++) await step();
     const sec = Number(process.hrtime.bigint() - t0) / 1e9 / o.steps;
-    result[method] = { secondsPerStep: sec, imagesPerSecond: B / sec };
+    result[method] = { secondsPerStep: sec, imagesPerSecond: o.batch / sec };
+    dispose();
   }
-  tf.dispose([x, batch.boxes, batch.boxIndices]);
-  lars.dispose();
-  T.disposeNetworks(nets);
   return result;
 }
 
 async function main() {
   const o = parseArgs(process.argv.slice(2));
-  const config = T.applyOverrides(T.presetConfig('cpu'), [`batch.size=${o.batch}`, `views.size=${o.size}`]);
-  const stride = 8; // ResNet with smallInput: C5 at stride 8
-  const pairs = samplePairs(o.batch, o.size, config.boxes.minSize ?? stride);
+  const { config, pairs, stride } = stepSetup(o.batch, o.size);
   const P = pairs.reduce((n, p) => n + p.length, 0);
   console.log(
     `SCRL/BYOL step: ResNet-18 (smallInput, baseWidth ${config.model.baseWidth}), heads ${config.model.projector.hiddenDim}/` +

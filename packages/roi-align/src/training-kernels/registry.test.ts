@@ -44,6 +44,14 @@ describe('training kernel registration', () => {
       }
     });
     expect(current()).toEqual(ours);
+    withStockKernels(() => {
+      for (const k of TRAINING_KERNELS) {
+        const i = TRAINING_KERNELS.indexOf(k);
+        const swapped = k.kernelName === 'Tile' && k.action === 'replaces';
+        expect(tf.getKernel(k.kernelName, k.backendName) === ours[i]).toBe(!swapped);
+      }
+    }, ['Tile']);
+    expect(current()).toEqual(ours);
     expect(() =>
       withStockKernels(() => {
         throw new Error('boom');

@@ -10,6 +10,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { conv2dBackpropFilterCpu, conv2dBackpropFilterViaConv2D } from './conv2d-backprop-filter';
 import { conv2dBackpropInputViaConv2D } from './conv2d-backprop-input';
+import { batchMatMulWasm } from './batch-mat-mul';
+import { broadcastBinaryCpu, type BinaryKernelName } from './broadcast-binary';
 import { tileByBlocks } from './tile';
 import { unsortedSegmentSumTypedArray } from './unsorted-segment-sum';
 
@@ -80,6 +82,20 @@ export const TRAINING_KERNELS: readonly TrainingKernelInfo[] = [
     action: 'replaces',
     how: 'block copies (BatchNorm gradients tile a channel vector to the activation shape)',
   },
+  {
+    kernelName: 'BatchMatMul',
+    backendName: 'wasm',
+    action: 'replaces',
+    how: 'transposed operands transposed explicitly and batches split, so every product runs on the stock kernel\'s XNNPACK fast path',
+  },
+  ...(['Multiply', 'Add', 'Sub', 'RealDiv'] as const).map(
+    (kernelName): TrainingKernelInfo => ({
+      kernelName,
+      backendName: 'cpu',
+      action: 'replaces',
+      how: 'float32 broadcasts over collapsed dimensions with a strided inner loop (the gradient of sum/mean is one); equal shapes go to the stock kernel',
+    }),
+  ),
 ];
 
 function stockOrThrow(kernelName: string, backendName: string): tf.KernelConfig {
@@ -111,6 +127,18 @@ function kernelFuncFor(info: TrainingKernelInfo): tf.KernelFunc {
     case 'Tile':
       return ((args: KernelArgs) =>
         tileByBlocks(args) ?? stockOrThrow(info.kernelName, info.backendName).kernelFunc(args)) as unknown as tf.KernelFunc;
+    case 'BatchMatMul':
+      return ((args: KernelArgs) => {
+        const stock = stockOrThrow(info.kernelName, info.backendName).kernelFunc as unknown as (a: KernelArgs) => tf.TensorInfo;
+        return batchMatMulWasm(args, stock) ?? stock(args);
+      }) as unknown as tf.KernelFunc;
+    case 'Multiply':
+    case 'Add':
+    case 'Sub':
+    case 'RealDiv':
+      return ((args: KernelArgs) =>
+        broadcastBinaryCpu(info.kernelName as BinaryKernelName, args) ??
+        stockOrThrow(info.kernelName, info.backendName).kernelFunc(args)) as unknown as tf.KernelFunc;
     default:
       throw new Error(`training kernels: no implementation for ${info.kernelName}`);
   }
@@ -163,14 +191,16 @@ export function registerTrainingKernels(): void {
 /**
  * Runs `fn` with the stock TF.js kernels back in place of the ones we replaced (kernels we only
  * added stay, since there is no stock one), then restores ours, also when `fn` throws or its
- * promise rejects. For reference gradients in tests and before/after benchmarks.
+ * promise rejects. For reference gradients in tests and before/after benchmarks. With
+ * `kernelNames`, only those kernels are swapped.
  */
-export function withStockKernels<T>(fn: () => T): T {
+export function withStockKernels<T>(fn: () => T, kernelNames?: readonly string[]): T {
   const s = state();
   const swapped: tf.KernelConfig[] = [];
   for (const [key, stock] of s.stock) {
     const ours = s.ours.get(key);
     if (!stock || !ours || !isOurs(tf.getKernel(ours.kernelName, ours.backendName))) continue;
+    if (kernelNames && !kernelNames.includes(ours.kernelName)) continue;
     install(stock);
     swapped.push(ours);
   }
