@@ -2,6 +2,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { z } from 'zod';
+import { resolveInsideRoot, type ContainmentOptions } from './containment';
 import { DataError } from './errors';
 import { checkBox, type DetectionAnnotation, type DetectionDataset } from './detection';
 
@@ -78,13 +79,16 @@ function duplicate(list: readonly { id: number }[]): number | undefined {
  * @param annotationFile COCO JSON with `images`, `categories` and `annotations` (bbox `[x, y, w, h]`).
  * @param imageDir folder that `file_name` is relative to (default: the annotation file's folder).
  *   Images are not opened here; a missing or corrupt one is skipped, with a warning, when read.
+ *   A `file_name` that leaves this folder (`..`, an absolute path, a symlink out of it; `\`
+ *   counts as a separator) is refused unless `options.allowOutsideRoot`.
  * @returns images in file order, categories in file order, annotations in file order. `area`
  *   defaults to `w * h` and `iscrowd` to 0 when absent. Boxes overrunning the image by up to
  *   `BOX_TOLERANCE` (1 px) are clipped to it.
  * @throws DataError if the file is missing, is not JSON, does not match the format, has
- *   duplicate ids, an annotation of an unknown image or category, or a box outside its image.
+ *   duplicate ids, an annotation of an unknown image or category, a box outside its image, or
+ *   a `file_name` outside `imageDir`.
  */
-export async function loadCocoDataset(annotationFile: string, imageDir?: string): Promise<DetectionDataset> {
+export async function loadCocoDataset(annotationFile: string, imageDir?: string, options: ContainmentOptions = {}): Promise<DetectionDataset> {
   const source = 'loadCocoDataset';
   const file = path.resolve(annotationFile);
   const raw = await readJsonFile(source, file, 'COCO annotation file');
@@ -105,7 +109,12 @@ export async function loadCocoDataset(annotationFile: string, imageDir?: string)
     const dup = duplicate(list);
     if (dup !== undefined) throw new DataError(source, file, `has two ${what}s with id ${dup}.`);
   }
-  const images = coco.images.map((im) => ({ id: im.id, file: path.resolve(dir, im.file_name), width: im.width, height: im.height }));
+  const images = coco.images.map((im, i) => ({
+    id: im.id,
+    file: resolveInsideRoot(source, file, dir, im.file_name, `images[${i}].file_name`, options),
+    width: im.width,
+    height: im.height,
+  }));
   const imageById = new Map(coco.images.map((im) => [im.id, im]));
   const categoryIds = new Set(coco.categories.map((c) => c.id));
   const annotations: DetectionAnnotation[] = coco.annotations.map((a, i) => {

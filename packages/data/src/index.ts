@@ -3,6 +3,8 @@
  * generated scenes; and a prefetching view-pair loader running in worker threads.
  */
 export { DataError, isDataError } from './errors';
+export { resolveInsideRoot } from './containment';
+export type { ContainmentOptions } from './containment';
 export type { SkippedFile, WarnFn } from './errors';
 export { decodeImage, encodePng, imageSize, IMAGE_EXTENSIONS, isImageFile } from './decode';
 export { ImageFolder, LabelledImageFolder, iterateImages, listImageFiles } from './image-folder';

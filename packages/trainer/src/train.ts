@@ -43,6 +43,8 @@ export interface TrainOptions {
   out: string;
   /** A folder of images (`--data DIR`) or any {@link ImageSource}. */
   data: string | ImageSource;
+  /** Accept symlinks in the `data` folder that lead out of it (`--allow-outside-root`); default false. */
+  allowOutsideRoot?: boolean;
   /**
    * Continue from the newest valid checkpoint in `<out>/checkpoints` (`--resume`). Without it,
    * an `out` that already holds checkpoints is refused rather than overwritten.
@@ -285,7 +287,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       throw new Error(`train: data '${folder}' is not a directory. Pass --data DIR with image files (jpg, jpeg, png, webp).`);
     }
     // Sorted, so the sample order depends on the seed only, not on the file system.
-    files = [...(await ImageFolder.open(folder)).files].sort();
+    files = [...(await ImageFolder.open(folder, { allowOutsideRoot: options.allowOutsideRoot })).files].sort();
     images = files.length;
     description = `${path.resolve(folder)} (${images} images)`;
   } else {

@@ -19,7 +19,7 @@ import type { ResNet } from '@scrl/models';
 import { ProgressReporter, writeLossCurvePng } from '@scrl/trainer';
 import { intOption, progressStream, stringOption, type Command, type CommandContext, type CommandIO, type OptionSpec } from '../command';
 import { UsageError } from '../errors';
-import { backboneFromInit, builtinScenes, CACHE_OPTION, CONFIG_OPTIONS, configFromFlags, setupBackend, timestampedDir, writeJson } from '../shared';
+import { ALLOW_OUTSIDE_ROOT_OPTION, backboneFromInit, builtinScenes, CACHE_OPTION, containmentFromFlags, CONFIG_OPTIONS, configFromFlags, setupBackend, timestampedDir, writeJson } from '../shared';
 
 /** Built-in scenes used when `--data` is not given. */
 export const EVAL_SCENES = { images: 1000, size: 64 } as const;
@@ -43,7 +43,7 @@ export async function detectionData(values: CommandContext['values'], io: Comman
   if (!fs.existsSync(path.join(dir, 'annotations.json'))) {
     throw new UsageError(`--data: '${dir}' has no annotations.json; pass a COCO folder such as one from 'scrl data generate'.`);
   }
-  return { dir, dataset: await loadScenes(dir) };
+  return { dir, dataset: await loadScenes(dir, containmentFromFlags(values)) };
 }
 
 /** Splits samples: the last `valFraction` (at least one) are the validation set. */
@@ -145,6 +145,7 @@ export const evalDetection: Command = {
   options: [
     INIT_OPTION,
     { name: 'data', type: 'string', valueName: 'DIR', description: 'COCO folder (annotations.json)', defaultText: 'built-in scenes' },
+    ALLOW_OUTSIDE_ROOT_OPTION,
     { name: 'out', type: 'string', valueName: 'DIR', description: 'report folder', defaultText: 'runs/eval-detection-<timestamp>' },
     { name: 'val', type: 'string', valueName: 'F', description: 'fraction of images held out for evaluation', defaultText: '0.2' },
     ...DETECTION_SCHEDULE_OPTIONS,
@@ -206,7 +207,7 @@ async function probeData(values: CommandContext['values'], io: CommandIO, size: 
   const labels: number[] = [];
   const max = limit ?? Infinity;
   if (fs.existsSync(path.join(dir, 'annotations.json'))) {
-    const dataset = await loadScenes(dir);
+    const dataset = await loadScenes(dir, containmentFromFlags(values));
     for await (const crop of objectCrops(dataset, { size, warn: (m) => io.err(`[scrl] ${m}`) })) {
       if (images.length >= max) break;
       images.push(crop.image);
@@ -214,7 +215,7 @@ async function probeData(values: CommandContext['values'], io: CommandIO, size: 
     }
     return { source: `object crops of ${dir}`, classes: dataset.categories.map((c) => c.name), images, labels };
   }
-  const folder = await LabelledImageFolder.open(dir, { warn: (m) => io.err(`[scrl] ${m}`) });
+  const folder = await LabelledImageFolder.open(dir, { warn: (m) => io.err(`[scrl] ${m}`), ...containmentFromFlags(values) });
   for (let i = 0; i < folder.length && images.length < max; i++) {
     const s = await folder.load(i);
     if (!s) continue;
@@ -236,6 +237,7 @@ function probeCommand(kind: 'linear' | 'knn'): Command {
     options: [
       INIT_OPTION,
       { name: 'data', type: 'string', valueName: 'DIR', description: 'labelled folder or COCO folder', defaultText: 'built-in scenes' },
+      ALLOW_OUTSIDE_ROOT_OPTION,
       { name: 'out', type: 'string', valueName: 'DIR', description: 'report folder', defaultText: `runs/eval-${kind}-<timestamp>` },
       { name: 'size', type: 'string', valueName: 'PX', description: 'images / crops are resized to PX x PX', defaultText: '32' },
       { name: 'limit', type: 'string', valueName: 'N', description: 'use at most N images', defaultText: 'all' },
