@@ -250,6 +250,19 @@ describe('bin/scrl.js', () => {
     expect(empty.status).toBe(1);
   });
 
+  it('prints a skipped image as our own warning line, without Node\'s warning prefix or hint', () => {
+    const dir = path.join(tmp, 'with-corrupt');
+    fs.mkdirSync(dir);
+    for (const f of fs.readdirSync(path.join(scenes, 'images')).sort().slice(0, 4)) fs.copyFileSync(path.join(scenes, 'images', f), path.join(dir, f));
+    fs.writeFileSync(path.join(dir, 'broken.png'), 'not an image');
+    const r = node(['pretrain', '--data', dir, '--out', path.join(tmp, 'warn-run'), ...SMALL, '--max-steps', '2', '--workers', '1']);
+    expect(r.stderr).not.toMatch(/scrl: error/);
+    expect(r.status).toBe(0);
+    const lines = r.stderr.split('\n');
+    expect(lines.filter((l) => l.includes('broken.png'))[0]).toMatch(/^\[scrl\] skipped unreadable image .*broken\.png: /);
+    expect(r.stderr).not.toMatch(/trace-warnings|\(node:\d+\)|Warning:/);
+  });
+
   it('stops after the current step with a checkpoint on SIGINT and exits 130', async () => {
     const out = path.join(tmp, 'sigint');
     const child = spawn(

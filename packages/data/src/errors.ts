@@ -35,8 +35,12 @@ export interface SkippedFile {
 /** Where warnings go: one line each. `null` silences them (the list is still kept). */
 export type WarnFn = ((line: string) => void) | null;
 
+/**
+ * The default: one line of ours on stderr. Not `process.emitWarning`, whose output carries
+ * Node's `(node:PID) Warning:` prefix and `(Use \`node --trace-warnings ...\`)` hint.
+ */
 export const defaultWarn = (line: string): void => {
-  process.emitWarning(line, { code: 'SCRL_DATA_SKIPPED' });
+  process.stderr.write(line.endsWith('\n') ? line : line + '\n');
 };
 
 /**

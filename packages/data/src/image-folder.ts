@@ -12,7 +12,7 @@ import { DataError, SkipLog, type SkippedFile, type WarnFn } from './errors';
 export interface FolderOptions extends ContainmentOptions {
   /** Descend into sub-folders (default true). */
   recursive?: boolean;
-  /** Where skip warnings go (default: `process.emitWarning`); `null` for silence. */
+  /** Where skip warnings go (default: a line on stderr); `null` for silence. */
   warn?: WarnFn;
 }
 

@@ -231,7 +231,7 @@ function sourceStream(source: ImageSource, s: StreamSettings, first: number): Mi
  * batch `g` is batch `g mod stepsPerEpoch` of epoch `floor(g / stepsPerEpoch)`, which the
  * loader rebuilds identically on resume.
  */
-function loaderStream(files: string[], s: StreamSettings, first: number, workers: number | undefined): MicroBatchStream {
+function loaderStream(files: string[], s: StreamSettings, first: number, workers: number | undefined, warn: (line: string) => void): MicroBatchStream {
   const loader: ViewPairLoader = createViewPairLoader(files, {
     batchSize: s.batchSize,
     workers,
@@ -239,6 +239,7 @@ function loaderStream(files: string[], s: StreamSettings, first: number, workers
     viewSize: s.viewSize,
     pipeline: { scale: s.scale, blur: s.blur },
     boxPairs: s.boxes,
+    warn,
   });
   const perEpoch = loader.stepsPerEpoch;
   let epoch = Math.floor(first / perEpoch);
@@ -412,7 +413,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
 
     stream =
       folder !== null
-        ? loaderStream(files, settings, step * accumulate, options.workers)
+        ? loaderStream(files, settings, step * accumulate, options.workers, log)
         : sourceStream(options.data as ImageSource, settings, step * accumulate);
 
     const stopAt = Math.min(plan.totalSteps, maxSteps);

@@ -233,3 +233,27 @@ describe('memory stays flat in the number of images', () => {
     expect(growth).toBeLessThan(4 * 256 * 256 * 3);
   });
 });
+
+describe('default warnings', () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = tempDir('warn');
+    await writeImage(path.join(dir, 'a.png'), 8, 8);
+    fs.writeFileSync(path.join(dir, 'broken.png'), 'not an image');
+  });
+  afterAll(() => removeDir(dir));
+
+  it('are our own lines on stderr, without Node\'s "(node:PID) Warning:" prefix or --trace-warnings hint', () => {
+    const dist = path.join(__dirname, '..', '..', 'dist', 'index.js');
+    const script = `
+      const { iterateImages } = require(${JSON.stringify(dist)});
+      (async () => { for await (const item of iterateImages(${JSON.stringify(dir)})) void item; })();`;
+    const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8' });
+    expect(r.status).toBe(0);
+    const lines = r.stderr.trimEnd().split('\n');
+    expect(lines).toEqual([
+      expect.stringMatching(/^\[scrl\] skipped unreadable image .*broken\.png: /),
+      expect.stringMatching(/^\[scrl\] iterateImages\(.*\): 1 unreadable image was skipped/),
+    ]);
+  });
+});
