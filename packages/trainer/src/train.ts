@@ -12,7 +12,9 @@ import { createViewPairLoader, ImageFolder } from '@scrl/data';
 import type { ViewPairLoader } from '@scrl/data';
 import { byolLoss, scrlLoss } from '@scrl/loss';
 import { GradientAccumulator } from './accumulate';
+import { writeFileDurably } from './atomic-write';
 import { findLatestCheckpoint, writeCheckpoint } from './checkpoint';
+import { crashPoint } from './crash-points';
 import { validateConfig } from './config';
 import type { TrainConfig } from './config';
 import { updateMomentum } from './ema';
@@ -398,7 +400,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     }
     if (step === 0) fs.rmSync(metrics.file, { force: true });
 
-    fs.writeFileSync(
+    writeFileDurably(
       path.join(out, 'config.json'),
       JSON.stringify(
         { config, plan, data: description, backend: tf.getBackend(), resumedFromStep: step > 0 ? step : null },
@@ -468,6 +470,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         }
         acc.add(grads, weight);
         tf.dispose(Object.values(grads));
+        crashPoint('step');
         lossSum += v * weight;
         weightSum += weight;
         boxPairs += config.method === 'scrl' ? P : 0;
@@ -495,6 +498,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       if (skipped) record.skipped = true;
       lastLoss = record.loss;
       metrics.append(record);
+      crashPoint('after-metrics');
       progress?.update(step, record);
       options.onStep?.(record);
       if (skipped) log(`[scrl] step ${step}: no usable micro-batch (no box pairs, or < 2 images); no update`);
