@@ -1,8 +1,8 @@
 /** Exit codes of the `scrl` command. */
 export const EXIT_OK = 0;
-/** Something failed while running (bad data, a non-finite loss, an I/O error). */
+/** Something failed while running (a non-finite loss, an I/O error). */
 export const EXIT_FAILURE = 1;
-/** The command line or a configuration was invalid; nothing ran. */
+/** The command line, a configuration or the input data was invalid. */
 export const EXIT_USAGE = 2;
 
 /** A wrong command line: unknown command or flag, missing or malformed value. */
@@ -37,9 +37,9 @@ export function isUserFacing(err: unknown): err is Error {
   );
 }
 
-/** Which exit code an error maps to. */
+/** Which exit code an error maps to: the user's input (flags, config, data) is 2. */
 export function exitCodeFor(err: unknown): number {
-  if (err instanceof Error && (err.name === 'UsageError' || err.name === 'ConfigError')) return EXIT_USAGE;
+  if (err instanceof Error && (err.name === 'UsageError' || err.name === 'ConfigError' || err.name === 'DataError')) return EXIT_USAGE;
   if (err instanceof Error && err.name === 'InterruptedError') return EXIT_INTERRUPTED;
   return EXIT_FAILURE;
 }

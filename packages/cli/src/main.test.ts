@@ -18,7 +18,7 @@ describe('scrl', () => {
   it('lists commands and exit codes in --help', async () => {
     const io = capture();
     expect(await main(['--help'], io)).toBe(0);
-    expect(io.outLines.join('\n')).toContain('Exit codes: 0 success, 1 failure during a run, 2 usage or configuration error.');
+    expect(io.outLines.join('\n')).toContain('Exit codes: 0 success, 1 failure during a run, 2 usage, configuration or input-data error.');
   });
 
   it('exits 2 with a clear message on an unknown command', async () => {

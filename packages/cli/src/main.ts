@@ -33,7 +33,7 @@ export function topLevelHelp(): string {
     '  -h, --help       show help (also: scrl <command> --help)',
     '  -V, --version    print the version',
     '',
-    'Exit codes: 0 success, 1 failure during a run, 2 usage or configuration error.',
+    'Exit codes: 0 success, 1 failure during a run, 2 usage, configuration or input-data error.',
     '            130 interrupted by Ctrl-C (after writing a checkpoint).',
     '',
     'Environment: SCRL_BACKEND (default backend), SCRL_CACHE_DIR (scenes cache), SCRL_DEBUG=1 (stack traces).',

@@ -183,7 +183,12 @@ export function backboneFromInit(init: string, fallback: TrainConfig, io: Comman
     throw new UsageError(`--init: '${init}' does not exist. Pass random, a pretrain run folder, a ckpt-*.json or a .safetensors file.`);
   }
   if (fs.statSync(init).isFile() && init.endsWith('.safetensors')) {
-    const file = readSafetensors(fs.readFileSync(init));
+    let file: ReturnType<typeof readSafetensors>;
+    try {
+      file = readSafetensors(fs.readFileSync(init));
+    } catch (err) {
+      throw new UsageError(`--init: ${init}: ${(err as Error).message.replace(/^readSafetensors: /, '')} Pass an intact .safetensors file (e.g. from scrl export).`);
+    }
     const conv1 = file.tensors.get('conv1.weight');
     if (!conv1) {
       throw new UsageError(`--init: ${init} has no 'conv1.weight'; pass torchvision-named weights (scrl export --format torchvision).`);

@@ -53,8 +53,10 @@ export class SkipLog {
   constructor(private readonly warn: WarnFn = defaultWarn) {}
 
   /** Records a skipped file; returns true the first time this file is seen. */
-  add(file: string, reason: string): boolean {
+  add(file: string, multiLineReason: string): boolean {
     if (this.seen.has(file)) return false;
+    // One line per warning: sharp's reasons can span several, often repeated.
+    const reason = [...new Set(multiLineReason.split('\n').map((l) => l.trim()).filter(Boolean))].join('; ');
     const entry = { file, reason };
     this.seen.set(file, entry);
     if (this.warn) this.warn(`[scrl] skipped unreadable image ${file}: ${reason}`);

@@ -16,7 +16,7 @@ import { loadCocoDataset } from './coco';
 import { resolveInsideRoot, type ContainmentOptions } from './containment';
 import { encodePng } from './decode';
 import type { CocoJson, DetectionDataset } from './detection';
-import { DataError } from './errors';
+import { DataError, type WarnFn } from './errors';
 import { renderScene, SCENE_CLASSES } from './scene-render';
 
 /** Bumped whenever the drawing changes, so caches made by an older generator are rebuilt. */
@@ -303,7 +303,7 @@ export async function ensureScenes(
 }
 
 /** Loads a scenes folder's annotations as a `DetectionDataset` (COCO reader, image paths absolute; see `loadCocoDataset` for `options`). */
-export function loadScenes(dir: string, options: ContainmentOptions = {}): Promise<DetectionDataset> {
+export function loadScenes(dir: string, options: ContainmentOptions & { warn?: WarnFn } = {}): Promise<DetectionDataset> {
   return loadCocoDataset(path.join(dir, 'annotations.json'), dir, options);
 }
 

@@ -74,6 +74,16 @@ export function decodeSafetensors(buf: Buffer, source = 'buffer'): { tensors: Te
     return fail(`header is not JSON (${(err as Error).message})`);
   }
   const base = 8 + n;
+  const ranges = Object.entries(header)
+    .filter(([name]) => name !== '__metadata__')
+    .map(([name, e]) => ({ name, offsets: (e as { data_offsets?: [number, number] })?.data_offsets }))
+    .filter((r): r is { name: string; offsets: [number, number] } => Array.isArray(r.offsets))
+    .sort((a, b) => a.offsets[0] - b.offsets[0] || a.offsets[1] - b.offsets[1]);
+  for (let i = 1; i < ranges.length; i++) {
+    if (ranges[i].offsets[0] < ranges[i - 1].offsets[1]) {
+      fail(`tensors '${ranges[i - 1].name}' [${ranges[i - 1].offsets}] and '${ranges[i].name}' [${ranges[i].offsets}] have overlapping data_offsets`);
+    }
+  }
   const tensors: TensorDict = {};
   let metadata: Record<string, string> = {};
   for (const [name, entry] of Object.entries(header)) {

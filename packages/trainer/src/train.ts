@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { boxPairBatch, createRng, createViewPipeline, sampleBoxPairs } from '@scrl/augment';
 import type { BoxPair, Rng } from '@scrl/augment';
-import { createViewPairLoader, ImageFolder } from '@scrl/data';
+import { createViewPairLoader, DataError, ImageFolder } from '@scrl/data';
 import type { ViewPairLoader } from '@scrl/data';
 import { byolLoss, scrlLoss } from '@scrl/loss';
 import { GradientAccumulator } from './accumulate';
@@ -96,6 +96,9 @@ export interface TrainPlan {
   warmupSteps: number;
   peakLr: number;
 }
+
+/** A run stops when this many steps in a row had nothing to train on (no box pairs, or unreadable images). */
+export const MAX_SKIPPED_STEPS_IN_A_ROW = 20;
 
 /** Thrown when the loss is NaN or infinite; the run stops without saving that state. */
 export class NonFiniteLossError extends Error {
@@ -250,6 +253,15 @@ function loaderStream(files: string[], s: StreamSettings, first: number, workers
     async next(): Promise<MicroBatch> {
       for (;;) {
         const r = await it.next();
+        if (loader.skipped.length === files.length) {
+          const first = loader.skipped[0];
+          throw new DataError(
+            'train',
+            path.dirname(first.file),
+            `none of the ${files.length} image files could be decoded (first: ${path.basename(first.file)}: ${first.reason}).`,
+            'Point --data at a folder of readable jpg, png or webp images.',
+          );
+        }
         if (!r.done) {
           const b = r.value;
           return { view1: b.view1, view2: b.view2, images: b.batchSize, pairs: s.withBoxes ? b.boxPairs : b.boxPairs.map(() => []) };
@@ -347,6 +359,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   let lastSavedStep = -1;
   let lastLoss: number | null = null;
   let stopReason: TrainResult['stopReason'] = 'completed';
+  let skippedInARow = 0;
   let progress: ProgressReporter | null = null;
 
   const saveCheckpoint = async (): Promise<void> => {
@@ -501,7 +514,21 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       crashPoint('after-metrics');
       progress?.update(step, record);
       options.onStep?.(record);
-      if (skipped) log(`[scrl] step ${step}: no usable micro-batch (no box pairs, or < 2 images); no update`);
+      skippedInARow = skipped ? skippedInARow + 1 : 0;
+      if (skipped) {
+        log(
+          `[scrl] step ${step}: no usable micro-batch (no box pairs, or < 2 images); no update. ` +
+            (config.method === 'scrl' ? 'If this repeats, widen views.scale or lower boxes.minSize.' : 'If this repeats, check the images.'),
+        );
+      }
+      if (skippedInARow >= MAX_SKIPPED_STEPS_IN_A_ROW) {
+        throw new Error(
+          `train: no usable micro-batch in ${skippedInARow} steps in a row (up to step ${step}): ` +
+            (config.method === 'scrl'
+              ? `the two views of an image never overlapped enough for a ${settings.boxes.minSize}-px box pair. Widen views.scale (now [${config.views.scale.join(', ')}]) or lower boxes.minSize.`
+              : 'fewer than 2 readable images per batch. Check the images or raise batch.size.'),
+        );
+      }
       if (step % every === 0 || step === plan.totalSteps) await saveCheckpoint();
     }
     if (stopReason !== 'aborted' && step < plan.totalSteps) stopReason = 'max-steps';

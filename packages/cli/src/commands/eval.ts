@@ -43,7 +43,7 @@ export async function detectionData(values: CommandContext['values'], io: Comman
   if (!fs.existsSync(path.join(dir, 'annotations.json'))) {
     throw new UsageError(`--data: '${dir}' has no annotations.json; pass a COCO folder such as one from 'scrl data generate'.`);
   }
-  return { dir, dataset: await loadScenes(dir, containmentFromFlags(values)) };
+  return { dir, dataset: await loadScenes(dir, { ...containmentFromFlags(values), warn: (m) => io.err(m) }) };
 }
 
 /** Splits samples: the last `valFraction` (at least one) are the validation set. */

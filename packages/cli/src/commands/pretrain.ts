@@ -26,12 +26,21 @@ export async function trainWithInterrupt(
   };
   process.on('SIGINT', onSigint);
   try {
-    const result = await train({
-      ...options,
-      signal: controller.signal,
-      log: (line) => io.err(line),
-      progress: progressStream(io),
-    });
+    let result: TrainResult;
+    try {
+      result = await train({
+        ...options,
+        signal: controller.signal,
+        log: (line) => io.err(line),
+        progress: progressStream(io),
+      });
+    } catch (err) {
+      // train() checks its inputs with plain errors; these are the user's to fix (exit 2).
+      if (err instanceof Error && err.name === 'Error' && /^train: (--resume|data |the data has|.* already holds checkpoints|no usable micro-batch)/.test(err.message)) {
+        throw new UsageError(err.message.replace(/^train: /, ''), 'pretrain');
+      }
+      throw err;
+    }
     if (result.stopReason === 'aborted') {
       throw new InterruptedError(
         `interrupted at step ${result.step} of ${result.totalSteps}; checkpoint ${result.checkpoint ?? '(none)'}. ` +
