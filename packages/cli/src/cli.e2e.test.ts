@@ -91,7 +91,7 @@ describe('scrl pretrain, export, eval', () => {
   it('refuses to overwrite a run without --resume, and resumes with it', async () => {
     const args = ['pretrain', '--data', path.join(scenes, 'images'), '--out', run, ...SMALL, '--set', 'optimizer.baseLr=0.2', '--workers', '0', '--backend', 'wasm'];
     const again = await scrl([...args, '--max-steps', '3']);
-    expect(again.code).toBe(1);
+    expect(again.code).toBe(2);
     expect(again.io.errLines.join('\n')).toContain('Pass --resume');
     const resumed = await scrl([...args, '--max-steps', '3', '--resume']);
     expect(resumed.code).toBe(0);
@@ -222,11 +222,11 @@ describe('scrl errors and exit codes', () => {
     expect(io.errLines.join('\n')).not.toMatch(/\n\s+at /);
   });
 
-  it('exits 1 with the DataError message and no stack for a folder without images', async () => {
+  it('exits 2 with the DataError message and no stack for a folder without images', async () => {
     const empty = path.join(tmp, 'empty');
     fs.mkdirSync(empty);
     const { code, io } = await scrl(['pretrain', '--data', empty, '--out', path.join(tmp, 'e'), '--backend', 'wasm']);
-    expect(code).toBe(1);
+    expect(code).toBe(2);
     expect(io.errLines).toEqual([expect.stringMatching(/^scrl: error: Error in ImageFolder\.open: .*empty: contains no image files/)]);
   });
 });
@@ -240,14 +240,27 @@ describe('bin/scrl.js', () => {
     expect(r.stdout.trim()).toBe(require('../package.json').version);
   });
 
-  it('exits 2 on a config error and 1 on bad data', () => {
+  it('exits 2 on a config error and on bad data', () => {
     const bad = node(['pretrain', '--set', 'optimizer.baseLr=abc']);
     expect(bad.status).toBe(2);
     expect(bad.stderr).toContain("cannot set 'optimizer.baseLr'");
     const missing = node(['eval', 'detection', '--data', path.join(tmp, 'no-such-folder')]);
     expect(missing.status).toBe(2);
     const empty = node(['pretrain', '--data', path.join(tmp, 'empty-bin'), '--out', path.join(tmp, 'e2')]);
-    expect(empty.status).toBe(1);
+    expect(empty.status).toBe(2);
+  });
+
+  it('prints a skipped image as our own warning line, without Node\'s warning prefix or hint', () => {
+    const dir = path.join(tmp, 'with-corrupt');
+    fs.mkdirSync(dir);
+    for (const f of fs.readdirSync(path.join(scenes, 'images')).sort().slice(0, 4)) fs.copyFileSync(path.join(scenes, 'images', f), path.join(dir, f));
+    fs.writeFileSync(path.join(dir, 'broken.png'), 'not an image');
+    const r = node(['pretrain', '--data', dir, '--out', path.join(tmp, 'warn-run'), ...SMALL, '--max-steps', '2', '--workers', '1']);
+    expect(r.stderr).not.toMatch(/scrl: error/);
+    expect(r.status).toBe(0);
+    const lines = r.stderr.split('\n');
+    expect(lines.filter((l) => l.includes('broken.png'))[0]).toMatch(/^\[scrl\] skipped unreadable image .*broken\.png: /);
+    expect(r.stderr).not.toMatch(/trace-warnings|\(node:\d+\)|Warning:/);
   });
 
   it('stops after the current step with a checkpoint on SIGINT and exits 130', async () => {

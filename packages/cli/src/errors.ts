@@ -1,10 +1,11 @@
+import { DataError } from '@scrl/data';
 import { ScrlError } from '@scrl/util';
 
 /** Exit codes of the `scrl` command. */
 export const EXIT_OK = 0;
-/** Something failed while running (bad data, a non-finite loss, an I/O error). */
+/** Something failed while running (a non-finite loss, an I/O error). */
 export const EXIT_FAILURE = 1;
-/** The command line or a configuration was invalid; nothing ran. */
+/** The command line, a configuration or the input data was invalid. */
 export const EXIT_USAGE = 2;
 
 /** A wrong command line: unknown command or flag, missing or malformed value. */
@@ -34,9 +35,9 @@ export function isUserFacing(err: unknown): err is Error {
   return err instanceof ScrlError;
 }
 
-/** Which exit code an error maps to. */
+/** Which exit code an error maps to: the user's input (flags, config, data) is 2. */
 export function exitCodeFor(err: unknown): number {
-  if (err instanceof UsageError || err instanceof ConfigError) return EXIT_USAGE;
+  if (err instanceof UsageError || err instanceof ConfigError || err instanceof DataError) return EXIT_USAGE;
   if (err instanceof InterruptedError) return EXIT_INTERRUPTED;
   return EXIT_FAILURE;
 }

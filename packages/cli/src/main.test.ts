@@ -1,3 +1,4 @@
+import { commands } from './commands';
 import { main } from './main';
 import type { CommandIO } from './command';
 
@@ -17,7 +18,7 @@ describe('scrl', () => {
   it('lists commands and exit codes in --help', async () => {
     const io = capture();
     expect(await main(['--help'], io)).toBe(0);
-    expect(io.outLines.join('\n')).toContain('Exit codes: 0 success, 1 failure during a run, 2 usage or configuration error.');
+    expect(io.outLines.join('\n')).toContain('Exit codes: 0 success, 1 failure during a run, 2 usage, configuration or input-data error.');
   });
 
   it('exits 2 with a clear message on an unknown command', async () => {
@@ -30,5 +31,37 @@ describe('scrl', () => {
     const io = capture();
     expect(await main([], io)).toBe(2);
     expect(io.outLines.join('\n')).toMatch(/^Usage: scrl <command>/);
+  });
+
+  // Every group (`eval`, `viz`, `data`) and every command answers --help with exit 0.
+  const groups = [...new Set(commands.filter((c) => c.name.includes(' ')).map((c) => c.name.split(' ')[0]))];
+
+  it('has the command groups eval, viz and data', () => {
+    expect(groups.sort()).toEqual(['data', 'eval', 'viz']);
+  });
+
+  it.each(groups.flatMap((g) => [[g, '--help'], [g, '-h'], ['help', g]]))('scrl %s %s prints the subcommands and exits 0', async (...args) => {
+    const group = args[0] === 'help' ? args[1] : args[0];
+    const io = capture();
+    expect(await main(args, io)).toBe(0);
+    const text = io.outLines.join('\n');
+    expect(text).toMatch(new RegExp(`^Usage: scrl ${group} <subcommand>`));
+    const members = commands.filter((c) => c.name.startsWith(group + ' '));
+    expect(members.length).toBeGreaterThan(0);
+    for (const c of members) expect(text).toContain(`  ${c.name}`);
+    expect(io.errLines).toEqual([]);
+  });
+
+  it.each(commands.map((c) => [c.name]))('scrl %s --help prints its options and exits 0', async (name) => {
+    const io = capture();
+    expect(await main([...name.split(' '), '--help'], io)).toBe(0);
+    expect(io.outLines.join('\n')).toMatch(new RegExp(`^Usage: scrl ${name}`));
+    expect(io.outLines.join('\n')).toContain('--help');
+  });
+
+  it('still exits 2 for a group without a subcommand, pointing at its --help', async () => {
+    const io = capture();
+    expect(await main(['viz'], io)).toBe(2);
+    expect(io.errLines).toEqual(["scrl: error: 'scrl viz' needs a subcommand: boxes", "Run 'scrl viz --help' for usage."]);
   });
 });

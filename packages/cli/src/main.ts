@@ -33,10 +33,29 @@ export function topLevelHelp(): string {
     '  -h, --help       show help (also: scrl <command> --help)',
     '  -V, --version    print the version',
     '',
-    'Exit codes: 0 success, 1 failure during a run, 2 usage or configuration error.',
+    'Exit codes: 0 success, 1 failure during a run, 2 usage, configuration or input-data error.',
     '            130 interrupted by Ctrl-C (after writing a checkpoint).',
     '',
     'Environment: SCRL_BACKEND (default backend), SCRL_CACHE_DIR (scenes cache), SCRL_DEBUG=1 (stack traces).',
+  ].join('\n');
+}
+
+/** The commands of a group (`eval` -> `eval detection`, `eval linear`, `eval knn`). */
+function groupCommands(group: string): Command[] {
+  return commands.filter((c) => c.name.startsWith(group + ' '));
+}
+
+/** `scrl <group> --help`: the group's subcommands with their summaries. */
+export function groupHelp(group: string): string {
+  const members = groupCommands(group);
+  const width = Math.max(...members.map((c) => c.name.length)) + 2;
+  return [
+    `Usage: scrl ${group} <subcommand> [options]`,
+    '',
+    'Subcommands:',
+    ...members.map((c) => `  ${c.name.padEnd(width)}${c.summary}`),
+    '',
+    `Run 'scrl ${group} <subcommand> --help' for its options.`,
   ].join('\n');
 }
 
@@ -57,7 +76,8 @@ export async function main(argv: string[], io: CommandIO = defaultIO()): Promise
   try {
     if (argv.length === 0 || argv[0] === '--help' || argv[0] === '-h' || argv[0] === 'help') {
       const target = argv[0] === 'help' && argv.length > 1 ? findCommand(argv.slice(1)) : null;
-      io.out(target ? commandHelp(target.command) : topLevelHelp());
+      const group = argv[0] === 'help' && argv.length > 1 && !target && groupCommands(argv[1]).length ? argv[1] : null;
+      io.out(target ? commandHelp(target.command) : group ? groupHelp(group) : topLevelHelp());
       return argv.length === 0 ? EXIT_USAGE : EXIT_OK;
     }
     if (argv[0] === '--version' || argv[0] === '-V') {
@@ -66,10 +86,15 @@ export async function main(argv: string[], io: CommandIO = defaultIO()): Promise
     }
     const found = findCommand(argv);
     if (!found) {
-      const group = commands.filter((c) => c.name.startsWith(argv[0] + ' '));
+      const group = groupCommands(argv[0]);
+      if (group.length && (argv[1] === '--help' || argv[1] === '-h')) {
+        io.out(groupHelp(argv[0]));
+        return EXIT_OK;
+      }
       if (group.length) {
         throw new UsageError(
           `'scrl ${argv[0]}' needs a subcommand: ${group.map((c) => c.name.split(' ')[1]).join(', ')}`,
+          argv[0],
         );
       }
       throw new UsageError(`unknown command '${argv[0]}'. Run 'scrl --help' for the list.`);

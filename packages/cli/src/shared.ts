@@ -34,6 +34,18 @@ export const CONFIG_OPTIONS: OptionSpec[] = [
   },
 ];
 
+/** `--allow-outside-root`: dataset entries and symlinks may lead out of the `--data` folder. */
+export const ALLOW_OUTSIDE_ROOT_OPTION: OptionSpec = {
+  name: 'allow-outside-root',
+  type: 'boolean',
+  description: 'accept dataset entries / symlinks that lead out of --data (trusted data only, e.g. git-annex or DVC links)',
+};
+
+/** The data readers' containment option from `--allow-outside-root`. */
+export function containmentFromFlags(values: CommandContext['values']): { allowOutsideRoot: boolean } {
+  return { allowOutsideRoot: values['allow-outside-root'] === true };
+}
+
 export const CACHE_OPTION: OptionSpec = {
   name: 'cache',
   type: 'string',

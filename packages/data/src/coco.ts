@@ -2,7 +2,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { z } from 'zod';
-import { DataError } from './errors';
+import { resolveInsideRoot, type ContainmentOptions } from './containment';
+import { DataError, defaultWarn, type WarnFn } from './errors';
 import { checkBox, type DetectionAnnotation, type DetectionDataset } from './detection';
 
 const id = z.number().int().nonnegative();
@@ -78,19 +79,32 @@ function duplicate(list: readonly { id: number }[]): number | undefined {
  * @param annotationFile COCO JSON with `images`, `categories` and `annotations` (bbox `[x, y, w, h]`).
  * @param imageDir folder that `file_name` is relative to (default: the annotation file's folder).
  *   Images are not opened here; a missing or corrupt one is skipped, with a warning, when read.
+ *   A `file_name` that leaves this folder (`..`, an absolute path, a symlink out of it; `\`
+ *   counts as a separator) is refused unless `options.allowOutsideRoot`. Zero-area boxes are
+ *   kept (pycocotools keeps them) with one warning through `options.warn` (default stderr).
  * @returns images in file order, categories in file order, annotations in file order. `area`
  *   defaults to `w * h` and `iscrowd` to 0 when absent. Boxes overrunning the image by up to
  *   `BOX_TOLERANCE` (1 px) are clipped to it.
  * @throws DataError if the file is missing, is not JSON, does not match the format, has
- *   duplicate ids, an annotation of an unknown image or category, or a box outside its image.
+ *   duplicate ids, an annotation of an unknown image or category, a box outside its image, or
+ *   a `file_name` outside `imageDir`.
  */
-export async function loadCocoDataset(annotationFile: string, imageDir?: string): Promise<DetectionDataset> {
+export async function loadCocoDataset(
+  annotationFile: string,
+  imageDir?: string,
+  options: ContainmentOptions & { warn?: WarnFn } = {},
+): Promise<DetectionDataset> {
   const source = 'loadCocoDataset';
   const file = path.resolve(annotationFile);
   const raw = await readJsonFile(source, file, 'COCO annotation file');
   const parsed = cocoSchema.safeParse(raw);
   if (!parsed.success) {
-    throw new DataError(source, file, `does not match COCO's detection format: ${describeIssues(parsed.error.issues)}.`);
+    throw new DataError(
+      source,
+      file,
+      `does not match COCO's detection format: ${describeIssues(parsed.error.issues)}.`,
+      'Fix those fields (COCO detection: images {id, file_name, width, height}, categories {id, name}, annotations {id, image_id, category_id, bbox [x, y, w, h]}).',
+    );
   }
   const coco = parsed.data;
   const dir = path.resolve(imageDir ?? path.dirname(file));
@@ -103,19 +117,35 @@ export async function loadCocoDataset(annotationFile: string, imageDir?: string)
     ['annotation', coco.annotations],
   ] as const) {
     const dup = duplicate(list);
-    if (dup !== undefined) throw new DataError(source, file, `has two ${what}s with id ${dup}.`);
+    if (dup !== undefined) throw new DataError(source, file, `has two ${what}s with id ${dup}.`, `Give every ${what} its own id.`);
   }
-  const images = coco.images.map((im) => ({ id: im.id, file: path.resolve(dir, im.file_name), width: im.width, height: im.height }));
+  const images = coco.images.map((im, i) => ({
+    id: im.id,
+    file: resolveInsideRoot(source, file, dir, im.file_name, `images[${i}].file_name`, options),
+    width: im.width,
+    height: im.height,
+  }));
   const imageById = new Map(coco.images.map((im) => [im.id, im]));
   const categoryIds = new Set(coco.categories.map((c) => c.id));
+  const zeroArea: string[] = [];
   const annotations: DetectionAnnotation[] = coco.annotations.map((a, i) => {
     const im = imageById.get(a.image_id);
-    if (!im) throw new DataError(source, file, `annotations[${i}] (id ${a.id}) refers to image_id ${a.image_id}, which is not in images.`);
+    if (!im) {
+      throw new DataError(source, file, `annotations[${i}] (id ${a.id}) refers to image_id ${a.image_id}, which is not in images.`, 'Add the image to images or remove the annotation.');
+    }
     if (!categoryIds.has(a.category_id)) {
-      throw new DataError(source, file, `annotations[${i}] (id ${a.id}) refers to category_id ${a.category_id}, which is not in categories.`);
+      throw new DataError(
+        source,
+        file,
+        `annotations[${i}] (id ${a.id}) refers to category_id ${a.category_id}, which is not in categories (ids ${[...categoryIds].join(', ')}).`,
+        'Add the category to categories or remove the annotation.',
+      );
     }
     const box = checkBox(a.bbox, im.width, im.height);
-    if (!box.ok) throw new DataError(source, file, `annotations[${i}] (id ${a.id}, image '${im.file_name}') ${box.problem}.`);
+    if (!box.ok) {
+      throw new DataError(source, file, `annotations[${i}] (id ${a.id}, image '${im.file_name}') ${box.problem}.`, "Fix the box, or the image's width and height.");
+    }
+    if (box.bbox[2] === 0 || box.bbox[3] === 0) zeroArea.push(`annotations[${i}] (id ${a.id})`);
     return {
       id: a.id,
       imageId: a.image_id,
@@ -125,5 +155,12 @@ export async function loadCocoDataset(annotationFile: string, imageDir?: string)
       iscrowd: a.iscrowd ?? 0,
     };
   });
+  const warn = options.warn === undefined ? defaultWarn : options.warn;
+  if (zeroArea.length > 0 && warn) {
+    warn(
+      `[scrl] ${file}: ${zeroArea.length} annotation${zeroArea.length === 1 ? ' has' : 's have'} a zero-area box (first: ${zeroArea[0]}); ` +
+        'kept for evaluation as pycocotools does, but no detector location can learn from them. Remove or fix them if they are mistakes.',
+    );
+  }
   return { images, categories: coco.categories.map((c) => ({ id: c.id, name: c.name })), annotations };
 }

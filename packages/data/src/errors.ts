@@ -36,8 +36,12 @@ export interface SkippedFile {
 /** Where warnings go: one line each. `null` silences them (the list is still kept). */
 export type WarnFn = ((line: string) => void) | null;
 
+/**
+ * The default: one line of ours on stderr. Not `process.emitWarning`, whose output carries
+ * Node's `(node:PID) Warning:` prefix and `(Use \`node --trace-warnings ...\`)` hint.
+ */
 export const defaultWarn = (line: string): void => {
-  process.emitWarning(line, { code: 'SCRL_DATA_SKIPPED' });
+  process.stderr.write(line.endsWith('\n') ? line : line + '\n');
 };
 
 /**
@@ -50,8 +54,10 @@ export class SkipLog {
   constructor(private readonly warn: WarnFn = defaultWarn) {}
 
   /** Records a skipped file; returns true the first time this file is seen. */
-  add(file: string, reason: string): boolean {
+  add(file: string, multiLineReason: string): boolean {
     if (this.seen.has(file)) return false;
+    // One line per warning: sharp's reasons can span several, often repeated.
+    const reason = [...new Set(multiLineReason.split('\n').map((l) => l.trim()).filter(Boolean))].join('; ');
     const entry = { file, reason };
     this.seen.set(file, entry);
     if (this.warn) this.warn(`[scrl] skipped unreadable image ${file}: ${reason}`);

@@ -5,13 +5,14 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { RgbImage } from '@scrl/augment';
+import { checkRealPathInside, type ContainmentOptions } from './containment';
 import { decodeImage, IMAGE_EXTENSIONS, isImageFile } from './decode';
 import { DataError, SkipLog, type SkippedFile, type WarnFn } from './errors';
 
-export interface FolderOptions {
+export interface FolderOptions extends ContainmentOptions {
   /** Descend into sub-folders (default true). */
   recursive?: boolean;
-  /** Where skip warnings go (default: `process.emitWarning`); `null` for silence. */
+  /** Where skip warnings go (default: a line on stderr); `null` for silence. */
   warn?: WarnFn;
 }
 
@@ -29,11 +30,24 @@ async function statDir(source: string, dir: string): Promise<void> {
  * Image files under `dir`, yielded lazily in a stable order (names sorted per folder, files of
  * a folder before its sub-folders). Only one folder's entry names are held at a time, so memory
  * does not grow with the size of the tree. Hidden entries (`.name`) are skipped.
+ *
+ * @throws DataError naming the folder and the entry for a symlink that leads out of `dir`
+ *   (unless `options.allowOutsideRoot`).
  */
-export async function* listImageFiles(dir: string, options: { recursive?: boolean } = {}): AsyncGenerator<string> {
-  const recursive = options.recursive ?? true;
+export async function* listImageFiles(dir: string, options: Pick<FolderOptions, 'recursive' | 'allowOutsideRoot'> = {}): AsyncGenerator<string> {
   await statDir('listImageFiles', dir);
-  const pending: string[] = [path.resolve(dir)];
+  yield* listUnder('listImageFiles', path.resolve(dir), path.resolve(dir), options);
+}
+
+/** `listImageFiles` of `dir`, with symlinks contained in `root` (a folder above or equal to `dir`). */
+async function* listUnder(
+  source: string,
+  root: string,
+  dir: string,
+  options: Pick<FolderOptions, 'recursive' | 'allowOutsideRoot'>,
+): AsyncGenerator<string> {
+  const recursive = options.recursive ?? true;
+  const pending: string[] = [dir];
   while (pending.length > 0) {
     const current = pending.pop() as string;
     const entries = await fs.promises.readdir(current, { withFileTypes: true });
@@ -43,7 +57,10 @@ export async function* listImageFiles(dir: string, options: { recursive?: boolea
       if (e.name.startsWith('.')) continue;
       const full = path.join(current, e.name);
       if (e.isDirectory()) subdirs.push(full);
-      else if ((e.isFile() || e.isSymbolicLink()) && isImageFile(e.name)) yield full;
+      else if ((e.isFile() || e.isSymbolicLink()) && isImageFile(e.name)) {
+        if (e.isSymbolicLink()) checkRealPathInside(source, root, root, full, `entry '${path.relative(root, full)}'`, options);
+        yield full;
+      }
     }
     if (recursive) for (let i = subdirs.length - 1; i >= 0; i--) pending.push(subdirs[i]);
   }
@@ -115,7 +132,7 @@ export class ImageFolder implements AsyncIterable<FolderImage> {
 
   /**
    * Lists `dir` (recursively by default; jpg, jpeg, png, webp).
-   * @throws DataError if the folder is missing or holds no image.
+   * @throws DataError if the folder is missing, holds no image, or has a symlink out of it.
    */
   static async open(dir: string, options: FolderOptions = {}): Promise<ImageFolder> {
     await statDir('ImageFolder.open', dir);
@@ -206,7 +223,7 @@ export class LabelledImageFolder implements AsyncIterable<LabelledSample & { ima
     for (let label = 0; label < classes.length; label++) {
       const classDir = path.join(root, classes[label]);
       const before = samples.length;
-      for await (const file of listImageFiles(classDir)) samples.push({ file, label });
+      for await (const file of listUnder(source, root, classDir, options)) samples.push({ file, label });
       if (samples.length === before) throw noImagesError(source, classDir);
     }
     return new LabelledImageFolder(root, classes, samples, options.warn);

@@ -3,8 +3,10 @@
  * generated scenes; and a prefetching view-pair loader running in worker threads.
  */
 export { DataError, isDataError } from './errors';
+export { resolveInsideRoot } from './containment';
+export type { ContainmentOptions } from './containment';
 export type { SkippedFile, WarnFn } from './errors';
-export { decodeImage, encodePng, imageSize, IMAGE_EXTENSIONS, isImageFile } from './decode';
+export { decodeImage, encodePng, imageSize, IMAGE_EXTENSIONS, isImageFile, MAX_IMAGE_PIXELS, MIN_IMAGE_SIDE } from './decode';
 export { ImageFolder, LabelledImageFolder, iterateImages, listImageFiles } from './image-folder';
 export type { FolderImage, FolderOptions, LabelledSample } from './image-folder';
 export { BOX_TOLERANCE, checkBox, cropRgb, dominantClassLabels, objectCrops, resizeRgb, toCocoJson } from './detection';

@@ -65,7 +65,7 @@ export interface ViewPairLoaderOptions {
   pipeline?: Omit<ViewPipelineOptions, 'viewSize'>;
   /** Box-pair settings (`sampleBoxPairs`: minSize, boxesPerImage, iouThreshold, maxTries, jitter), except `viewSize`. */
   boxPairs?: Omit<BoxPairOptions, 'viewSize'>;
-  /** Where warnings about unreadable images go (default `process.emitWarning`); `null` for silence. */
+  /** Where warnings about unreadable images go (default: a line on stderr); `null` for silence. */
   warn?: WarnFn;
 }
 

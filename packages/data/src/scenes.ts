@@ -13,9 +13,10 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { z } from 'zod';
 import { loadCocoDataset } from './coco';
+import { resolveInsideRoot, type ContainmentOptions } from './containment';
 import { encodePng } from './decode';
 import type { CocoJson, DetectionDataset } from './detection';
-import { DataError } from './errors';
+import { DataError, type WarnFn } from './errors';
 import { renderScene, SCENE_CLASSES } from './scene-render';
 
 /** Bumped whenever the drawing changes, so caches made by an older generator are rebuilt. */
@@ -301,9 +302,9 @@ export async function ensureScenes(
   return generateScenes({ ...options, out: dir, overwrite: true });
 }
 
-/** Loads a scenes folder's annotations as a `DetectionDataset` (COCO reader, image paths absolute). */
-export function loadScenes(dir: string): Promise<DetectionDataset> {
-  return loadCocoDataset(path.join(dir, 'annotations.json'), dir);
+/** Loads a scenes folder's annotations as a `DetectionDataset` (COCO reader, image paths absolute; see `loadCocoDataset` for `options`). */
+export function loadScenes(dir: string, options: ContainmentOptions & { warn?: WarnFn } = {}): Promise<DetectionDataset> {
+  return loadCocoDataset(path.join(dir, 'annotations.json'), dir, options);
 }
 
 /** The per-image class labels of a scenes folder (`labels.json`), 0-based into `classes`. */
@@ -323,7 +324,7 @@ export async function loadSceneLabels(dir: string): Promise<{ classes: string[];
   if (!parsed.success) throw new DataError('loadSceneLabels', file, 'is not a scenes labels file.', 'Regenerate the scenes set.');
   return {
     classes: parsed.data.classes,
-    files: parsed.data.images.map((im) => path.join(path.dirname(file), im.file_name)),
+    files: parsed.data.images.map((im, i) => resolveInsideRoot('loadSceneLabels', file, path.dirname(file), im.file_name, `images[${i}].file_name`)),
     labels: parsed.data.images.map((im) => im.label),
   };
 }

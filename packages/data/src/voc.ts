@@ -1,6 +1,7 @@
 /** Pascal VOC reader (`Annotations/*.xml`, `JPEGImages/`, `ImageSets/Main/<split>.txt`). */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { resolveInsideRoot, type ContainmentOptions } from './containment';
 import { DataError } from './errors';
 import { checkBox, type DetectionAnnotation, type DetectionCategory, type DetectionDataset, type DetectionImage } from './detection';
 import { parseXml, XmlSyntaxError, type XmlElement } from './xml';
@@ -111,7 +112,7 @@ export function parseVocXml(text: string, file: string): VocAnnotation {
   }
 }
 
-export interface LoadVocOptions {
+export interface LoadVocOptions extends ContainmentOptions {
   /** Class names in category-id order (ids 1..n). Default: `VOC_CLASSES` if every name found is
    * one of them, else the sorted set of names found. A name outside `classes` is an error. */
   classes?: readonly string[];
@@ -128,7 +129,8 @@ export interface LoadVocOptions {
  *   ymax - ymin + 1]` (detectron2's convention), area = w * h, iscrowd 0, with `difficult` and
  *   `truncated` kept on each annotation.
  * @throws DataError for a missing folder or split file, malformed XML, a missing field, an
- *   unknown class, or a box outside its image.
+ *   unknown class, a box outside its image, or a split id or `<filename>` that leaves its folder
+ *   (`..`, an absolute path, a symlink out of it) unless `options.allowOutsideRoot`.
  */
 export async function loadVocDataset(dir: string, split?: string, options: LoadVocOptions = {}): Promise<DetectionDataset> {
   const source = 'loadVocDataset';
@@ -159,8 +161,9 @@ export async function loadVocDataset(dir: string, split?: string, options: LoadV
   if (ids.length === 0) throw new DataError(source, split ? `${split}.txt` : annDir, 'lists no images.');
 
   const parsed: Array<{ id: string; file: string; ann: VocAnnotation }> = [];
+  const splitFile = split ? path.join(root, 'ImageSets', 'Main', `${split}.txt`) : annDir;
   for (const id of ids) {
-    const file = path.join(annDir, `${id}.xml`);
+    const file = resolveInsideRoot(source, splitFile, annDir, `${id}.xml`, 'image id', options);
     let text: string;
     try {
       text = await fs.promises.readFile(file, 'utf8');
@@ -179,7 +182,8 @@ export async function loadVocDataset(dir: string, split?: string, options: LoadV
   const annotations: DetectionAnnotation[] = [];
   parsed.forEach(({ id, file, ann }, i) => {
     const imageId = i + 1;
-    images.push({ id: imageId, file: path.join(root, 'JPEGImages', ann.filename ?? `${id}.jpg`), width: ann.width, height: ann.height });
+    const imageFile = resolveInsideRoot(source, file, path.join(root, 'JPEGImages'), ann.filename ?? `${id}.jpg`, '<filename>', options);
+    images.push({ id: imageId, file: imageFile, width: ann.width, height: ann.height });
     for (const o of ann.objects) {
       const categoryId = categoryOf.get(o.name);
       if (categoryId === undefined) {

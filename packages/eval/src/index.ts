@@ -52,6 +52,7 @@ export type {
   DetectionFineTuneInput,
   DetectionSample,
   DetectionStepInfo,
+  DetectionTrainingState,
 } from './detection/finetune';
 export { CLASS_COLOURS, drawBox, drawDetections, drawText, textWidth } from './report/draw';
 export type { DrawDetectionsOptions, ImageDetections } from './report/draw';

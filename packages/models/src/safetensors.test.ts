@@ -81,6 +81,10 @@ describe('readSafetensors / writeSafetensors', () => {
     expect(() => readSafetensors(withHeader({ w: { dtype: 'U8', shape: [1], data_offsets: [0, 1] } }, new Uint8Array(1)))).toThrow(
       "readSafetensors: tensor 'w' has dtype U8; supported: F32, F16, BF16, F64, I64, I32.",
     );
+    const overlapping = { a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] }, b: { dtype: 'F32', shape: [2], data_offsets: [4, 12] } };
+    expect(() => readSafetensors(withHeader(overlapping, new Uint8Array(12)))).toThrow(
+      "readSafetensors: tensors 'a' [0, 8] and 'b' [4, 12] have overlapping data_offsets; the file is corrupt.",
+    );
     expect(() => writeSafetensors({ w: { dtype: 'F32', shape: [2, 2], data: new Float32Array(3) } })).toThrow(
       "writeSafetensors: tensor 'w' has shape [2, 2] (4 values) but 3 values.",
     );

@@ -34,6 +34,26 @@ function halfToFloat(h: number): number {
 }
 
 /**
+ * Fails naming both tensors when two byte ranges of a header overlap (the format lays tensors
+ * out one after another; overlapping ranges mean a corrupt or crafted file).
+ */
+function checkNoOverlap(fn: string, header: Record<string, unknown>): void {
+  const ranges = Object.entries(header)
+    .filter(([name]) => name !== '__metadata__')
+    .map(([name, e]) => ({ name, offsets: (e as { data_offsets?: unknown })?.data_offsets }))
+    .filter((r): r is { name: string; offsets: [number, number] } => Array.isArray(r.offsets) && r.offsets.length === 2)
+    .sort((a, b) => a.offsets[0] - b.offsets[0] || a.offsets[1] - b.offsets[1]);
+  for (let i = 1; i < ranges.length; i++) {
+    const [prev, cur] = [ranges[i - 1], ranges[i]];
+    if (cur.offsets[0] < prev.offsets[1]) {
+      throw new Error(
+        `${fn}: tensors '${prev.name}' [${prev.offsets.join(', ')}] and '${cur.name}' [${cur.offsets.join(', ')}] have overlapping data_offsets; the file is corrupt.`,
+      );
+    }
+  }
+}
+
+/**
  * Parses safetensors bytes. Fails, naming the tensor, on an unknown dtype, a shape that does not
  * match its byte range, or a range outside the file.
  */
@@ -61,6 +81,7 @@ export function readSafetensors(bytes: Uint8Array): SafetensorsFile {
   const dataLen = bytes.byteLength - dataStart;
   const tensors = new Map<string, SafetensorsTensor>();
   let metadata: Record<string, string> = {};
+  checkNoOverlap('readSafetensors', header);
   for (const [name, entry] of Object.entries(header)) {
     if (name === '__metadata__') {
       metadata = (entry ?? {}) as Record<string, string>;

@@ -57,6 +57,14 @@ export class SgdMomentum {
     });
   }
 
+  /**
+   * The momentum buffers, one per parameter in the order given to the constructor (for
+   * checkpoints: read them, or `assign` saved values to resume).
+   */
+  get buffers(): readonly tf.Variable[] {
+    return this.velocity;
+  }
+
   /** Frees the momentum buffers. */
   dispose(): void {
     this.velocity.forEach((v) => v.dispose());

@@ -30,6 +30,17 @@ describe('safetensors', () => {
   });
 });
 
+describe('safetensors offsets', () => {
+  it('rejects overlapping data_offsets naming both tensors', () => {
+    const header = Buffer.from(JSON.stringify({ a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] }, b: { dtype: 'F32', shape: [2], data_offsets: [4, 12] } }));
+    const len = Buffer.alloc(8);
+    len.writeBigUInt64LE(BigInt(header.length));
+    expect(() => decodeSafetensors(Buffer.concat([len, header, Buffer.alloc(12)]), 'x.safetensors')).toThrow(
+      "Error in decodeSafetensors: x.safetensors is not a valid safetensors file: tensors 'a' [0,8] and 'b' [4,12] have overlapping data_offsets.",
+    );
+  });
+});
+
 describe('checkpoints', () => {
   it('writes, lists, reads and keeps the newest N', () => {
     const dir = tmpDir();

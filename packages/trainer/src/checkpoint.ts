@@ -13,6 +13,8 @@ import * as path from 'node:path';
 import { decodeSafetensors, encodeSafetensors } from '@scrl/models';
 import type { TensorDict } from '@scrl/models';
 import { ScrlError } from '@scrl/util';
+import { fsyncDir, writeFileDurably } from './atomic-write';
+import { crashPoint } from './crash-points';
 
 export const CHECKPOINT_FORMAT = 'scrl-checkpoint';
 export const CHECKPOINT_VERSION = 1;
@@ -47,32 +49,6 @@ export interface WriteCheckpointOptions {
 
 function stepName(step: number): string {
   return `ckpt-${String(step).padStart(8, '0')}`;
-}
-
-function writeFileDurably(file: string, data: Buffer | string): void {
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.tmp-${process.pid}`);
-  const fd = fs.openSync(tmp, 'w');
-  try {
-    fs.writeSync(fd, typeof data === 'string' ? Buffer.from(data, 'utf8') : data);
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-  fs.renameSync(tmp, file);
-}
-
-function fsyncDir(dir: string): void {
-  // Makes the renames durable; directories cannot be opened this way on every platform.
-  try {
-    const fd = fs.openSync(dir, 'r');
-    try {
-      fs.fsyncSync(fd);
-    } finally {
-      fs.closeSync(fd);
-    }
-  } catch {
-    /* best effort */
-  }
 }
 
 /** Sidecars in `dir` by step, newest first (names only; validity is not checked). */
@@ -112,7 +88,8 @@ export function writeCheckpoint(
   const base = stepName(step);
   const bytes = encodeSafetensors(tensors, { format: CHECKPOINT_FORMAT, step: String(step) });
   const tensorFile = `${base}.safetensors`;
-  writeFileDurably(path.join(dir, tensorFile), bytes);
+  writeFileDurably(path.join(dir, tensorFile), bytes, 'checkpoint-tensors');
+  crashPoint('checkpoint-between');
   const sidecar: CheckpointSidecar = {
     format: CHECKPOINT_FORMAT,
     version: CHECKPOINT_VERSION,
@@ -122,13 +99,14 @@ export function writeCheckpoint(
     createdAt: new Date().toISOString(),
   };
   const sidecarPath = path.join(dir, `${base}.json`);
-  writeFileDurably(sidecarPath, JSON.stringify(sidecar, null, 1) + '\n');
+  writeFileDurably(sidecarPath, JSON.stringify(sidecar, null, 1) + '\n', 'checkpoint-sidecar');
   fsyncDir(dir);
 
   if (keep > 0) {
     for (const old of listCheckpoints(dir).slice(keep)) {
       // Sidecar first: a half-deleted checkpoint is then invisible rather than broken.
       fs.rmSync(old.path, { force: true });
+      crashPoint('checkpoint-prune');
       fs.rmSync(old.path.replace(/\.json$/, '.safetensors'), { force: true });
     }
   }

@@ -61,7 +61,7 @@ describe('config', () => {
     expect(resolveConfig({ file: good, overrides: ['seed=3'] }).seed).toBe(3);
     const bad = path.join(dir, 'bad.yaml');
     fs.writeFileSync(bad, 'optimizer:\n  lr: 0.1\n');
-    expect(() => loadConfigFile(bad)).toThrow(`Error in validateConfig: invalid config file ${bad}: unknown key 'optimizer.lr'.`);
+    expect(() => loadConfigFile(bad)).toThrow(`Error in validateConfig: invalid config file ${bad}: unknown key 'optimizer.lr' (keys under 'optimizer': baseLr, weightDecay, momentum, eta).`);
     fs.writeFileSync(bad, 'preset: huge\n');
     expect(() => loadConfigFile(bad)).toThrow('preset must be one of paper, cpu but got "huge"');
     fs.rmSync(dir, { recursive: true });

@@ -135,7 +135,14 @@ export function presetConfig(name: PresetName): TrainConfig {
 function describeIssue(issue: z.core.$ZodIssue): string {
   const where = issue.path.length ? issue.path.join('.') : '(root)';
   if (issue.code === 'unrecognized_keys') {
-    return `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `'${[...issue.path, k].join('.')}'`).join(', ')}`;
+    // The keys allowed there, from the schema, so the message says what to write instead.
+    let shape: unknown = trainConfigSchema;
+    for (const p of issue.path) shape = (shape as { shape?: Record<string, unknown> })?.shape?.[String(p)];
+    const allowed = Object.keys((shape as { shape?: Record<string, unknown> })?.shape ?? {});
+    return (
+      `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `'${[...issue.path, k].join('.')}'`).join(', ')}` +
+      (allowed.length ? ` (keys ${issue.path.length ? `under '${issue.path.join('.')}'` : 'at the top level'}: ${allowed.join(', ')})` : '')
+    );
   }
   return `${where}: ${issue.message}`;
 }

@@ -12,6 +12,7 @@ import type { TensorDict } from '@scrl/models';
 import { learningRateAt, momentumAt } from '@scrl/optim';
 import { ScrlError } from '@scrl/util';
 import { writeCheckpoint } from './checkpoint';
+import { crashPoint } from './crash-points';
 import type { TrainConfig } from './config';
 import { MetricsWriter, ProgressReporter, readMetrics } from './metrics';
 import type { ProgressOptions, StepMetrics } from './metrics';
@@ -72,7 +73,12 @@ export function scheduleHook(): TrainHook {
 
 /** Appends each step's metrics to `metrics.jsonl` (`writer.file`). */
 export function metricsHook(writer: MetricsWriter): TrainHook {
-  return { afterStep: (_ctx, m) => writer.append(m) };
+  return {
+    afterStep: (_ctx, m) => {
+      writer.append(m);
+      crashPoint('after-metrics');
+    },
+  };
 }
 
 /** A progress bar or lines on `stream`, from the step the run starts at. */

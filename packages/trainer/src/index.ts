@@ -21,6 +21,9 @@ export {
   writeCheckpoint,
 } from './checkpoint';
 export type { Checkpoint, CheckpointSidecar, WriteCheckpointOptions } from './checkpoint';
+export { writeFileDurably } from './atomic-write';
+export { crashPoint, CRASH_POINTS } from './crash-points';
+export type { CrashPoint } from './crash-points';
 export { formatDuration, MetricsWriter, ProgressReporter, readMetrics } from './metrics';
 export type { ProgressOptions, StepMetrics } from './metrics';
 export { renderLossCurve, writeLossCurvePng } from './plot';

@@ -3,6 +3,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { writeFileDurably } from './atomic-write';
 
 /** One optimiser step's record in `metrics.jsonl`. */
 export interface StepMetrics {
@@ -33,12 +34,13 @@ export class MetricsWriter {
 
   /**
    * Drops records with `step > lastStep` (e.g. steps after the checkpoint a run resumes from),
-   * and a torn last line from a crash.
+   * and a torn last line from a crash. The file is replaced atomically, so a kill during the
+   * rewrite leaves the old file, never a shortened one.
    */
   truncateAfter(lastStep: number): void {
     if (!fs.existsSync(this.file)) return;
     const kept = readMetrics(this.file).filter((r) => r.step <= lastStep);
-    fs.writeFileSync(this.file, kept.map((r) => JSON.stringify(r) + '\n').join(''));
+    writeFileDurably(this.file, kept.map((r) => JSON.stringify(r) + '\n').join(''), 'metrics-truncate');
   }
 }
 

@@ -6,7 +6,8 @@
  * gives the same batches from a folder and from an ImageSource of it, and a resume rebuilds
  * them exactly.
  */
-import { createViewPairLoader } from '@scrl/data';
+import * as path from 'node:path';
+import { createViewPairLoader, DataError } from '@scrl/data';
 import type { ImageSource, ViewPairBatch } from '@scrl/data';
 import type { TrainConfig } from './config';
 
@@ -19,7 +20,7 @@ export interface MicroBatchStream {
 export function microBatchStream(
   source: readonly string[] | ImageSource,
   config: TrainConfig,
-  options: { first: number; workers?: number; minBoxSize: number },
+  options: { first: number; workers?: number; minBoxSize: number; warn?: (line: string) => void },
 ): MicroBatchStream {
   const loader = createViewPairLoader(source, {
     batchSize: config.batch.size,
@@ -34,7 +35,9 @@ export function microBatchStream(
       maxTries: config.boxes.maxTries,
       jitter: config.boxes.jitter,
     },
+    warn: options.warn,
   });
+  const count = Array.isArray(source) ? source.length : (source as ImageSource).length;
   const perEpoch = loader.stepsPerEpoch;
   let epoch = Math.floor(options.first / perEpoch);
   let it = loader.epoch(epoch, { startStep: options.first % perEpoch });
@@ -42,6 +45,15 @@ export function microBatchStream(
     async next(): Promise<ViewPairBatch> {
       for (;;) {
         const r = await it.next();
+        if (loader.skipped.length === count) {
+          const first = loader.skipped[0];
+          throw new DataError(
+            'train',
+            path.dirname(first.file),
+            `none of the ${count} images could be decoded (first: ${path.basename(first.file)}: ${first.reason}).`,
+            'Point --data at a folder of readable jpg, png or webp images.',
+          );
+        }
         if (!r.done) return r.value;
         epoch += 1;
         it = loader.epoch(epoch);

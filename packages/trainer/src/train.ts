@@ -12,8 +12,10 @@ import type { ImageSource } from '@scrl/data';
 import type { LarsState } from '@scrl/optim';
 import { scaledLearningRate } from '@scrl/optim';
 import { NonFiniteLossError, ScrlError } from '@scrl/util';
+import { writeFileDurably } from './atomic-write';
 import { findLatestCheckpoint } from './checkpoint';
 import type { Checkpoint } from './checkpoint';
+import { crashPoint } from './crash-points';
 import { validateConfig } from './config';
 import type { TrainConfig } from './config';
 import { callbackHook, checkpointHook, lossCurveHook, metricsHook, progressHook, scheduleHook } from './hooks';
@@ -35,6 +37,8 @@ export interface TrainOptions {
   out: string;
   /** A folder of images (`--data DIR`) or any {@link ImageSource}. */
   data: string | ImageSource;
+  /** Accept symlinks in the `data` folder that lead out of it (`--allow-outside-root`); default false. */
+  allowOutsideRoot?: boolean;
   /**
    * Continue from the newest valid checkpoint in `<out>/checkpoints` (`--resume`). Without it,
    * an `out` that already holds checkpoints is refused rather than overwritten.
@@ -78,6 +82,9 @@ export interface TrainResult {
   out: string;
 }
 
+/** A run stops when this many steps in a row had nothing to train on (no box pairs, or unreadable images). */
+export const MAX_SKIPPED_STEPS_IN_A_ROW = 20;
+
 /** Schedule lengths and the peak learning rate for `config` on a dataset of `images` images. */
 export function planTraining(config: TrainConfig, images: number): TrainPlan {
   const effectiveBatch = config.batch.size * config.batch.accumulate;
@@ -110,13 +117,13 @@ function configDifferences(a: unknown, b: unknown, prefix = ''): string[] {
 }
 
 /** The images of `data`: a folder's sorted file list, or an ImageSource. */
-async function openData(data: TrainOptions['data']): Promise<{ source: string[] | ImageSource; images: number; description: string }> {
+async function openData(data: TrainOptions['data'], allowOutsideRoot: boolean | undefined): Promise<{ source: string[] | ImageSource; images: number; description: string }> {
   if (typeof data === 'string') {
     if (!fs.existsSync(data) || !fs.statSync(data).isDirectory()) {
       throw new ScrlError(`Error in train: data '${data}' is not a directory. Pass --data DIR with image files (jpg, jpeg, png, webp).`);
     }
     // Sorted, so the sample order depends on the seed only, not on the file system.
-    const files = [...(await ImageFolder.open(data)).files].sort();
+    const files = [...(await ImageFolder.open(data, { allowOutsideRoot })).files].sort();
     return { source: files, images: files.length, description: `${path.resolve(data)} (${files.length} images)` };
   }
   if (!isImageSource(data)) {
@@ -163,7 +170,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   if (!Number.isInteger(every) || every < 1) {
     throw new ScrlError(`Error in train: checkpointEvery must be an integer >= 1 but got ${options.checkpointEvery}.`);
   }
-  const { source, images, description } = await openData(options.data);
+  const { source, images, description } = await openData(options.data, options.allowOutsideRoot);
   if (images < config.batch.size) {
     throw new ScrlError(
       `Error in train: the data has ${images} images but batch.size is ${config.batch.size}; use more images or --set batch.size=${Math.max(2, images)}.`,
@@ -195,6 +202,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   hooks.push(checkpointHook(every), lossCurveHook(metrics.file), ...(options.hooks ?? []));
   let stream: MicroBatchStream | null = null;
   let lastLoss: number | null = null;
+  let skippedInARow = 0;
 
   try {
     const existing = findLatestCheckpoint(ckptDir, { warn: (m) => log(m) });
@@ -215,14 +223,14 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     if (ctx.step === 0) fs.rmSync(metrics.file, { force: true });
     const resumedFromStep = ctx.step > 0 ? ctx.step : null;
     const written = { config, plan, data: description, backend: tf.getBackend(), resumedFromStep };
-    fs.writeFileSync(path.join(out, 'config.json'), JSON.stringify(written, null, 2) + '\n');
+    writeFileDurably(path.join(out, 'config.json'), JSON.stringify(written, null, 2) + '\n');
     log(
       `[scrl] ${config.method} on ${description}: ResNet-${config.model.depth}, ${config.views.size} px views, ` +
         `batch ${config.batch.size} x ${accumulate}, ${plan.totalSteps} steps (warmup ${plan.warmupSteps}), peak lr ${plan.peakLr.toPrecision(4)}`,
     );
     const workers = typeof options.data === 'string' ? options.workers : 0;
     const minBoxSize = model.nets.online.backbone.stride.c5;
-    stream = microBatchStream(source, config, { first: ctx.step * accumulate, workers, minBoxSize });
+    stream = microBatchStream(source, config, { first: ctx.step * accumulate, workers, minBoxSize, warn: log });
 
     for (const h of hooks) await h.beforeTrain?.(ctx);
     const stopAt = Math.min(plan.totalSteps, maxSteps);
@@ -249,6 +257,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
           last,
         );
       }
+      crashPoint('step');
       ctx.step += 1;
       const seconds = Math.max(1e-3, (Date.now() - t0) / 1000);
       const record: StepMetrics = {
@@ -262,7 +271,21 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       };
       if (r.skipped) record.skipped = true;
       lastLoss = record.loss;
-      if (r.skipped) log(`[scrl] step ${ctx.step}: no usable micro-batch (no box pairs, or < 2 images); no update`);
+      skippedInARow = r.skipped ? skippedInARow + 1 : 0;
+      if (r.skipped) {
+        log(
+          `[scrl] step ${ctx.step}: no usable micro-batch (no box pairs, or < 2 images); no update. ` +
+            (config.method === 'scrl' ? 'If this repeats, widen views.scale or lower boxes.minSize.' : 'If this repeats, check the images.'),
+        );
+      }
+      if (skippedInARow >= MAX_SKIPPED_STEPS_IN_A_ROW) {
+        throw new ScrlError(
+          `Error in train: no usable micro-batch in ${skippedInARow} steps in a row (up to step ${ctx.step}): ` +
+            (config.method === 'scrl'
+              ? `the two views of an image never overlapped enough for a ${config.boxes.minSize ?? minBoxSize}-px box pair. Widen views.scale (now [${config.views.scale.join(', ')}]) or lower boxes.minSize.`
+              : 'fewer than 2 readable images per batch. Check the images or raise batch.size.'),
+        );
+      }
       for (const h of hooks) await h.afterStep?.(ctx, record);
     }
     if (ctx.stopReason !== 'aborted' && ctx.step < plan.totalSteps) ctx.stopReason = 'max-steps';

@@ -14,12 +14,12 @@ import {
   loadDetectionSamples,
   writeEvalReport,
 } from '@scrl/eval';
-import type { DetectionEvalResult, DetectionFineTuneConfig, DetectionSample } from '@scrl/eval';
+import type { DetectionEvalResult, DetectionFineTuneConfig, DetectionSample, DetectionStepInfo, DetectionTrainingState } from '@scrl/eval';
 import type { ResNet } from '@scrl/models';
-import { ProgressReporter, writeLossCurvePng } from '@scrl/trainer';
+import { crashPoint, findLatestCheckpoint, MetricsWriter, ProgressReporter, writeCheckpoint, writeLossCurvePng } from '@scrl/trainer';
 import { intOption, progressStream, stringOption, type Command, type CommandContext, type CommandIO, type OptionSpec } from '../command';
 import { UsageError } from '../errors';
-import { backboneFromInit, builtinScenes, CACHE_OPTION, CONFIG_OPTIONS, configFromFlags, setupBackend, timestampedDir, writeJson } from '../shared';
+import { ALLOW_OUTSIDE_ROOT_OPTION, backboneFromInit, builtinScenes, CACHE_OPTION, containmentFromFlags, CONFIG_OPTIONS, configFromFlags, setupBackend, timestampedDir, writeJson } from '../shared';
 
 /** Built-in scenes used when `--data` is not given. */
 export const EVAL_SCENES = { images: 1000, size: 64 } as const;
@@ -43,7 +43,7 @@ export async function detectionData(values: CommandContext['values'], io: Comman
   if (!fs.existsSync(path.join(dir, 'annotations.json'))) {
     throw new UsageError(`--data: '${dir}' has no annotations.json; pass a COCO folder such as one from 'scrl data generate'.`);
   }
-  return { dir, dataset: await loadScenes(dir) };
+  return { dir, dataset: await loadScenes(dir, { ...containmentFromFlags(values), warn: (m) => io.err(m) }) };
 }
 
 /** Splits samples: the last `valFraction` (at least one) are the validation set. */
@@ -67,24 +67,43 @@ export async function runDetection(options: {
   out: string;
   title: string;
   notes: string[];
+  /** Checkpoints in `out/checkpoints` every `every` steps and per-step `out/metrics.jsonl`; `resume` continues from the newest. */
+  checkpoint?: { every: number; resume: boolean };
 }): Promise<DetectionEvalResult> {
   const { io } = options;
+  const saving = options.checkpoint ? detectionCheckpoints(options.out, options.checkpoint, io) : null;
   const steps = options.config.steps ?? DEFAULT_DETECTION_CONFIG.steps;
   const bar = new ProgressReporter({ total: steps, stream: progressStream(io), every: Math.max(1, Math.round(steps / 10)) });
   const batch = options.config.batchSize ?? DEFAULT_DETECTION_CONFIG.batchSize;
   let last = Date.now();
-  const result = fineTuneDetection({
+  const fineTune = (): DetectionEvalResult => {
+    try {
+      return fineTuneDetection(input);
+    } catch (err) {
+      // A checkpoint that does not fit these flags is the user's to fix, not a crash.
+      if (err instanceof Error && /^fineTuneDetection: resumeFrom/.test(err.message)) {
+        throw new UsageError(`--resume: ${err.message.replace(/^fineTuneDetection: resumeFrom/, 'the checkpoint in ' + path.join(options.out, 'checkpoints'))}`, 'eval detection');
+      }
+      throw err;
+    }
+  };
+  const input: Parameters<typeof fineTuneDetection>[0] = {
     backbone: options.backbone,
     categories: options.dataset.categories.map((c) => ({ id: c.id, name: c.name })),
     train: options.train,
     val: options.val,
     config: options.config,
+    resumeFrom: saving?.resumeFrom,
+    checkpointEvery: saving ? options.checkpoint?.every : undefined,
+    onCheckpoint: saving?.save,
     onStep: (info) => {
+      saving?.append(info);
       const now = Date.now();
       bar.update(info.step, { loss: info.loss, imagesPerSecond: (1000 * batch) / Math.max(1, now - last) });
       last = now;
     },
-  });
+  };
+  const result = fineTune();
   bar.finish();
   try {
     fs.mkdirSync(options.out, { recursive: true });
@@ -96,6 +115,55 @@ export async function runDetection(options: {
     result.detector.dispose();
   }
   return result;
+}
+
+const DETECTION_CHECKPOINT_KIND = 'scrl-detection-finetune';
+
+/**
+ * The checkpoint side of `scrl eval detection`: `out/checkpoints/ckpt-*.{safetensors,json}`
+ * (written atomically by @scrl/trainer's `writeCheckpoint`, the newest 2 kept) and one line per
+ * step in `out/metrics.jsonl`, cut back to the checkpoint on resume so each step appears once.
+ */
+function detectionCheckpoints(
+  out: string,
+  options: { every: number; resume: boolean },
+  io: CommandIO,
+): { resumeFrom?: DetectionTrainingState; save: (state: DetectionTrainingState) => void; append: (info: DetectionStepInfo) => void } {
+  const dir = path.join(out, 'checkpoints');
+  const metrics = new MetricsWriter(path.join(out, 'metrics.jsonl'));
+  const existing = findLatestCheckpoint(dir, { warn: (m) => io.err(m) });
+  let resumeFrom: DetectionTrainingState | undefined;
+  if (existing && !options.resume) {
+    throw new UsageError(
+      `${dir} already holds checkpoints (newest: step ${existing.step}). Pass --resume to continue that fine-tuning, or choose another --out.`,
+      'eval detection',
+    );
+  }
+  if (existing) {
+    const s = existing.state as Partial<Omit<DetectionTrainingState, 'tensors' | 'step'>> & { kind?: string };
+    if (s.kind !== DETECTION_CHECKPOINT_KIND || !s.config || !Array.isArray(s.order) || typeof s.rngDraws !== 'number') {
+      throw new UsageError(`--resume: ${existing.path} is not a checkpoint of scrl eval detection (kind ${JSON.stringify(s.kind)}). Choose another --out.`, 'eval detection');
+    }
+    resumeFrom = { step: existing.step, config: s.config, tensors: existing.tensors, rngDraws: s.rngDraws, order: s.order, cursor: s.cursor ?? 0, history: s.history ?? [] };
+    metrics.truncateAfter(existing.step);
+    io.err(`[scrl] resumed from ${existing.path} (step ${existing.step})`);
+  } else {
+    if (options.resume) io.err(`[scrl] --resume: no valid checkpoint in ${dir}; starting from step 0`);
+    fs.rmSync(metrics.file, { force: true });
+  }
+  return {
+    resumeFrom,
+    save: (state) => {
+      const { tensors, step, ...rest } = state;
+      const file = writeCheckpoint(dir, { step, tensors, state: { kind: DETECTION_CHECKPOINT_KIND, ...rest } }, { keep: 2 });
+      io.err(`[scrl] checkpoint: step ${step} -> ${file}`);
+    },
+    append: (info) => {
+      const { step, loss, lossCls, lossBox, lossCtr, lr } = info;
+      fs.appendFileSync(metrics.file, JSON.stringify({ step, loss, lossCls, lossBox, lossCtr, lr }) + '\n');
+      crashPoint('after-metrics');
+    },
+  };
 }
 
 export function detectionTable(rows: Array<{ init: string; result: DetectionEvalResult }>): string[] {
@@ -141,11 +209,16 @@ export const evalDetection: Command = {
   description:
     'Splits --data (COCO folder; default the built-in scenes) into train and the last --val fraction,\n' +
     'fine-tunes backbone + FPN + head, and writes OUT/report.md, OUT/detections.png, OUT/loss.png\n' +
-    'and OUT/metrics.json. A random --init takes its architecture from --preset/--config/--set.',
+    'and OUT/metrics.json. A random --init takes its architecture from --preset/--config/--set.\n' +
+    'Every --checkpoint-every steps it writes OUT/checkpoints/ (and OUT/metrics.jsonl per step);\n' +
+    'after a crash or Ctrl-C, the same command with --resume continues to a bit-identical result.',
   options: [
     INIT_OPTION,
     { name: 'data', type: 'string', valueName: 'DIR', description: 'COCO folder (annotations.json)', defaultText: 'built-in scenes' },
+    ALLOW_OUTSIDE_ROOT_OPTION,
     { name: 'out', type: 'string', valueName: 'DIR', description: 'report folder', defaultText: 'runs/eval-detection-<timestamp>' },
+    { name: 'checkpoint-every', type: 'string', valueName: 'N', description: 'steps between checkpoints in OUT/checkpoints (0: none)', defaultText: '100' },
+    { name: 'resume', type: 'boolean', description: 'continue from the newest checkpoint in --out (same flags)' },
     { name: 'val', type: 'string', valueName: 'F', description: 'fraction of images held out for evaluation', defaultText: '0.2' },
     ...DETECTION_SCHEDULE_OPTIONS,
     ...CONFIG_OPTIONS,
@@ -164,6 +237,9 @@ export const evalDetection: Command = {
     const valFraction = Number(valText);
     if (!(valFraction > 0 && valFraction < 1)) throw new UsageError(`--val must be a fraction in (0, 1), got '${valText}'`, 'eval detection');
     const limit = intOption(values, 'limit', 2);
+    const every = intOption(values, 'checkpoint-every', 0) ?? 100;
+    const resume = values.resume === true;
+    if (resume && !stringOption(values, 'out')) throw new UsageError('--resume needs --out DIR (the fine-tuning to continue)', 'eval detection');
     const out = stringOption(values, 'out') ?? timestampedDir('eval-detection');
     const backend = await setupBackend(values, io);
     const { dir, dataset } = await detectionData(values, io);
@@ -181,6 +257,7 @@ export const evalDetection: Command = {
         config,
         out,
         title: `Detection fine-tuning: ${init}`,
+        checkpoint: every > 0 ? { every, resume } : undefined,
         notes: [`backbone: ${description}`, `data: ${dir} (${train.length} train, ${val.length} val)`, `backend: ${backend}`],
       });
       for (const line of detectionTable([{ init, result }])) io.out(line);
@@ -206,7 +283,7 @@ async function probeData(values: CommandContext['values'], io: CommandIO, size: 
   const labels: number[] = [];
   const max = limit ?? Infinity;
   if (fs.existsSync(path.join(dir, 'annotations.json'))) {
-    const dataset = await loadScenes(dir);
+    const dataset = await loadScenes(dir, containmentFromFlags(values));
     for await (const crop of objectCrops(dataset, { size, warn: (m) => io.err(`[scrl] ${m}`) })) {
       if (images.length >= max) break;
       images.push(crop.image);
@@ -214,7 +291,7 @@ async function probeData(values: CommandContext['values'], io: CommandIO, size: 
     }
     return { source: `object crops of ${dir}`, classes: dataset.categories.map((c) => c.name), images, labels };
   }
-  const folder = await LabelledImageFolder.open(dir, { warn: (m) => io.err(`[scrl] ${m}`) });
+  const folder = await LabelledImageFolder.open(dir, { warn: (m) => io.err(`[scrl] ${m}`), ...containmentFromFlags(values) });
   for (let i = 0; i < folder.length && images.length < max; i++) {
     const s = await folder.load(i);
     if (!s) continue;
@@ -236,6 +313,7 @@ function probeCommand(kind: 'linear' | 'knn'): Command {
     options: [
       INIT_OPTION,
       { name: 'data', type: 'string', valueName: 'DIR', description: 'labelled folder or COCO folder', defaultText: 'built-in scenes' },
+      ALLOW_OUTSIDE_ROOT_OPTION,
       { name: 'out', type: 'string', valueName: 'DIR', description: 'report folder', defaultText: `runs/eval-${kind}-<timestamp>` },
       { name: 'size', type: 'string', valueName: 'PX', description: 'images / crops are resized to PX x PX', defaultText: '32' },
       { name: 'limit', type: 'string', valueName: 'N', description: 'use at most N images', defaultText: 'all' },

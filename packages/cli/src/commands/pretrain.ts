@@ -3,7 +3,7 @@ import { train } from '@scrl/trainer';
 import type { TrainConfig, TrainOptions, TrainResult } from '@scrl/trainer';
 import { intOption, progressStream, stringOption, type Command, type CommandIO } from '../command';
 import { InterruptedError, UsageError } from '../errors';
-import { builtinScenes, CACHE_OPTION, CONFIG_OPTIONS, configFromFlags, setupBackend, timestampedDir } from '../shared';
+import { ALLOW_OUTSIDE_ROOT_OPTION, builtinScenes, CACHE_OPTION, containmentFromFlags, CONFIG_OPTIONS, configFromFlags, setupBackend, timestampedDir } from '../shared';
 
 /** Built-in scenes used when `--data` is not given. */
 export const PRETRAIN_SCENES = { images: 1000, size: 64 } as const;
@@ -14,7 +14,7 @@ export const PRETRAIN_SCENES = { images: 1000, size: 64 } as const;
  */
 export async function trainWithInterrupt(
   io: CommandIO,
-  options: { config: TrainConfig; out: string; data: string; resume?: boolean; maxSteps?: number; checkpointEvery?: number; workers?: number; onStep?: TrainOptions['onStep'] },
+  options: { config: TrainConfig; out: string; data: string; allowOutsideRoot?: boolean; resume?: boolean; maxSteps?: number; checkpointEvery?: number; workers?: number; onStep?: TrainOptions['onStep'] },
 ): Promise<TrainResult> {
   const controller = new AbortController();
   let interrupts = 0;
@@ -26,12 +26,21 @@ export async function trainWithInterrupt(
   };
   process.on('SIGINT', onSigint);
   try {
-    const result = await train({
-      ...options,
-      signal: controller.signal,
-      log: (line) => io.err(line),
-      progress: progressStream(io),
-    });
+    let result: TrainResult;
+    try {
+      result = await train({
+        ...options,
+        signal: controller.signal,
+        log: (line) => io.err(line),
+        progress: progressStream(io),
+      });
+    } catch (err) {
+      // train() checks its inputs with plain errors; these are the user's to fix (exit 2).
+      if (err instanceof Error && err.name === 'Error' && /^train: (--resume|data |the data has|.* already holds checkpoints|no usable micro-batch)/.test(err.message)) {
+        throw new UsageError(err.message.replace(/^train: /, ''), 'pretrain');
+      }
+      throw err;
+    }
     if (result.stopReason === 'aborted') {
       throw new InterruptedError(
         `interrupted at step ${result.step} of ${result.totalSteps}; checkpoint ${result.checkpoint ?? '(none)'}. ` +
@@ -53,6 +62,7 @@ export const pretrain: Command = {
     'Ctrl-C stops after the current step with a checkpoint (exit 130); --resume continues it.',
   options: [
     { name: 'data', type: 'string', valueName: 'DIR', description: 'folder of images (jpg, png, webp; searched recursively)', defaultText: 'built-in scenes' },
+    ALLOW_OUTSIDE_ROOT_OPTION,
     { name: 'out', type: 'string', valueName: 'DIR', description: 'run folder', defaultText: 'runs/pretrain-<timestamp>' },
     { name: 'method', type: 'string', valueName: 'scrl|byol', description: 'pretraining method (same as --set method=...)', defaultText: 'from the config' },
     ...CONFIG_OPTIONS,
@@ -89,7 +99,7 @@ export const pretrain: Command = {
       const scenes = await builtinScenes(values, io, PRETRAIN_SCENES);
       data = path.join(scenes.dir, 'images');
     }
-    const result = await trainWithInterrupt(io, { config, out, data, resume, maxSteps, checkpointEvery, workers });
+    const result = await trainWithInterrupt(io, { config, out, data, ...containmentFromFlags(values), resume, maxSteps, checkpointEvery, workers });
     io.err(
       `[scrl] ${result.stopReason === 'completed' ? 'done' : 'stopped (--max-steps)'}: step ${result.step} of ${result.totalSteps}, ` +
         `last loss ${result.lastLoss === null ? 'n/a' : result.lastLoss.toFixed(4)}`,

@@ -5,7 +5,7 @@ import { ImageFolder, decodeImage } from '@scrl/data';
 import type { TrainConfig } from '@scrl/trainer';
 import { intOption, stringOption, type Command, type CommandContext, type CommandIO } from '../command';
 import { UsageError } from '../errors';
-import { builtinScenes, CACHE_OPTION, CONFIG_OPTIONS, configFromFlags, setupBackend, timestampedDir } from '../shared';
+import { ALLOW_OUTSIDE_ROOT_OPTION, builtinScenes, CACHE_OPTION, containmentFromFlags, CONFIG_OPTIONS, configFromFlags, setupBackend, timestampedDir } from '../shared';
 import { PRETRAIN_SCENES } from './pretrain';
 
 /** C5 stride of the configured ResNet: the default smallest box side. */
@@ -55,7 +55,7 @@ export async function writeBoxPairPictures(options: {
 async function imageFiles(values: CommandContext['values'], io: CommandIO, count: number): Promise<string[]> {
   let dir = stringOption(values, 'data');
   if (!dir) dir = path.join((await builtinScenes(values, io, PRETRAIN_SCENES)).dir, 'images');
-  const folder = await ImageFolder.open(dir);
+  const folder = await ImageFolder.open(dir, containmentFromFlags(values));
   return [...folder.files].sort().slice(0, count);
 }
 
@@ -68,6 +68,7 @@ export const vizBoxes: Command = {
     'paired boxes in matching colours.',
   options: [
     { name: 'data', type: 'string', valueName: 'DIR', description: 'folder of images', defaultText: 'built-in scenes' },
+    ALLOW_OUTSIDE_ROOT_OPTION,
     { name: 'images', type: 'string', valueName: 'N', description: 'number of images', defaultText: '4' },
     { name: 'seed', type: 'string', valueName: 'S', description: 'seed of views and boxes', defaultText: '0' },
     { name: 'out', type: 'string', valueName: 'DIR', description: 'output folder', defaultText: 'runs/viz-boxes-<timestamp>' },

@@ -62,3 +62,67 @@ export function expectSameBatches(a: ViewPairBatch[], b: ViewPairBatch[]): void 
     expect(b[i].boxPairs).toEqual(a[i].boxPairs);
   }
 }
+
+/** A PNG written by hand: any bit depth / colour type sharp cannot produce from raw pixels (16-bit RGBA here). */
+export function pngBytes(width: number, height: number, bitDepth: 8 | 16, colourType: 2 | 6, samples: number[]): Buffer {
+  const zlib = require('node:zlib') as typeof import('node:zlib');
+  const channels = colourType === 6 ? 4 : 3;
+  const bytesPerSample = bitDepth / 8;
+  const row = width * channels * bytesPerSample;
+  const raw = Buffer.alloc((row + 1) * height);
+  for (let y = 0; y < height; y++) {
+    for (let i = 0; i < width * channels; i++) {
+      const v = samples[y * width * channels + i];
+      const at = y * (row + 1) + 1 + i * bytesPerSample;
+      if (bitDepth === 16) raw.writeUInt16BE(v, at);
+      else raw[at] = v;
+    }
+  }
+  const crcTable = Array.from({ length: 256 }, (_, n) => {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    return c >>> 0;
+  });
+  const crc = (buf: Buffer) => {
+    let c = 0xffffffff;
+    for (const b of buf) c = crcTable[(c ^ b) & 0xff] ^ (c >>> 8);
+    return (c ^ 0xffffffff) >>> 0;
+  };
+  const chunk = (type: string, data: Buffer) => {
+    const len = Buffer.alloc(4);
+    len.writeUInt32BE(data.length);
+    const body = Buffer.concat([Buffer.from(type, 'ascii'), data]);
+    const sum = Buffer.alloc(4);
+    sum.writeUInt32BE(crc(body));
+    return Buffer.concat([len, body, sum]);
+  };
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(width, 0);
+  ihdr.writeUInt32BE(height, 4);
+  ihdr[8] = bitDepth;
+  ihdr[9] = colourType;
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk('IHDR', ihdr),
+    chunk('IDAT', zlib.deflateSync(raw)),
+    chunk('IEND', Buffer.alloc(0)),
+  ]);
+}
+
+/** The first bytes of a PNG that claims `width` x `height` (a decompression bomb's header), with no pixel data. */
+export function pngHeaderOnly(width: number, height: number): Buffer {
+  const full = pngBytes(2, 2, 8, 2, new Array(12).fill(0));
+  const out = Buffer.from(full);
+  out.writeUInt32BE(width, 16);
+  out.writeUInt32BE(height, 20);
+  // Fix the IHDR CRC so the header itself is valid.
+  const crcTable = Array.from({ length: 256 }, (_, n) => {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    return c >>> 0;
+  });
+  let c = 0xffffffff;
+  for (const b of out.subarray(12, 29)) c = crcTable[(c ^ b) & 0xff] ^ (c >>> 8);
+  out.writeUInt32BE((c ^ 0xffffffff) >>> 0, 29);
+  return out;
+}

@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import sharp from 'sharp';
 import { DataError, ImageFolder, LabelledImageFolder, decodeImage, isDataError, iterateImages, listImageFiles } from '../index';
-import { removeDir, tempDir, warnings, writeImage, writeTruncatedPng } from './helpers';
+import { pngBytes, pngHeaderOnly, removeDir, tempDir, warnings, writeImage, writeTruncatedPng } from './helpers';
 
 // The machine is shared; the root preset's testTimeout does not reach projects.
 jest.setTimeout(120_000);
@@ -38,8 +38,24 @@ describe('decodeImage', () => {
     await sharp(Buffer.alloc(6, 77), { raw: { width: 3, height: 2, channels: 1 } }).png().toFile(grey);
     expect(Array.from((await decodeImage(grey)).data)).toEqual(new Array(18).fill(77));
     const rgba = path.join(dir, 'rgba.png');
-    await sharp(Buffer.from([1, 2, 3, 255, 4, 5, 6, 0]), { raw: { width: 2, height: 1, channels: 4 } }).png().toFile(rgba);
-    expect(Array.from((await decodeImage(rgba)).data)).toEqual([1, 2, 3, 4, 5, 6]);
+    await sharp(Buffer.from([1, 2, 3, 255, 4, 5, 6, 0, 1, 2, 3, 255, 4, 5, 6, 0]), { raw: { width: 2, height: 2, channels: 4 } }).png().toFile(rgba);
+    expect(Array.from((await decodeImage(rgba)).data)).toEqual([1, 2, 3, 4, 5, 6, 1, 2, 3, 4, 5, 6]);
+  });
+
+  it('decodes 16-bit RGBA to 8-bit RGB: samples scaled (v >> 8), alpha dropped without premultiplying', async () => {
+    const file = path.join(dir, 'rgba16.png');
+    const px = [0, 257 * 100, 65535, 65535, 257 * 7, 32768, 1000, 0];
+    fs.writeFileSync(file, pngBytes(2, 2, 16, 6, [...px, ...px]));
+    expect(Array.from((await decodeImage(file)).data)).toEqual([0, 100, 255, 7, 128, 3, 0, 100, 255, 7, 128, 3]);
+  });
+
+  it('refuses, from the header and before decoding, an image over MAX_IMAGE_PIXELS, and one with a side under 2 px', async () => {
+    const bomb = path.join(dir, 'bomb.png');
+    fs.writeFileSync(bomb, pngHeaderOnly(20000, 20000));
+    await expect(decodeImage(bomb)).rejects.toThrow('image is 20000x20000 (400.0 megapixels), over the 89.5-megapixel limit; resize it');
+    const dot = path.join(dir, 'dot.png');
+    await sharp({ create: { width: 1, height: 1, channels: 3, background: '#808080' } }).png().toFile(dot);
+    await expect(decodeImage(dot)).rejects.toThrow('image is 1x1 px; images need at least 2 px per side');
   });
 
   it('fails on truncated and non-image files', async () => {
@@ -231,5 +247,29 @@ describe('memory stays flat in the number of images', () => {
     // (196 KB each); keeping every image would add 130 x 196 KB = 25 MB per pass.
     const growth = Math.max(...samples.slice(2)) - samples[1];
     expect(growth).toBeLessThan(4 * 256 * 256 * 3);
+  });
+});
+
+describe('default warnings', () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = tempDir('warn');
+    await writeImage(path.join(dir, 'a.png'), 8, 8);
+    fs.writeFileSync(path.join(dir, 'broken.png'), 'not an image');
+  });
+  afterAll(() => removeDir(dir));
+
+  it('are our own lines on stderr, without Node\'s "(node:PID) Warning:" prefix or --trace-warnings hint', () => {
+    const dist = path.join(__dirname, '..', '..', 'dist', 'index.js');
+    const script = `
+      const { iterateImages } = require(${JSON.stringify(dist)});
+      (async () => { for await (const item of iterateImages(${JSON.stringify(dir)})) void item; })();`;
+    const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8' });
+    expect(r.status).toBe(0);
+    const lines = r.stderr.trimEnd().split('\n');
+    expect(lines).toEqual([
+      expect.stringMatching(/^\[scrl\] skipped unreadable image .*broken\.png: /),
+      expect.stringMatching(/^\[scrl\] iterateImages\(.*\): 1 unreadable image was skipped/),
+    ]);
   });
 });

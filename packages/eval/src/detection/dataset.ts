@@ -15,6 +15,10 @@ export interface LoadDetectionSamplesOptions {
  * Decodes the images of `dataset` and groups its annotations per image. Images without
  * annotations are kept (they count for evaluation). Memory grows with the images decoded:
  * use `limit` for CPU-scale runs.
+ *
+ * @throws DataError naming the image file when it cannot be decoded or its size differs from
+ *   the annotation's `width` x `height` (its boxes would be scaled wrongly). An annotated image
+ *   is not skipped: leaving it out would change the evaluation set.
  */
 export async function loadDetectionSamples(
   dataset: DetectionDataset,
@@ -32,10 +36,28 @@ export async function loadDetectionSamples(
   }
   // Loaded on first use: @scrl/data brings sharp and its loader machinery, which the rest of
   // this package does not need.
-  const { decodeImage } = await import('@scrl/data');
+  const { decodeImage, DataError } = await import('@scrl/data');
   const samples: DetectionSample[] = [];
   for (const im of dataset.images.slice(0, limit)) {
-    const image = await decodeImage(im.file);
+    let image: Awaited<ReturnType<typeof decodeImage>>;
+    try {
+      image = await decodeImage(im.file);
+    } catch (err) {
+      throw new DataError(
+        'loadDetectionSamples',
+        im.file,
+        `image id ${im.id} cannot be read (${[...new Set((err as Error).message.split('\n').map((l) => l.trim()).filter(Boolean))].join('; ')}).`,
+        'Replace the file, or remove the image and its annotations from the annotation file.',
+      );
+    }
+    if (image.width !== im.width || image.height !== im.height) {
+      throw new DataError(
+        'loadDetectionSamples',
+        im.file,
+        `image id ${im.id} is ${image.width}x${image.height} px but the annotations say ${im.width}x${im.height}.`,
+        'Fix width and height in the annotation file (boxes are in the pixels of the stored image).',
+      );
+    }
     const anns = byImage.get(im.id) ?? [];
     samples.push({
       id: im.id,

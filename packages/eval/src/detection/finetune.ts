@@ -134,6 +134,15 @@ export interface DetectionFineTuneInput {
   config?: Partial<DetectionFineTuneConfig>;
   /** Called after every step (progress bars). */
   onStep?: (info: DetectionStepInfo) => void;
+  /**
+   * Continue a fine-tuning from a state that `onCheckpoint` received, with the same config,
+   * data and initialisation; the result is then bit-identical to an uninterrupted run.
+   */
+  resumeFrom?: DetectionTrainingState;
+  /** Steps between `onCheckpoint` calls (default 0: never); the last step always gets one. */
+  checkpointEvery?: number;
+  /** Receives the training state after each `checkpointEvery`-th step (e.g. to write it to disk). */
+  onCheckpoint?: (state: DetectionTrainingState) => void;
 }
 
 export interface DetectionEvalResult {
@@ -276,7 +285,9 @@ export function fineTuneDetection(input: DetectionFineTuneInput): DetectionEvalR
     .filter((p) => config.bn === 'batch' || (p.role !== 'bn-weight' && p.role !== 'bn-bias'));
   const vars = trainable.map((p) => p.variable);
   const sgd = new SgdMomentum(trainable, { momentum: config.momentum, weightDecay: config.weightDecay });
-  const rand = mulberry32Open(config.seed + 1);
+  // The momentum buffers, in `trainable`'s order: checkpoints save and restore them.
+  const velocity = sgd.buffers;
+  const rand = countingRng(mulberry32Open(config.seed + 1));
   const size = config.imageSize;
   const history: DetectionStepInfo[] = [];
   const t0 = Date.now();
@@ -294,8 +305,14 @@ export function fineTuneDetection(input: DetectionFineTuneInput): DetectionEvalR
     return order[cursor++];
   };
 
+  let firstStep = 0;
   try {
-    for (let step = 0; step < config.steps; step++) {
+    if (input.resumeFrom) {
+      const resumed = restoreTrainingState(fn, input.resumeFrom, config, trainable, velocity, detector, rand);
+      ({ order, cursor, step: firstStep } = resumed);
+      history.push(...resumed.history);
+    }
+    for (let step = firstStep; step < config.steps; step++) {
       const images: RgbImage[] = [];
       const targets: DetectionTargetsInput[] = [];
       for (let b = 0; b < config.batchSize; b++) {
@@ -359,6 +376,10 @@ export function fineTuneDetection(input: DetectionFineTuneInput): DetectionEvalR
       };
       history.push(info);
       input.onStep?.(info);
+      const every = input.checkpointEvery ?? 0;
+      if (input.onCheckpoint && every > 0 && ((step + 1) % every === 0 || step + 1 === config.steps)) {
+        input.onCheckpoint(captureTrainingState(step + 1, config, trainable, velocity, detector, rand.draws, order, cursor, history));
+      }
     }
   } catch (e) {
     detector.dispose();
@@ -379,4 +400,91 @@ export function fineTuneDetection(input: DetectionFineTuneInput): DetectionEvalR
   );
   const coco = evaluateCoco(groundTruth, detections);
   return { config, coco, detections, groundTruth, history, detector };
+}
+
+// --- Checkpoint and resume ----------------------------------------------------------------
+
+/** Everything a fine-tuning needs to continue exactly where it stopped (plain data). */
+export interface DetectionTrainingState {
+  /** Steps completed. */
+  step: number;
+  /** The schedule it ran with; a resume must use the same one. */
+  config: DetectionFineTuneConfig;
+  /** Trainable parameters and buffers of the detector (backbone's prefixed `backbone.`), and SGD velocities (`velocity.<name>`). */
+  tensors: Record<string, { shape: number[]; data: Float32Array }>;
+  /** Uniform draws used so far (batch order and flips), the current epoch's order and position. */
+  rngDraws: number;
+  order: number[];
+  cursor: number;
+  history: DetectionStepInfo[];
+}
+
+/** A generator that counts its draws, so a resume can fast-forward a fresh one to the same point. */
+function countingRng(next: () => number): (() => number) & { draws: number } {
+  const f = Object.assign(() => {
+    f.draws += 1;
+    return next();
+  }, { draws: 0 });
+  return f;
+}
+
+function captureTrainingState(
+  step: number,
+  config: DetectionFineTuneConfig,
+  trainable: NamedParameter[],
+  velocity: readonly tf.Variable[],
+  detector: FcosDetector,
+  rngDraws: number,
+  order: number[],
+  cursor: number,
+  history: DetectionStepInfo[],
+): DetectionTrainingState {
+  const tensors: DetectionTrainingState['tensors'] = {};
+  const put = (name: string, t: tf.Tensor) => {
+    tensors[name] = { shape: t.shape.slice(), data: Float32Array.from(t.dataSync() as Float32Array) };
+  };
+  for (const p of detector.parameters()) put(p.name, p.variable);
+  for (const b of detector.buffers()) put(b.name, b.variable);
+  trainable.forEach((p, i) => put(`velocity.${p.name}`, velocity[i]));
+  return { step, config, tensors, rngDraws, order: order.slice(), cursor, history: history.map((h) => ({ ...h })) };
+}
+
+function restoreTrainingState(
+  fn: string,
+  state: DetectionTrainingState,
+  config: DetectionFineTuneConfig,
+  trainable: NamedParameter[],
+  velocity: readonly tf.Variable[],
+  detector: FcosDetector,
+  rand: (() => number) & { draws: number },
+): { step: number; order: number[]; cursor: number; history: DetectionStepInfo[] } {
+  const differs = (Object.keys(config) as Array<keyof DetectionFineTuneConfig>).filter(
+    (k) => JSON.stringify(config[k]) !== JSON.stringify(state.config?.[k]),
+  );
+  if (differs.length > 0) {
+    throw new Error(
+      `${fn}: resumeFrom was saved with another schedule (${differs.map((k) => `${k}: ${JSON.stringify(state.config?.[k])} then, ${JSON.stringify(config[k])} now`).join('; ')}). ` +
+        'Resume with the same settings, or start a new fine-tuning.',
+    );
+  }
+  if (!Number.isInteger(state.step) || state.step < 0 || state.step > config.steps) {
+    throw new Error(`${fn}: resumeFrom.step must be an integer in [0, ${config.steps}], got ${state.step}.`);
+  }
+  const assign = (name: string, v: tf.Variable) => {
+    const t = state.tensors[name];
+    if (!t || t.shape.join(',') !== v.shape.join(',')) {
+      throw new Error(
+        `${fn}: resumeFrom has ${t ? `shape [${t.shape}]` : 'no tensor'} for '${name}', the detector needs [${v.shape}]; ` +
+          'it comes from another architecture or number of classes.',
+      );
+    }
+    v.assign(tf.tensor(t.data, t.shape, 'float32'));
+  };
+  tf.tidy(() => {
+    for (const p of detector.parameters()) assign(p.name, p.variable);
+    for (const b of detector.buffers()) assign(b.name, b.variable);
+    trainable.forEach((p, i) => assign(`velocity.${p.name}`, velocity[i]));
+  });
+  while (rand.draws < state.rngDraws) rand();
+  return { step: state.step, order: state.order.slice(), cursor: state.cursor, history: state.history.map((h) => ({ ...h })) };
 }
