@@ -247,6 +247,7 @@ def parse_args(argv):
     ap.add_argument('--set', action='append', default=[], metavar='KEY=VALUE', help=f"change one of {', '.join(SETTABLE)}")
     ap.add_argument('--device', choices=['auto', 'cpu', 'cuda'], default='auto')
     ap.add_argument('--threads', type=int, help='torch intra-op threads per process')
+    ap.add_argument('--float64', action='store_true', help='compute in float64 (numerical checks; checkpoints stay float32)')
     return ap.parse_args(argv)
 
 
@@ -287,9 +288,12 @@ def run(args):
         images = state['plan']['images']
         source_name = 'dumped-batches'
     else:
-        folder = args.data or (run_info.get('data') or {}).get('folder')
+        folder = args.data
         if not folder:
-            raise UsageError('--data IMAGES is required (run.json names no data folder)')
+            folder = (run_info.get('data') or {}).get('folder')
+            if not folder:
+                raise UsageError('--data IMAGES is required (run.json names no data folder)')
+            folder = os.path.join(out, folder)  # run.json's folder may be relative to the run folder
         files = image_files(folder)
         images = len(files)
         if images != state['plan']['images']:
@@ -303,8 +307,9 @@ def run(args):
     acc = config['batch']['accumulate']
     every = args.checkpoint_every or config['checkpoint']['every']
 
-    online = syncbn.convert(online, cuda).to(device).train()
-    target = syncbn.convert(target, cuda).to(device).train()
+    dtype = torch.float64 if args.float64 else torch.float32
+    online = syncbn.convert(online, cuda).to(device, dtype).train()
+    target = syncbn.convert(target, cuda).to(device, dtype).train()
     named = lars_parameters(online)
     o = config['optimizer']
     lars = Lars(named, o['momentum'], o['weightDecay'], o['eta'])
@@ -383,8 +388,8 @@ def run(args):
         loss_sum = 0.0
         for j, i in enumerate(usable):
             mb = micro[i]
-            x = mb.x.to(device)
-            rois = mb.rois.to(device) if method == 'scrl' else None
+            x = mb.x.to(device, dtype)
+            rois = mb.rois.to(device, dtype) if method == 'scrl' else None
             R = mb.pairs if method == 'scrl' else mb.images
             sync = contextlib.nullcontext() if (world == 1 or j == len(usable) - 1) else model.no_sync()
             with sync:
