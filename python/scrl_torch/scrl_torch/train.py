@@ -336,6 +336,11 @@ def run(args):
                     kept.append(line if line.endswith('\n') else line + '\n')
         with open(metrics_path, 'w', encoding='utf8') as f:
             f.writelines(kept)
+    if rank == 0 and args.set:
+        # The run's config changed: what `scrl pretrain --resume --config` must now be given.
+        with open(os.path.join(out, 'pretrain-config.json'), 'w', encoding='utf8') as f:
+            f.write(json.dumps(config, indent=2) + '\n')
+        log(f"[scrl_torch] config changed by --set: peak lr {plan['peakLr']:.4g}, {plan['totalSteps']} steps; wrote {os.path.join(out, 'pretrain-config.json')}")
     root_state = create_rng(config['seed'])
     last_saved, last_ckpt = step, latest['path']
 
