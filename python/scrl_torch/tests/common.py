@@ -25,6 +25,13 @@ def fresh_export(tmp):
     """A writable copy of the fixture's torch-run export (step 20), under ``tmp``."""
     out = os.path.join(tmp, 'run')
     shutil.copytree(os.path.join(FIXTURE, 'export-20'), out)
+    info_path = os.path.join(out, 'run.json')
+    with open(info_path, encoding='utf8') as f:
+        info = json.load(f)
+    # run.json names the images relative to the fixture's export-20; the copy lives elsewhere.
+    info['data']['folder'] = os.path.join(FIXTURE, 'scenes', 'images')
+    with open(info_path, 'w', encoding='utf8') as f:
+        json.dump(info, f, indent=2)
     return out
 
 
