@@ -22,6 +22,7 @@ import signal
 import struct
 import sys
 import time
+import traceback
 
 import torch
 import torch.distributed as dist
@@ -254,10 +255,23 @@ def parse_args(argv):
 def main(argv=None):
     args = parse_args(argv)
     try:
-        return run(args)
+        code = run(args)
     except (UsageError, ck.CheckpointError) as e:
         print(f'scrl_torch.train: {e}', file=sys.stderr)
-        return 2
+        code = 2
+    except Exception:  # noqa: BLE001 - reported, then the same exit path as a finished run
+        if int(os.environ.get('WORLD_SIZE', '1')) <= 1:
+            raise
+        traceback.print_exc()
+        code = 1
+    if int(os.environ.get('WORLD_SIZE', '1')) > 1:
+        # torch 1.13 can deadlock at interpreter exit when DDP's Reducer destroys the gloo
+        # process group (its worker thread waits for the GIL the exiting thread holds); all
+        # files are written and closed by now, so leave without the teardown.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code
 
 
 def run(args):
