@@ -8,7 +8,7 @@ import { exportTorchRun } from './torch-run';
 
 export const exportCommand: Command = {
   name: 'export',
-  summary: "export a pretrain run's online backbone as safetensors (torchvision or detectron2 names)",
+  summary: "export a pretrain run's online backbone as safetensors (torchvision or detectron2 names), or the run for PyTorch (torch-run)",
   description:
     'Reads the newest valid checkpoint of a run folder (or the ckpt-*.json given) and writes the\n' +
     'online backbone in PyTorch layouts. torchvision: state_dict names, loads with\n' +
