@@ -186,7 +186,7 @@ describe('scrl errors and exit codes', () => {
     [['pretrain', '--method', 'simclr'], /--method must be scrl or byol, got 'simclr'/],
     [['pretrain', '--max-steps', 'many'], /--max-steps must be an integer >= 0, got 'many'/],
     [['pretrain', '--bogus'], /Unknown option '--bogus'/],
-    [['export', '--format', 'onnx', '--checkpoint', 'x', '--out', 'y.safetensors'], /--format must be torchvision or detectron2, got 'onnx'/],
+    [['export', '--format', 'onnx', '--checkpoint', 'x', '--out', 'y.safetensors'], /--format must be torchvision, detectron2 or torch-run, got 'onnx'/],
     [['eval'], /'scrl eval' needs a subcommand: detection, linear, knn/],
   ])('exits 2 for %j', async (args, message) => {
     const { code, io } = await scrl(args);
