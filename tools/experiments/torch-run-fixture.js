@@ -25,10 +25,10 @@ const os = require('node:os');
 const path = require('node:path');
 const { spawnSync } = require('node:child_process');
 const root = path.join(__dirname, '..', '..');
-const { generateScenes, ImageFolder, createViewPairLoader } = require(path.join(root, 'packages', 'data', 'dist'));
-const { boxPairBatchArrays, createRng, createViewPipeline, sampleBoxPairs } = require(path.join(root, 'packages', 'augment', 'dist'));
-const { applyOverrides, presetConfig, train } = require(path.join(root, 'packages', 'trainer', 'dist'));
-const { initBackend } = require(path.join(root, 'packages', 'roi-align', 'dist'));
+const { generateScenes, ImageFolder, createViewPairLoader } = require('@scrl/data');
+const { boxPairBatchArrays, createRng, createViewPipeline, sampleBoxPairs } = require('@scrl/augment');
+const { applyOverrides, presetConfig, train } = require('@scrl/trainer');
+const { initBackend } = require('@scrl/roi-align');
 
 function arg(name, fallback) {
   const i = process.argv.indexOf(`--${name}`);
