@@ -16,6 +16,8 @@
  *   batches/           micro-batches 20..39 as @scrl/data built them (tools/experiments/dump-views.js format)
  *   torch-40/          export-20 continued by `torchrun --nproc_per_node 2 -m scrl_torch.train --batches`
  *                      (gloo, CPU) to step 40: the checkpoint `scrl pretrain --resume` continues in jest
+ *   byol-ts-metrics.jsonl  steps 21..30 of the same run switched to BYOL at step 20 (export-20 with
+ *                      config.method = byol), continued in TypeScript: the BYOL reference
  *   views.json         view geometry and box pairs of 100 images from @scrl/augment (seed 0), and the
  *                      distribution of 10,000 (boxes per image, images without pairs, box and crop sizes)
  */
@@ -159,7 +161,19 @@ async function main() {
   copyCheckpoint(path.join(torchRun, 'checkpoints'), 40, path.join(out, 'torch-40', 'checkpoints'));
   fs.copyFileSync(path.join(torchRun, 'metrics.jsonl'), path.join(out, 'torch-40', 'metrics.jsonl'));
 
-  // 5. View geometry and box pairs for the Python pipeline's checks.
+  // 5. BYOL from the same state: the method switched in the checkpoint's state (the sidecar's
+  // sha256 covers the tensors only) and in the config, 10 steps in TypeScript.
+  const byol = path.join(tmp, 'byol');
+  fs.cpSync(exported, byol, { recursive: true });
+  const sidecar = path.join(byol, 'checkpoints', 'ckpt-00000020.json');
+  const sc = JSON.parse(fs.readFileSync(sidecar, 'utf8'));
+  sc.state.config.method = 'byol';
+  fs.writeFileSync(sidecar, JSON.stringify(sc, null, 1) + '\n');
+  await train({ config: { ...config, method: 'byol' }, out: byol, data: images, workers: 0, resume: true, maxSteps: 30, log: null, progress: false });
+  const byolLines = fs.readFileSync(path.join(byol, 'metrics.jsonl'), 'utf8').split('\n').filter((l) => l && JSON.parse(l).step > 20);
+  fs.writeFileSync(path.join(out, 'byol-ts-metrics.jsonl'), byolLines.map((l) => l + '\n').join(''));
+
+  // 6. View geometry and box pairs for the Python pipeline's checks.
   const exact = viewSamples(0, 100, 64, 48, 32, 8);
   const stats = viewStats(viewSamples(0, 10000, 64, 48, 32, 8), 64, 48);
   fs.writeFileSync(path.join(out, 'views.json'), JSON.stringify({ width: 64, height: 48, viewSize: 32, minSize: 8, seed: 0, exact, stats }) + '\n');
