@@ -36,7 +36,7 @@ describe('safetensors offsets', () => {
     const len = Buffer.alloc(8);
     len.writeBigUInt64LE(BigInt(header.length));
     expect(() => decodeSafetensors(Buffer.concat([len, header, Buffer.alloc(12)]), 'x.safetensors')).toThrow(
-      "Error in decodeSafetensors: x.safetensors is not a valid safetensors file: tensors 'a' [0,8] and 'b' [4,12] have overlapping data_offsets.",
+      "Error in decodeSafetensors: x.safetensors is not a valid safetensors file: tensors 'a' [0, 8] and 'b' [4, 12] have overlapping data_offsets; the file is corrupt.",
     );
   });
 });

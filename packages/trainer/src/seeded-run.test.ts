@@ -16,12 +16,16 @@ import { syntheticImages, tinyConfig } from './__tests__/tiny-run';
 jest.setTimeout(600_000);
 
 /** Recorded on the wasm backend (1 thread) before the refactor of issue 17. */
+// Recorded before the house refactor of issue 17 (which left them bit-identical). The SCRL run's
+// last six values were re-recorded once afterwards, for issue 15's wasm BatchMatMul (XNNPACK sums
+// the projector's and predictor's transposed products in another order; with the stock kernel
+// swapped back the old values are reproduced exactly).
 const RECORDED: Record<string, number[]> = {
   scrl: [
     4.125866889953613, 3.2078661918640137, 3.907973527908325, 3.500016689300537, 4.144421577453613, 4.269383430480957,
     4.180346488952637, 3.0129799842834473, 3.460366725921631, 3.7210755348205566, 3.8793368339538574, 3.3830478191375732,
-    3.3288943767547607, 2.529414653778076, 2.9502201080322266, 3.418790578842163, 3.281728744506836, 3.5022900104522705,
-    3.14026141166687, 3.1419644355773926,
+    3.3288943767547607, 2.529414653778076, 2.9502198696136475, 3.4187865257263184, 3.2817280292510986, 3.5022895336151123,
+    3.140260696411133, 3.14196515083313,
   ],
   'byol, accumulate 2': [
     4.4592742919921875, 3.3328202962875366, 4.014326572418213, 3.2430180311203003, 3.8656104803085327, 3.8319458961486816,
