@@ -1,9 +1,9 @@
 import { DataError } from '@scrl/data';
-import { ScrlError } from '@scrl/util';
+import { NonFiniteLossError, ScrlError } from '@scrl/util';
 
 /** Exit codes of the `scrl` command. */
 export const EXIT_OK = 0;
-/** Something failed while running (a non-finite loss, an I/O error). */
+/** Something failed while running (a non-finite loss, an I/O error, a bug). */
 export const EXIT_FAILURE = 1;
 /** The command line, a configuration or the input data was invalid. */
 export const EXIT_USAGE = 2;
@@ -35,9 +35,15 @@ export function isUserFacing(err: unknown): err is Error {
   return err instanceof ScrlError;
 }
 
-/** Which exit code an error maps to: the user's input (flags, config, data) is 2. */
+/**
+ * Which exit code an error maps to. A `ScrlError` is a problem with what the user gave (flags,
+ * config, data, a checkpoint or weights file, the run folder): 2, like UsageError, ConfigError
+ * and DataError. A non-finite loss (the run itself failed) and anything unexpected: 1.
+ * Ctrl-C: 130.
+ */
 export function exitCodeFor(err: unknown): number {
-  if (err instanceof UsageError || err instanceof ConfigError || err instanceof DataError) return EXIT_USAGE;
   if (err instanceof InterruptedError) return EXIT_INTERRUPTED;
+  if (err instanceof NonFiniteLossError) return EXIT_FAILURE;
+  if (err instanceof UsageError || err instanceof ConfigError || err instanceof DataError || err instanceof ScrlError) return EXIT_USAGE;
   return EXIT_FAILURE;
 }

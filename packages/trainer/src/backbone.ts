@@ -81,7 +81,13 @@ export function backboneFromInit(
     );
   }
   if (fs.statSync(init).isFile() && init.endsWith('.safetensors')) {
-    const file = readSafetensors(fs.readFileSync(init));
+    let file: ReturnType<typeof readSafetensors>;
+    try {
+      file = readSafetensors(fs.readFileSync(init));
+    } catch (err) {
+      const reason = (err as Error).message.replace(/^(Error in )?readSafetensors: /, '');
+      throw new ScrlError(`Error in backboneFromInit: ${init}: ${reason} Pass an intact .safetensors file (e.g. from scrl export).`);
+    }
     const conv1 = file.tensors.get('conv1.weight');
     if (!conv1) {
       throw new ScrlError(

@@ -50,7 +50,7 @@ export function microBatchStream(
           throw new DataError(
             'train',
             path.dirname(first.file),
-            `none of the ${count} images could be decoded (first: ${path.basename(first.file)}: ${first.reason}).`,
+            `none of the ${count} ${Array.isArray(source) ? 'image files' : 'images'} could be decoded (first: ${path.basename(first.file)}: ${first.reason}).`,
             'Point --data at a folder of readable jpg, png or webp images.',
           );
         }
