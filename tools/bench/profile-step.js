@@ -3,7 +3,8 @@
  * Per-kernel profile of one SCRL (and BYOL) optimiser step, before and after our training
  * kernels: `tf.profile` of the step of tools/bench/step.js (cpu preset: ResNet-18 smallInput
  * width 8, heads 512/128, batch 32, 32 px views) after warm-up steps, once with TF.js's stock
- * kernels in place of the ones @scrl/roi-align replaces ("stock") and once with ours ("ours").
+ * kernels in place of the ones @scrl/roi-align replaces and LARS/EMA as tensor operations
+ * ("stock"), and once as the trainer runs it ("ours").
  * Kernels we add where TF.js has none are in both. Prints a Markdown table per method: calls
  * and milliseconds per kernel, the number of kernel calls per step, and the step's wall time.
  *
@@ -23,6 +24,7 @@ const { buildStep, stepSetup, root } = require('./step-common');
 const tf = require(require.resolve('@tensorflow/tfjs-core', { paths: [root] }));
 const roi = require('@scrl/roi-align');
 const { withStockKernels } = roi;
+const { setHostLoops } = require('@scrl/optim');
 
 function parseArgs(argv) {
   const o = { backend: 'wasm', methods: 'scrl,byol', batch: 32, size: 32, warmup: 2, top: 15, out: null, json: null, stock: null };
@@ -107,12 +109,20 @@ async function main() {
     `One optimiser step on ${roi.describeBackend(info)}: ResNet-18 (smallInput, baseWidth ${config.model.baseWidth}), heads ` +
     `${config.model.projector.hiddenDim}/${config.model.projector.outDim}, batch ${o.batch}, ${o.size} px views, profiled after ` +
     `${o.warmup} warm-up steps; "stock" swaps TF.js's own kernels back in for ` +
-    (o.stock ? `${o.stock.join(', ')}. ` : 'all the ones @scrl/roi-align replaces. ') +
+    (o.stock ? `${o.stock.join(', ')}` : 'all the ones @scrl/roi-align replaces') +
+    ', and runs LARS and the EMA update as tensor operations instead of @scrl/optim\'s host loops. ' +
     `Node ${process.version}, ${os.cpus().length} CPUs, load average at start ${os.loadavg()[0].toFixed(1)}.`;
   const parts = [header, ''];
   const json = { backend: o.backend, batch: o.batch, size: o.size, methods: {} };
   for (const method of o.methods.split(',')) {
-    const stock = await withStockKernels(() => profileOnce(config, pairs, method, o.warmup), o.stock ?? undefined);
+    // "stock": TF.js's kernels, and LARS/EMA as tensor operations (no host loops).
+    setHostLoops(false);
+    let stock;
+    try {
+      stock = await withStockKernels(() => profileOnce(config, pairs, method, o.warmup), o.stock ?? undefined);
+    } finally {
+      setHostLoops(true);
+    }
     const ours = await profileOnce(config, pairs, method, o.warmup);
     parts.push(table(method, stock, ours, o.top), '');
     const plain = (p) => ({ wallMs: p.wallMs, calls: p.calls, kernels: Object.fromEntries(p.kernels) });

@@ -4,6 +4,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Module } from '@scrl/models';
 import { ScrlError } from '@scrl/util';
+import { onHost } from './lars';
 
 function pairUp(fn: string, target: Module, online: Module, withBuffers: boolean) {
   const pairs: Array<[tf.Variable, tf.Variable, string]> = [];
@@ -46,6 +47,22 @@ export function updateMomentum(target: Module, online: Module, m: number): void 
     throw new ScrlError(`Error in updateMomentum: m must be a number in [0, 1] but got ${m}.`);
   }
   const pairs = pairUp('updateMomentum', target, online, false);
+  if (onHost()) {
+    // One JavaScript loop per parameter instead of three kernel calls: the same float32
+    // operations (each product and the sum rounded to float32), so the result is bit-identical.
+    const f = Math.fround;
+    const a = f(m);
+    const b = f(1 - m);
+    const next = pairs.map(([t, o]) => {
+      const tv = t.dataSync() as Float32Array;
+      const ov = o.dataSync() as Float32Array;
+      const out = new Float32Array(tv.length);
+      for (let i = 0; i < out.length; i++) out[i] = f(tv[i] * a) + f(ov[i] * b);
+      return out;
+    });
+    tf.tidy(() => pairs.forEach(([t], i) => t.assign(tf.tensor(next[i], t.shape, 'float32'))));
+    return;
+  }
   tf.tidy(() => {
     for (const [t, o] of pairs) t.assign(tf.add(tf.mul(t, m), tf.mul(o, 1 - m)));
   });

@@ -6,7 +6,7 @@
  */
 import '@scrl/roi-align';
 
-export { Lars } from './lars';
+export { Lars, onHost, setHostLoops } from './lars';
 export type { LarsConfig, LarsOptions, LarsState } from './lars';
 export { SgdMomentum } from './sgd';
 export type { SgdOptions } from './sgd';
