@@ -15,6 +15,8 @@ const CASES: Array<[number[], number[], boolean, boolean]> = [
   [[2, 3, 7, 5], [5, 3], false, false], // b shared by the batch
   [[7, 5], [2, 3, 3, 5], false, true], // a shared by the batch
   [[0, 5], [5, 3], false, false], // empty
+  [[0, 5], [0, 3], true, false], // an empty sum: zeros (the gradient of a matMul over zero rows)
+  [[2, 4, 0], [2, 0, 3], false, false],
   [[33, 65], [65, 17], false, false],
   [[65, 33], [17, 65], true, true],
 ];

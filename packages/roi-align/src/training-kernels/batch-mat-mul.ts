@@ -70,6 +70,8 @@ export function batchMatMulWasm(args: KernelArgs, stock: StockKernel): tf.Tensor
     );
   }
   const outShape = [...outerDims, m, n];
+  // An empty sum (k = 0) is 0; XNNPACK would leave such an output unwritten.
+  if (batch * m * n === 0 || k === 0) return allocate(args.backend, outShape, 'float32').info;
   const noTranspose = { transposeA: false, transposeB: false } as unknown as tf.NamedAttrMap;
   if (batch === 1) {
     // Views of the same data as rank-2 matrices: a reshape shares the buffer, so copy only to transpose.
