@@ -1,0 +1,152 @@
+#!/usr/bin/env node
+/**
+ * The validation of the evaluators (docs/evaluators.md): on the built-in evaluation scenes
+ * (the scenes and split of `scrl eval detection`), each evaluator scored for random init and for
+ * the supervised ceiling (tools/experiments/supervised-backbone.js), and the box probe also for
+ * the raw pixels of the box (8x8 RGB). Numbers in % are merged into --json (default
+ * docs/evaluators.json), keeping every other key already there:
+ *
+ *   boxProbe   {rawPixels, random, supervised}   logistic-regression top-1, 2x2 pooling
+ *   denseProbe {random, supervised}              mIoU (background included)
+ *   detection  {random, supervised}              COCO AP (only with --detection)
+ *   probeDetails                                 kNN, other pool sizes, chosen L2, timings, load
+ *
+ *   node tools/experiments/evaluators.js --supervised FILE.safetensors [--parts box,dense]
+ *     [--pools 1,2,4] [--random-seed 0] [--width 16] [--json docs/evaluators.json]
+ *     [--detection] [--detection-args "--steps 1500 ..."]
+ *
+ * --detection runs `scrl eval detection --init random|FILE --set model.baseWidth=W` with
+ * --detection-args in child processes and stores their AP. Random init is the cpu preset's
+ * architecture at --width (ResNet-18, small-input stem) with seed --random-seed.
+ */
+'use strict';
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const { spawnSync } = require('node:child_process');
+const root = path.join(__dirname, '..', '..');
+const { initBackend } = require(path.join(root, 'packages', 'roi-align', 'dist'));
+const { ensureScenes, loadScenes } = require(path.join(root, 'packages', 'data', 'dist'));
+const { boxProbe, denseProbe, loadDetectionSamples } = require(path.join(root, 'packages', 'eval', 'dist'));
+const { resolveConfig } = require(path.join(root, 'packages', 'trainer', 'dist'));
+const { backboneFromInit } = require(path.join(root, 'packages', 'cli', 'dist', 'shared.js'));
+const { EVAL_SCENES, splitSamples } = require(path.join(root, 'packages', 'cli', 'dist', 'commands', 'eval.js'));
+const { boxProbeTable, denseProbeTable } = require(path.join(root, 'packages', 'cli', 'dist', 'commands', 'eval-probes.js'));
+
+function arg(name, fallback) {
+  const i = process.argv.indexOf(`--${name}`);
+  if (i < 0) return fallback;
+  const v = process.argv[i + 1];
+  if (v === undefined || v.startsWith('--')) throw new Error(`--${name} needs a value`);
+  return v;
+}
+
+const pct = (v) => Math.round(1000 * v) / 10;
+const load = () => os.loadavg().map((v) => v.toFixed(2)).join(' ');
+
+async function main() {
+  const supervised = arg('supervised');
+  if (!supervised || !fs.existsSync(supervised)) throw new Error('--supervised FILE.safetensors (tools/experiments/supervised-backbone.js) is required');
+  const parts = arg('parts', 'box,dense').split(',').filter(Boolean);
+  for (const p of parts) if (!['box', 'dense'].includes(p)) throw new Error(`--parts: unknown part '${p}'; use box, dense`);
+  const pools = arg('pools', '1,2,4').split(',').map(Number);
+  if (!pools.includes(2) || !pools.every((k) => Number.isInteger(k) && k > 0)) throw new Error('--pools must be positive integers including 2');
+  const width = Number(arg('width', '16'));
+  const randomSeed = Number(arg('random-seed', '0'));
+  const jsonFile = arg('json', path.join(root, 'docs', 'evaluators.json'));
+  const detection = process.argv.includes('--detection');
+  const backend = await initBackend({ backend: process.env.SCRL_BACKEND ?? 'wasm', log: null });
+  const scenes = path.join(process.env.SCRL_CACHE_DIR ?? path.join(root, '.scrl-cache'), `scenes-${EVAL_SCENES.images}x${EVAL_SCENES.size}-seed0`);
+  await ensureScenes(scenes, { images: EVAL_SCENES.images, size: EVAL_SCENES.size, seed: 0 }, (l) => console.error(l));
+  const dataset = await loadScenes(scenes);
+  const { train, val: test } = splitSamples(await loadDetectionSamples(dataset), 0.2);
+  const fallback = resolveConfig({ preset: 'cpu', overrides: [`model.baseWidth=${width}`, `seed=${randomSeed}`] });
+  const io = { out: (l) => console.log(l), err: (l) => console.error(l), isTTY: false };
+  const inits = { random: 'random', supervised };
+  const results = fs.existsSync(jsonFile) ? JSON.parse(fs.readFileSync(jsonFile, 'utf8')) : {};
+  const details = {
+    ...(results.probeDetails ?? {}),
+    data: `${scenes}: ${train.length} train / ${test.length} held-out images (splitSamples(samples, 0.2), as scrl eval detection)`,
+    backbone: `ResNet-18, small-input stem, width ${width}; random init seed ${randomSeed}; supervised: ${path.relative(root, path.resolve(supervised))}`,
+    backend,
+    command: `node tools/experiments/evaluators.js ${process.argv.slice(2).join(' ')}`,
+    cpus: os.cpus().length,
+  };
+  const markdown = [];
+
+  if (parts.includes('box')) {
+    const rows = [];
+    const byPool = {};
+    const t = Date.now();
+    const raw = boxProbe('raw-pixels', train, test, dataset.categories);
+    rows.push({ init: 'raw pixels', result: raw });
+    for (const [name, init] of Object.entries(inits)) {
+      for (const k of pools) {
+        const { model } = backboneFromInit(init, fallback, io);
+        const loadBefore = load();
+        try {
+          const r = boxProbe(model, train, test, dataset.categories, { poolSize: k });
+          rows.push({ init: name, result: r });
+          byPool[k] = { ...(byPool[k] ?? {}), [name]: { top1: pct(r.top1), knnTop1: pct(r.knnTop1), lambda: r.lambda, seconds: r.seconds, loadBefore } };
+          console.error(`[evaluators] box probe ${name} k=${k}: ${pct(r.top1)} (kNN ${pct(r.knnTop1)}) in ${r.seconds.total.toFixed(1)} s, load ${loadBefore}`);
+        } finally {
+          model.dispose();
+        }
+      }
+    }
+    const at2 = (name) => rows.find((r) => r.init === name && r.result.poolSize === 2).result;
+    results.boxProbe = { rawPixels: pct(raw.top1), random: pct(at2('random').top1), supervised: pct(at2('supervised').top1) };
+    details.boxProbe = {
+      knn: { rawPixels: pct(raw.knnTop1), random: pct(at2('random').knnTop1), supervised: pct(at2('supervised').knnTop1) },
+      rawPixels: { top1: pct(raw.top1), knnTop1: pct(raw.knnTop1), lambda: raw.lambda, seconds: raw.seconds },
+      byPool,
+      objects: { train: raw.trainObjects, test: raw.testObjects },
+      seconds: (Date.now() - t) / 1000,
+    };
+    markdown.push('Box probe:', '', ...boxProbeTable(rows), '');
+  }
+
+  if (parts.includes('dense')) {
+    const rows = [];
+    details.denseProbe = {};
+    for (const [name, init] of Object.entries(inits)) {
+      const { model } = backboneFromInit(init, fallback, io);
+      const loadBefore = load();
+      try {
+        const r = denseProbe(model, train, test, dataset.categories);
+        rows.push({ init: name, result: r });
+        details.denseProbe[name] = { miou: pct(r.miou), accuracy: pct(r.accuracy), iou: Object.fromEntries(r.classes.map((c, i) => [c, pct(r.iou[i])])), seconds: r.seconds, loadBefore };
+        console.error(`[evaluators] dense probe ${name}: mIoU ${pct(r.miou)} in ${r.seconds.total.toFixed(1)} s, load ${loadBefore}`);
+      } finally {
+        model.dispose();
+      }
+    }
+    results.denseProbe = Object.fromEntries(rows.map((r) => [r.init, pct(r.result.miou)]));
+    markdown.push('Dense probe:', '', ...denseProbeTable(rows), '');
+  }
+
+  if (detection) {
+    const extra = (arg('detection-args', '') || '').split(/\s+/).filter(Boolean);
+    results.detection = { ...(results.detection ?? {}) };
+    for (const [name, init] of Object.entries(inits)) {
+      const out = path.join(root, 'runs', `evaluators-detection-${name}`);
+      const argv = [path.join(root, 'packages', 'cli', 'bin', 'scrl.js'), 'eval', 'detection', '--init', init, '--set', `model.baseWidth=${width}`, '--set', `seed=${randomSeed}`, '--out', out, ...extra];
+      console.error(`[evaluators] node ${argv.join(' ')}`);
+      const r = spawnSync(process.execPath, argv, { stdio: ['ignore', 'inherit', 'inherit'] });
+      if (r.status !== 0) throw new Error(`scrl eval detection --init ${init} failed (exit ${r.status})`);
+      const metrics = JSON.parse(fs.readFileSync(path.join(out, 'metrics.json'), 'utf8'));
+      results.detection[name] = pct(metrics.stats.AP);
+    }
+  }
+
+  results.probeDetails = details;
+  fs.mkdirSync(path.dirname(jsonFile), { recursive: true });
+  fs.writeFileSync(jsonFile, JSON.stringify(results, null, 2) + '\n');
+  for (const l of markdown) console.log(l);
+  console.error(`[evaluators] wrote ${jsonFile}`);
+}
+
+main().catch((e) => {
+  console.error(e.stack || String(e));
+  process.exit(1);
+});
