@@ -43,6 +43,15 @@ function arg(name, fallback) {
 
 const pct = (v) => Math.round(1000 * v) / 10;
 const load = () => os.loadavg().map((v) => v.toFixed(2)).join(' ');
+/** Runs fn, returning its value with the wall-clock and this process's CPU seconds it took. */
+function timed(fn) {
+  const cpu0 = process.cpuUsage();
+  const t0 = Date.now();
+  const loadBefore = load();
+  const value = fn();
+  const cpu = process.cpuUsage(cpu0);
+  return { value, wall: (Date.now() - t0) / 1000, cpu: (cpu.user + cpu.system) / 1e6, loadBefore, loadAfter: load() };
+}
 
 async function main() {
   const supervised = arg('supervised');
@@ -78,17 +87,21 @@ async function main() {
     const rows = [];
     const byPool = {};
     const t = Date.now();
-    const raw = boxProbe('raw-pixels', train, test, dataset.categories);
+    const rawRun = timed(() => boxProbe('raw-pixels', train, test, dataset.categories));
+    const raw = rawRun.value;
     rows.push({ init: 'raw pixels', result: raw });
     for (const [name, init] of Object.entries(inits)) {
       for (const k of pools) {
         const { model } = backboneFromInit(init, fallback, io);
-        const loadBefore = load();
         try {
-          const r = boxProbe(model, train, test, dataset.categories, { poolSize: k });
+          const run = timed(() => boxProbe(model, train, test, dataset.categories, { poolSize: k }));
+          const r = run.value;
           rows.push({ init: name, result: r });
-          byPool[k] = { ...(byPool[k] ?? {}), [name]: { top1: pct(r.top1), knnTop1: pct(r.knnTop1), lambda: r.lambda, seconds: r.seconds, loadBefore } };
-          console.error(`[evaluators] box probe ${name} k=${k}: ${pct(r.top1)} (kNN ${pct(r.knnTop1)}) in ${r.seconds.total.toFixed(1)} s, load ${loadBefore}`);
+          byPool[k] = {
+            ...(byPool[k] ?? {}),
+            [name]: { top1: pct(r.top1), knnTop1: pct(r.knnTop1), lambda: r.lambda, validation: r.validation, seconds: r.seconds, wall: run.wall, cpu: run.cpu, load: [run.loadBefore, run.loadAfter] },
+          };
+          console.error(`[evaluators] box probe ${name} k=${k}: ${pct(r.top1)} (kNN ${pct(r.knnTop1)}) in ${run.wall.toFixed(1)} s (${run.cpu.toFixed(1)} CPU s), load ${run.loadBefore}`);
         } finally {
           model.dispose();
         }
@@ -98,7 +111,7 @@ async function main() {
     results.boxProbe = { rawPixels: pct(raw.top1), random: pct(at2('random').top1), supervised: pct(at2('supervised').top1) };
     details.boxProbe = {
       knn: { rawPixels: pct(raw.knnTop1), random: pct(at2('random').knnTop1), supervised: pct(at2('supervised').knnTop1) },
-      rawPixels: { top1: pct(raw.top1), knnTop1: pct(raw.knnTop1), lambda: raw.lambda, seconds: raw.seconds },
+      rawPixels: { top1: pct(raw.top1), knnTop1: pct(raw.knnTop1), lambda: raw.lambda, validation: raw.validation, seconds: raw.seconds, wall: rawRun.wall, cpu: rawRun.cpu },
       byPool,
       objects: { train: raw.trainObjects, test: raw.testObjects },
       seconds: (Date.now() - t) / 1000,
@@ -111,12 +124,22 @@ async function main() {
     details.denseProbe = {};
     for (const [name, init] of Object.entries(inits)) {
       const { model } = backboneFromInit(init, fallback, io);
-      const loadBefore = load();
       try {
-        const r = denseProbe(model, train, test, dataset.categories);
+        const run = timed(() => denseProbe(model, train, test, dataset.categories));
+        const r = run.value;
         rows.push({ init: name, result: r });
-        details.denseProbe[name] = { miou: pct(r.miou), accuracy: pct(r.accuracy), iou: Object.fromEntries(r.classes.map((c, i) => [c, pct(r.iou[i])])), seconds: r.seconds, loadBefore };
-        console.error(`[evaluators] dense probe ${name}: mIoU ${pct(r.miou)} in ${r.seconds.total.toFixed(1)} s, load ${loadBefore}`);
+        const objects = r.iou.slice(1).filter((v) => !Number.isNaN(v));
+        details.denseProbe[name] = {
+          miou: pct(r.miou),
+          miouObjectsOnly: pct(objects.reduce((a, b) => a + b, 0) / objects.length),
+          accuracy: pct(r.accuracy),
+          iou: Object.fromEntries(r.classes.map((c, i) => [c, pct(r.iou[i])])),
+          seconds: r.seconds,
+          wall: run.wall,
+          cpu: run.cpu,
+          load: [run.loadBefore, run.loadAfter],
+        };
+        console.error(`[evaluators] dense probe ${name}: mIoU ${pct(r.miou)} in ${run.wall.toFixed(1)} s (${run.cpu.toFixed(1)} CPU s), load ${run.loadBefore}`);
       } finally {
         model.dispose();
       }

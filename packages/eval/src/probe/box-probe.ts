@@ -27,7 +27,7 @@ export interface BoxProbeOptions {
   batchNormImages?: number;
   /** Images per forward pass (default 64). */
   batchSize?: number;
-  /** Candidate L2 penalties of the logistic regression (default 1e-4 .. 1). */
+  /** Candidate L2 penalties of the logistic regression (default 1e-4 .. 10, factors of 10). */
   lambdas?: readonly number[];
   /** Fraction of the training objects held out to choose the penalty (default 0.2). */
   valFraction?: number;

@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { LinearProbeResult } from './probes';
 
 export interface LogisticRegressionOptions {
-  /** Candidate L2 penalties (added to the mean cross-entropy as `lambda / 2 * ||W||^2`). Default 1e-4 .. 1 (5 values). */
+  /** Candidate L2 penalties (added to the mean cross-entropy as `lambda / 2 * ||W||^2`). Default 1e-4 .. 10 (6 values, factors of 10). */
   lambdas?: readonly number[];
   /** Every `round(1 / valFraction)`-th training row is held out to choose lambda. Default 0.2. */
   valFraction?: number;
@@ -22,7 +22,7 @@ export interface LogisticRegressionResult extends LinearProbeResult {
   validation: Array<{ lambda: number; top1: number }>;
 }
 
-export const DEFAULT_LAMBDAS: readonly number[] = [1e-4, 1e-3, 1e-2, 1e-1, 1];
+export const DEFAULT_LAMBDAS: readonly number[] = [1e-4, 1e-3, 1e-2, 1e-1, 1, 10];
 
 /**
  * Fits a softmax regression (features standardised by the fitted rows' mean and std, zero
