@@ -36,11 +36,12 @@ const { backboneFromInit } = require(path.join(root, 'packages', 'cli', 'dist', 
 const { EVAL_SCENES, splitSamples } = require(path.join(root, 'packages', 'cli', 'dist', 'commands', 'eval.js'));
 const { boxProbeTable, denseProbeTable } = require(path.join(root, 'packages', 'cli', 'dist', 'commands', 'eval-probes.js'));
 
-function arg(name, fallback) {
+/** The value after `--name`; `flagLike` accepts one that starts with `--` (pass-through arguments). */
+function arg(name, fallback, flagLike = false) {
   const i = process.argv.indexOf(`--${name}`);
   if (i < 0) return fallback;
   const v = process.argv[i + 1];
-  if (v === undefined || v.startsWith('--')) throw new Error(`--${name} needs a value`);
+  if (v === undefined || (!flagLike && v.startsWith('--'))) throw new Error(`--${name} needs a value`);
   return v;
 }
 
@@ -161,7 +162,7 @@ async function main() {
   }
 
   if (detection) {
-    const extra = (arg('detection-args', '') || '').split(/\s+/).filter(Boolean);
+    const extra = (arg('detection-args', '', true) || '').split(/\s+/).filter(Boolean);
     results.detection = { ...(results.detection ?? {}) };
     for (const [name, init] of Object.entries(inits)) {
       const out = path.join(root, 'runs', `evaluators-detection-${name}`);
