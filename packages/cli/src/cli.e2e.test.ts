@@ -138,6 +138,24 @@ describe('scrl pretrain, export, eval', () => {
     expect(fs.readFileSync(path.join(tmp, 'lin', 'report.md'), 'utf8')).toContain('random init (ResNet-18, width 4');
   });
 
+  it('runs the box and dense probes on the scenes, and the box probe on raw pixels', async () => {
+    const common = ['--data', scenes, '--set', 'model.baseWidth=4', '--backend', 'wasm'];
+    const box = await scrl(['eval', 'box-probe', '--init', run, '--out', path.join(tmp, 'box'), '--pool', '1', ...common]);
+    expect(box.code).toBe(0);
+    expect(box.io.outLines[2]).toMatch(/^\| .*run \| 1 \| \d+ \/ \d+ \| \d+\.\d \| \d+\.\d \| [\d.e-]+ \|$/);
+    const metrics = JSON.parse(fs.readFileSync(path.join(tmp, 'box', 'metrics.json'), 'utf8'));
+    expect(metrics.result.featureDim).toBe((16 + 32) * 1 * 1); // width 4: C4 has 16 channels, C5 32
+    const raw = await scrl(['eval', 'box-probe', '--init', 'raw-pixels', '--out', path.join(tmp, 'box-raw'), ...common]);
+    expect(raw.code).toBe(0);
+    expect(raw.io.outLines[2]).toMatch(/^\| raw-pixels \| 8px \|/);
+    const dense = await scrl(['eval', 'dense-probe', '--init', 'random', '--out', path.join(tmp, 'dense'), ...common]);
+    expect(dense.code).toBe(0);
+    expect(dense.io.outLines[0]).toMatch(/\| init +\| mIoU \| cell acc\. \| IoU background \|/);
+    expect(fs.readFileSync(path.join(tmp, 'dense', 'report.md'), 'utf8')).toContain('random init (ResNet-18, width 4');
+    const bad = await scrl(['eval', 'dense-probe', '--init', 'raw-pixels', ...common]);
+    expect(bad.code).toBe(2);
+  });
+
   it('draws box-pair pictures', async () => {
     const { code } = await scrl(['viz', 'boxes', '--data', path.join(scenes, 'images'), '--images', '2', '--out', path.join(tmp, 'viz')]);
     expect(code).toBe(0);
@@ -153,7 +171,9 @@ describe('scrl pretrain, export, eval', () => {
     ]);
     expect(io.errLines.filter((l) => l.startsWith('scrl: error'))).toEqual([]);
     expect(code).toBe(0);
-    expect(io.outLines.slice(2).map((l) => l.split('|')[1].trim())).toEqual(['random', 'BYOL', 'SCRL']);
+    expect(io.outLines.slice(2, 5).map((l) => l.split('|')[1].trim())).toEqual(['random', 'BYOL', 'SCRL']);
+    expect(io.outLines[6]).toMatch(/\| init +\| pool \| objects/);
+    expect(io.outLines.slice(8).map((l) => l.split('|')[1].trim())).toEqual(['random', 'BYOL', 'SCRL']);
     const report = fs.readFileSync(path.join(out, 'report.md'), 'utf8');
     const pictures = [...report.matchAll(/\]\(([^)]+\.png)\)/g)].map((m) => m[1]);
     expect(pictures).toEqual(expect.arrayContaining(['pretrain-scrl/loss.png', 'box-pairs/box-pairs-0.png', 'detection/scrl/detections.png', 'detection/random/loss.png']));

@@ -1,4 +1,4 @@
-/** @scrl/eval public surface: COCO box mAP, linear probe and kNN, detection fine-tuning. */
+/** @scrl/eval public surface: COCO box mAP, linear probe and kNN, box and dense probes, detection fine-tuning. */
 export {
   COCO_AREA_LABELS,
   COCO_AREA_RANGES,
@@ -26,6 +26,14 @@ export type {
   LinearProbeResult,
   ProbeResult,
 } from './probe/probes';
+export { recomputeBatchNorm, withRecomputedBatchNorm } from './probe/batch-norm';
+export type { RecomputeBatchNormOptions, RecomputeBatchNormResult } from './probe/batch-norm';
+export { DEFAULT_LAMBDAS, fitSoftmaxRegression, logisticRegression } from './probe/logistic';
+export type { LogisticRegressionOptions, LogisticRegressionResult } from './probe/logistic';
+export { boxProbe } from './probe/box-probe';
+export type { BoxProbeFeatures, BoxProbeOptions, BoxProbeResult } from './probe/box-probe';
+export { denseProbe, denseTargets, segmentationScores } from './probe/dense-probe';
+export type { DenseProbeOptions, DenseProbeResult, SegmentationScores } from './probe/dense-probe';
 export { createFcosDetector, decodeFcos, fcosLoss, fcosTargets } from './detection/fcos';
 export type {
   DecodeOptions,

@@ -2,9 +2,10 @@ import type { Command } from '../command';
 import { dataGenerate } from './data-generate';
 import { demo } from './demo';
 import { evalDetection, evalKnn, evalLinear } from './eval';
+import { evalBoxProbe, evalDenseProbe } from './eval-probes';
 import { exportCommand } from './export';
 import { pretrain } from './pretrain';
 import { vizBoxes } from './viz-boxes';
 
 /** Every `scrl` command, in the order `scrl --help` lists them. */
-export const commands: Command[] = [demo, pretrain, evalDetection, evalLinear, evalKnn, exportCommand, vizBoxes, dataGenerate];
+export const commands: Command[] = [demo, pretrain, evalDetection, evalLinear, evalKnn, evalBoxProbe, evalDenseProbe, exportCommand, vizBoxes, dataGenerate];
