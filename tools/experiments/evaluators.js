@@ -28,13 +28,14 @@ const os = require('node:os');
 const path = require('node:path');
 const { spawnSync } = require('node:child_process');
 const root = path.join(__dirname, '..', '..');
-const { initBackend } = require(path.join(root, 'packages', 'roi-align', 'dist'));
-const { ensureScenes, loadScenes } = require(path.join(root, 'packages', 'data', 'dist'));
-const { boxProbe, denseProbe, loadDetectionSamples } = require(path.join(root, 'packages', 'eval', 'dist'));
-const { resolveConfig } = require(path.join(root, 'packages', 'trainer', 'dist'));
-const { backboneFromInit } = require(path.join(root, 'packages', 'cli', 'dist', 'shared.js'));
-const { EVAL_SCENES, splitSamples } = require(path.join(root, 'packages', 'cli', 'dist', 'commands', 'eval.js'));
-const { boxProbeTable, denseProbeTable } = require(path.join(root, 'packages', 'cli', 'dist', 'commands', 'eval-probes.js'));
+const { initBackend } = require('@scrl/roi-align');
+const { ensureScenes, loadScenes } = require('@scrl/data');
+const { boxProbe, denseProbe, loadDetectionSamples } = require('@scrl/eval');
+const { resolveConfig, backboneFromInit: loadBackbone } = require('@scrl/trainer');
+const { EVAL_SCENES, splitSamples, boxProbeTable, denseProbeTable } = require('@scrl/cli');
+
+/** The backbone `--init` names (trainer's backboneFromInit), logging to `io.err`. */
+const backboneFromInit = (init, fallback, io) => loadBackbone(init, fallback, { log: (line) => io.err(line) });
 
 /** The value after `--name`; `flagLike` accepts one that starts with `--` (pass-through arguments). */
 function arg(name, fallback, flagLike = false) {

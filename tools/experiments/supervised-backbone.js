@@ -25,12 +25,12 @@ const fs = require('node:fs');
 const path = require('node:path');
 const root = path.join(__dirname, '..', '..');
 const tf = require('@tensorflow/tfjs-core');
-const { initBackend, roiAlign } = require(path.join(root, 'packages', 'roi-align', 'dist'));
-const { createRng } = require(path.join(root, 'packages', 'augment', 'dist'));
-const { ensureScenes, loadScenes } = require(path.join(root, 'packages', 'data', 'dist'));
-const { createResNet, exportTorchvisionWeights } = require(path.join(root, 'packages', 'models', 'dist'));
-const { imagesToTensor, loadDetectionSamples } = require(path.join(root, 'packages', 'eval', 'dist'));
-const { EVAL_SCENES, splitSamples } = require(path.join(root, 'packages', 'cli', 'dist', 'commands', 'eval.js'));
+const { initBackend, roiAlign } = require('@scrl/roi-align');
+const { createRng } = require('@scrl/augment');
+const { ensureScenes, loadScenes } = require('@scrl/data');
+const { createResNet, exportTorchvisionWeights } = require('@scrl/models');
+const { imagesToTensor, loadDetectionSamples } = require('@scrl/eval');
+const { EVAL_SCENES, splitSamples } = require('@scrl/cli');
 
 function arg(name, fallback) {
   const i = process.argv.indexOf(`--${name}`);
