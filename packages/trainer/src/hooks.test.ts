@@ -1,4 +1,7 @@
-import { evaluationHook, scheduleHook } from './index';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { evaluationHook, lossCurveHook, scheduleHook } from './index';
 import type { TrainContext } from './index';
 import { tinyConfig } from './__tests__/tiny-run';
 
@@ -31,5 +34,13 @@ describe('hooks', () => {
     await hook.afterTrain!(ctx);
     expect(seen).toEqual([3, 6, 7]);
     expect(() => evaluationHook(0, () => undefined)).toThrow('Error in evaluationHook: every must be an integer >= 1, got 0.');
+  });
+
+  it('lossCurveHook writes nothing for a run stopped before its first step (--max-steps 0)', async () => {
+    const out = fs.mkdtempSync(path.join(os.tmpdir(), 'scrl-hooks-'));
+    const ctx = { ...context(0), out } as TrainContext;
+    await lossCurveHook(path.join(out, 'metrics.jsonl')).afterTrain!(ctx);
+    expect(fs.existsSync(path.join(out, 'loss.png'))).toBe(false);
+    fs.rmSync(out, { recursive: true });
   });
 });

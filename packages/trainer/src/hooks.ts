@@ -5,6 +5,7 @@
  * evaluation every N steps. A user adds hooks with `train({ hooks })`; they run after the
  * built-in ones at each point.
  */
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import type { Rng } from '@scrl/augment';
@@ -141,6 +142,8 @@ export function checkpointHook(every: number): TrainHook {
 export function lossCurveHook(metricsFile: string): TrainHook {
   return {
     async afterTrain(ctx) {
+      // A run stopped before its first step (--max-steps 0) has no metrics yet.
+      if (!fs.existsSync(metricsFile)) return;
       const curve = readMetrics(metricsFile).map((r) => ({ step: r.step, loss: r.loss }));
       if (curve.length > 0) await writeLossCurvePng(path.join(ctx.out, 'loss.png'), curve);
     },
