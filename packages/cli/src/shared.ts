@@ -143,7 +143,7 @@ export function backboneFromCheckpoint(ckpt: Checkpoint): { model: ResNet; confi
 }
 
 /** Architecture of a torchvision ResNet state_dict: depth, stem kind and width. */
-function architectureOf(names: string[], conv1Shape: number[]): { depth: 18 | 34 | 50 | 101; smallInput: boolean; baseWidth: number } {
+export function architectureOf(names: string[], conv1Shape: number[]): { depth: 18 | 34 | 50 | 101; smallInput: boolean; baseWidth: number } {
   const blocks = [1, 2, 3, 4].map((l) => {
     const ids = new Set(names.filter((n) => n.startsWith(`layer${l}.`)).map((n) => n.split('.')[1]));
     return ids.size;
@@ -161,11 +161,15 @@ function architectureOf(names: string[], conv1Shape: number[]): { depth: 18 | 34
  * A backbone from `--init`: `random` (from the config's model), a pretrain run folder or
  * checkpoint sidecar (its online backbone), or torchvision-named safetensors.
  */
-export function backboneFromInit(init: string, fallback: TrainConfig, io: CommandIO): { model: ResNet; description: string } {
+export function backboneFromInit(
+  init: string,
+  fallback: TrainConfig,
+  io: CommandIO,
+): { model: ResNet; description: string; /** Seed of the random init the weights were built on. */ seed: number } {
   if (init === 'random') {
     const m = fallback.model;
     const model = createResNet({ depth: m.depth, smallInput: m.smallInput, baseWidth: m.baseWidth, seed: fallback.seed });
-    return { model, description: `random init (ResNet-${m.depth}, width ${m.baseWidth}, seed ${fallback.seed})` };
+    return { model, description: `random init (ResNet-${m.depth}, width ${m.baseWidth}, seed ${fallback.seed})`, seed: fallback.seed };
   }
   if (!fs.existsSync(init)) {
     throw new UsageError(`--init: '${init}' does not exist. Pass random, a pretrain run folder, a ckpt-*.json or a .safetensors file.`);
@@ -180,12 +184,12 @@ export function backboneFromInit(init: string, fallback: TrainConfig, io: Comman
     const model = createResNet({ ...arch, seed: 0 });
     loadTorchvisionWeights(model, file.tensors, { classifier: false });
     io.err(`[scrl] init: ${init} (ResNet-${arch.depth}, width ${arch.baseWidth}${arch.smallInput ? ', small-input stem' : ''})`);
-    return { model, description: `torchvision weights ${init}` };
+    return { model, description: `torchvision weights ${init}`, seed: 0 };
   }
   const ckpt = checkpointAt(init, '--init');
   const { model, config } = backboneFromCheckpoint(ckpt);
   io.err(`[scrl] init: ${ckpt.path} (${config.method}, step ${ckpt.step})`);
-  return { model, description: `${config.method} checkpoint ${ckpt.path} (step ${ckpt.step})` };
+  return { model, description: `${config.method} checkpoint ${ckpt.path} (step ${ckpt.step})`, seed: config.seed };
 }
 
 /** Writes JSON with a trailing newline, creating the folder. */

@@ -26,9 +26,10 @@ export type {
   LinearProbeResult,
   ProbeResult,
 } from './probe/probes';
-export { createFcosDetector, decodeFcos, fcosLoss, fcosTargets } from './detection/fcos';
+export { createFcosDetector, decodeFcos, fcosLoss, fcosTargets, groupNorm } from './detection/fcos';
 export type {
   DecodeOptions,
+  FcosTargetOptions,
   DetectionTargetsInput,
   FcosDetection,
   FcosDetector,
@@ -58,4 +59,8 @@ export type { DrawDetectionsOptions, ImageDetections } from './report/draw';
 export { writeEvalReport } from './report/report';
 export type { EvalReportFiles, WriteEvalReportOptions } from './report/report';
 export { loadDetectionSamples } from './detection/dataset';
+export { carveValidation, sweepDetectionLr } from './detection/lr-sweep';
+export type { DetectionLrSweepInput, DetectionLrSweepResult, DetectionLrSweepRun } from './detection/lr-sweep';
+export { rescaleConvNorms } from './rescale';
+export type { RescaledConv } from './rescale';
 export type { LoadDetectionSamplesOptions } from './detection/dataset';
