@@ -15,6 +15,9 @@ Data: a COCO folder written by `scrl data generate` / the CLI's built-in scenes 
 (`.scrl-cache/scenes-1000x64-seed0`), images in annotations.json order; the last --val fraction
 (rounded, at least one) is the test set, as `scrl eval detection` splits it.
 
+Ablations: --no-gn (no GroupNorm in the head), --center-sampling 0 (every location inside a box,
+the original FCOS rule), --lr-schedule step (10x drops at 2/3 and 8/9, the old default).
+
 Schedule (as @scrl/eval's fineTuneDetection): SGD momentum 0.9, weight decay --wd on conv weights
 only (not biases or norm parameters), gradient global-norm clip --clip (0: off), lr = --lr times a
 linear warmup factor from --warmup-factor to 1 over --warmup steps, times cosine decay
@@ -107,6 +110,8 @@ def lr_at(k, a):
     if k < a.warmup:
         alpha = k / a.warmup
         f = a.warmup_factor * (1 - alpha) + alpha
+    if a.lr_schedule == 'step':
+        return a.lr * f * 0.1 ** sum(k >= math.floor(d * a.steps) for d in (2 / 3, 8 / 9))
     return a.lr * f * 0.5 * (1 + math.cos(math.pi * k / a.steps))
 
 
@@ -126,6 +131,10 @@ def main():
     p.add_argument('--width', type=int, default=16)
     p.add_argument('--fpn', type=int, default=32)
     p.add_argument('--head-convs', type=int, default=2)
+    p.add_argument('--no-gn', action='store_true', help='drop the GroupNorm of the head towers (ablation)')
+    p.add_argument('--center-sampling', type=float, default=1.5, help='centre sampling radius in strides; 0 = off (ablation)')
+    p.add_argument('--lr-schedule', choices=['cosine', 'step'], default='cosine',
+                   help="step: 10x drops at 2/3 and 8/9 of the steps (the old default of scrl eval detection)")
     p.add_argument('--score-thresh', type=float, default=0.05)
     p.add_argument('--seed', type=int, default=0)
     p.add_argument('--threads', type=int, default=1)
@@ -142,8 +151,13 @@ def main():
         strides = [side // f.shape[-1] for f in backbone(torch.zeros(1, 3, side, side)).values()]
     anchors = AnchorGenerator(tuple((s,) for s in strides), ((1.0,),) * len(strides))
     head = FCOSHead(a.fpn, 1, len(cats), num_convs=a.head_convs)
+    if a.no_gn:
+        for tower in (head.classification_head.conv, head.regression_head.conv):
+            for i, m in enumerate(tower):
+                if isinstance(m, nn.GroupNorm):
+                    tower[i] = nn.Identity()
     model = FCOS(backbone, len(cats), min_size=side, max_size=side, anchor_generator=anchors, head=head,
-                 score_thresh=a.score_thresh)
+                 score_thresh=a.score_thresh, center_sampling_radius=a.center_sampling if a.center_sampling > 0 else math.inf)
     decay = [q for n, q in model.named_parameters() if q.ndim == 4 and n.endswith('weight')]
     no_decay = [q for n, q in model.named_parameters() if not (q.ndim == 4 and n.endswith('weight'))]
     opt = torch.optim.SGD([{'params': decay, 'weight_decay': a.wd}, {'params': no_decay, 'weight_decay': 0.0}],

@@ -25,7 +25,7 @@ describe('eval detection flags', () => {
   it('parses --lr-sweep as a list of positive numbers, naming the flag otherwise', () => {
     expect(lrSweepOption(parseCommandArgs(evalDetection, ['--lr-sweep', '0.003, 0.01,0.03']))).toEqual([0.003, 0.01, 0.03]);
     expect(lrSweepOption(parseCommandArgs(evalDetection, []))).toBeUndefined();
-    for (const bad of ['0.01,,0.03', '0.01,x', '0,0.01', '-0.01']) {
+    for (const bad of ['0.01,,0.03', '0.01,x', '0,0.01', '0.01,-0.01']) {
       expect(() => lrSweepOption(parseCommandArgs(evalDetection, ['--lr-sweep', bad]))).toThrow(/--lr-sweep must be a comma-separated list/);
     }
   });
