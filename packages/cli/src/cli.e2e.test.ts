@@ -126,6 +126,21 @@ describe('scrl pretrain, export, eval', () => {
     expect(stats('det-file')).toEqual(stats('det-run'));
   });
 
+  it('chooses the detection lr by a sweep on the training images, after rescaling the conv norms', async () => {
+    const out = path.join(tmp, 'det-sweep');
+    const r = await scrl([
+      'eval', 'detection', '--init', run, '--data', scenes, '--steps', '1', '--image-size', '32', '--backend', 'wasm',
+      '--lr-sweep', '0.001,0.01', '--sweep-steps', '1', '--rescale-conv-norms', '--out', out,
+    ]);
+    expect(r.code).toBe(0);
+    const metrics = JSON.parse(fs.readFileSync(path.join(out, 'metrics.json'), 'utf8'));
+    expect(metrics.lrSweep.runs.map((x: { lr: number }) => x.lr)).toEqual([0.001, 0.01]);
+    expect([0.001, 0.01]).toContain(metrics.config.lr);
+    expect(metrics.config.lr).toBe(metrics.lrSweep.chosenLr);
+    expect(metrics.notes.join('\n')).toMatch(/conv norms rescaled to a fresh init \(seed 0\): summed norm [\d.]+ -> [\d.]+ over 20 convs/);
+    expect(r.io.outLines.join('\n')).toMatch(/lr: 0\.0?01 \(chosen by --lr-sweep on \d+ validation images of the training split\)/);
+  });
+
   it('runs the kNN and linear probes on scene object crops', async () => {
     const knn = await scrl(['eval', 'knn', '--init', run, '--data', scenes, '--out', path.join(tmp, 'knn'), '--k', '3', '--backend', 'wasm']);
     expect(knn.code).toBe(0);

@@ -143,7 +143,7 @@ export function backboneFromCheckpoint(ckpt: Checkpoint): { model: ResNet; confi
 }
 
 /** A backbone from `--init` (trainer's `backboneFromInit`), logging what was loaded to stderr. */
-export function backboneFromInit(init: string, fallback: TrainConfig, io: CommandIO): { model: ResNet; description: string } {
+export function backboneFromInit(init: string, fallback: TrainConfig, io: CommandIO): { model: ResNet; description: string; seed: number } {
   return asUsageError('--init', () => trainerBackboneFromInit(init, fallback, { log: (line) => io.err(line) }));
 }
 

@@ -34,9 +34,10 @@ export { boxProbe } from './probe/box-probe';
 export type { BoxProbeFeatures, BoxProbeOptions, BoxProbeResult } from './probe/box-probe';
 export { denseProbe, denseTargets, segmentationScores } from './probe/dense-probe';
 export type { DenseProbeOptions, DenseProbeResult, SegmentationScores } from './probe/dense-probe';
-export { createFcosDetector, decodeFcos, fcosLoss, fcosTargets } from './detection/fcos';
+export { createFcosDetector, decodeFcos, fcosLoss, fcosTargets, groupNorm } from './detection/fcos';
 export type {
   DecodeOptions,
+  FcosTargetOptions,
   DetectionTargetsInput,
   FcosDetection,
   FcosDetector,
@@ -67,4 +68,8 @@ export type { DrawDetectionsOptions, ImageDetections } from './report/draw';
 export { writeEvalReport } from './report/report';
 export type { EvalReportFiles, WriteEvalReportOptions } from './report/report';
 export { loadDetectionSamples } from './detection/dataset';
+export { carveValidation, sweepDetectionLr } from './detection/lr-sweep';
+export type { DetectionLrSweepInput, DetectionLrSweepResult, DetectionLrSweepRun } from './detection/lr-sweep';
+export { rescaleConvNorms } from './rescale';
+export type { RescaledConv } from './rescale';
 export type { LoadDetectionSamplesOptions } from './detection/dataset';

@@ -68,12 +68,12 @@ export function backboneFromInit(
   init: string,
   fallback: TrainConfig,
   options: { log?: (line: string) => void } = {},
-): { model: ResNet; description: string } {
+): { model: ResNet; description: string; /** Seed of the random init the weights were built on. */ seed: number } {
   const log = options.log ?? (() => undefined);
   if (init === 'random') {
     const m = fallback.model;
     const model = createResNet({ depth: m.depth, smallInput: m.smallInput, baseWidth: m.baseWidth, seed: fallback.seed });
-    return { model, description: `random init (ResNet-${m.depth}, width ${m.baseWidth}, seed ${fallback.seed})` };
+    return { model, description: `random init (ResNet-${m.depth}, width ${m.baseWidth}, seed ${fallback.seed})`, seed: fallback.seed };
   }
   if (!fs.existsSync(init)) {
     throw new ScrlError(
@@ -98,10 +98,10 @@ export function backboneFromInit(
     const model = createResNet({ ...arch, seed: 0 });
     loadTorchvisionWeights(model, file.tensors, { classifier: false });
     log(`[scrl] init: ${init} (ResNet-${arch.depth}, width ${arch.baseWidth}${arch.smallInput ? ', small-input stem' : ''})`);
-    return { model, description: `torchvision weights ${init}` };
+    return { model, description: `torchvision weights ${init}`, seed: 0 };
   }
   const ckpt = resolveCheckpoint(init, { warn: log });
   const { model, config } = backboneFromCheckpoint(ckpt);
   log(`[scrl] init: ${ckpt.path} (${config.method}, step ${ckpt.step})`);
-  return { model, description: `${config.method} checkpoint ${ckpt.path} (step ${ckpt.step})` };
+  return { model, description: `${config.method} checkpoint ${ckpt.path} (step ${ckpt.step})`, seed: config.seed };
 }

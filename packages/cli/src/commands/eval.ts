@@ -12,9 +12,12 @@ import {
   knnClassify,
   linearProbe,
   loadDetectionSamples,
+  rescaleConvNorms,
+  sweepDetectionLr,
   writeEvalReport,
 } from '@scrl/eval';
-import type { DetectionEvalResult, DetectionFineTuneConfig, DetectionSample, DetectionStepInfo, DetectionTrainingState } from '@scrl/eval';
+import type { DetectionEvalResult, DetectionFineTuneConfig, DetectionLrSweepResult, DetectionSample, DetectionStepInfo, DetectionTrainingState } from '@scrl/eval';
+import { createResNet } from '@scrl/models';
 import type { ResNet } from '@scrl/models';
 import { crashPoint, findLatestCheckpoint, MetricsWriter, ProgressReporter, writeCheckpoint, writeLossCurvePng } from '@scrl/trainer';
 import { intOption, progressStream, stringOption, type Command, type CommandContext, type CommandIO, type OptionSpec } from '../command';
@@ -69,6 +72,8 @@ export async function runDetection(options: {
   notes: string[];
   /** Checkpoints in `out/checkpoints` every `every` steps and per-step `out/metrics.jsonl`; `resume` continues from the newest. */
   checkpoint?: { every: number; resume: boolean };
+  /** The learning-rate sweep that chose `config.lr`, recorded in metrics.json. */
+  sweep?: DetectionLrSweepResult;
 }): Promise<DetectionEvalResult> {
   const { io } = options;
   const saving = options.checkpoint ? detectionCheckpoints(options.out, options.checkpoint, io) : null;
@@ -110,7 +115,12 @@ export async function runDetection(options: {
     await writeEvalReport(options.out, result, { title: options.title, val: options.val, notes: options.notes });
     const curve = result.history.map((h) => ({ step: h.step, loss: h.loss })).filter((p) => Number.isFinite(p.loss));
     if (curve.length > 1) await writeLossCurvePng(path.join(options.out, 'loss.png'), curve);
-    writeJson(path.join(options.out, 'metrics.json'), { config: result.config, stats: result.coco.named, notes: options.notes });
+    writeJson(path.join(options.out, 'metrics.json'), {
+      config: result.config,
+      stats: result.coco.named,
+      notes: options.notes,
+      ...(options.sweep ? { lrSweep: options.sweep } : {}),
+    });
   } finally {
     result.detector.dispose();
   }
@@ -183,11 +193,42 @@ const DETECTION_SCHEDULE_OPTIONS: OptionSpec[] = [
   { name: 'batch-size', type: 'string', valueName: 'N', description: 'images per step', defaultText: String(DEFAULT_DETECTION_CONFIG.batchSize) },
   { name: 'image-size', type: 'string', valueName: 'PX', description: 'training / evaluation side', defaultText: String(DEFAULT_DETECTION_CONFIG.imageSize) },
   { name: 'lr', type: 'string', valueName: 'LR', description: 'peak SGD learning rate', defaultText: String(DEFAULT_DETECTION_CONFIG.lr) },
+  {
+    name: 'warmup',
+    type: 'string',
+    valueName: 'N',
+    description: 'linear warmup steps (then cosine decay)',
+    defaultText: `${DEFAULT_DETECTION_CONFIG.warmupSteps}, at most a sixth of --steps`,
+  },
+  {
+    name: 'lr-sweep',
+    type: 'string',
+    valueName: 'LR,LR,...',
+    description: 'choose the lr among these on a validation split of the training images (overrides --lr)',
+  },
+  { name: 'sweep-val', type: 'string', valueName: 'F', description: 'fraction of the training images that choose the lr', defaultText: '0.2' },
+  { name: 'sweep-steps', type: 'string', valueName: 'N', description: 'steps of each sweep run', defaultText: 'as --steps' },
+  {
+    name: 'rescale-conv-norms',
+    type: 'boolean',
+    description: 'rescale each backbone conv to the norm of a fresh random init (same architecture and seed) first',
+  },
   { name: 'limit', type: 'string', valueName: 'N', description: 'use only the first N images of the dataset', defaultText: 'all' },
   { name: 'seed', type: 'string', valueName: 'S', description: 'seed of the head initialisation, flips and batch order', defaultText: String(DEFAULT_DETECTION_CONFIG.seed) },
 ];
 
-/** The fine-tuning schedule from the flags; warmup is capped at a sixth of the steps. */
+/** `--lr-sweep`: the candidate learning rates, or undefined without the flag. */
+export function lrSweepOption(values: CommandContext['values']): number[] | undefined {
+  const text = stringOption(values, 'lr-sweep');
+  if (text === undefined) return undefined;
+  const lrs = text.split(',').map((t) => Number(t.trim()));
+  if (lrs.length === 0 || lrs.some((lr) => !(lr > 0) || !Number.isFinite(lr))) {
+    throw new UsageError(`--lr-sweep must be a comma-separated list of numbers > 0 such as 0.003,0.01,0.03, got '${text}'`);
+  }
+  return lrs;
+}
+
+/** The fine-tuning schedule from the flags; without --warmup, warmup is the default capped at a sixth of the steps. */
 export function detectionConfig(values: CommandContext['values']): Partial<DetectionFineTuneConfig> {
   const steps = intOption(values, 'steps', 1) ?? DEFAULT_DETECTION_CONFIG.steps;
   const lrText = stringOption(values, 'lr');
@@ -198,7 +239,7 @@ export function detectionConfig(values: CommandContext['values']): Partial<Detec
     batchSize: intOption(values, 'batch-size', 1) ?? DEFAULT_DETECTION_CONFIG.batchSize,
     imageSize: intOption(values, 'image-size', 16) ?? DEFAULT_DETECTION_CONFIG.imageSize,
     lr,
-    warmupSteps: Math.min(DEFAULT_DETECTION_CONFIG.warmupSteps, Math.floor(steps / 6)),
+    warmupSteps: intOption(values, 'warmup', 0) ?? Math.min(DEFAULT_DETECTION_CONFIG.warmupSteps, Math.floor(steps / 6)),
     seed: intOption(values, 'seed', 0) ?? DEFAULT_DETECTION_CONFIG.seed,
   };
 }
@@ -228,6 +269,7 @@ export const evalDetection: Command = {
     'scrl eval detection --init runs/pretrain-2026-01-01T00-00-00 --steps 300',
     'scrl eval detection --init r18-scrl.safetensors --data data/scenes --out runs/det-scrl',
     'scrl eval detection --init random --steps 50 --limit 200',
+    'scrl eval detection --init runs/pretrain-byol --lr-sweep 0.003,0.01,0.03 --rescale-conv-norms',
   ],
   async run({ values, io }) {
     const init = stringOption(values, 'init') ?? 'random';
@@ -241,13 +283,64 @@ export const evalDetection: Command = {
     const resume = values.resume === true;
     if (resume && !stringOption(values, 'out')) throw new UsageError('--resume needs --out DIR (the fine-tuning to continue)', 'eval detection');
     const out = stringOption(values, 'out') ?? timestampedDir('eval-detection');
+    const lrs = lrSweepOption(values);
+    const sweepValText = stringOption(values, 'sweep-val') ?? '0.2';
+    const sweepVal = Number(sweepValText);
+    if (!(sweepVal > 0 && sweepVal < 1)) throw new UsageError(`--sweep-val must be a fraction in (0, 1), got '${sweepValText}'`, 'eval detection');
+    const sweepSteps = intOption(values, 'sweep-steps', 1);
+    const rescale = values['rescale-conv-norms'] === true;
     const backend = await setupBackend(values, io);
     const { dir, dataset } = await detectionData(values, io);
     const samples = await loadDetectionSamples(dataset, { limit });
     const { train, val } = splitSamples(samples, valFraction);
-    const { model, description } = backboneFromInit(init, fallback, io);
+    const notes: string[] = [];
+    // The initialisation, rescaled to a fresh init's conv norms when asked; a new copy per run.
+    const makeBackbone = (quiet: boolean): { model: ResNet; description: string } => {
+      const built = backboneFromInit(init, fallback, quiet ? { ...io, err: () => undefined } : io);
+      if (rescale) {
+        const m = built.model;
+        const reference = createResNet({ depth: m.depth, smallInput: m.smallInput, baseWidth: m.baseWidth, seed: built.seed });
+        try {
+          const convs = rescaleConvNorms(m, reference);
+          const sum = (k: 'before' | 'after') => convs.reduce((t, c) => t + c[k], 0).toFixed(1);
+          if (!quiet) {
+            const line = `conv norms rescaled to a fresh init (seed ${built.seed}): summed norm ${sum('before')} -> ${sum('after')} over ${convs.length} convs`;
+            io.err(`[scrl] ${line}`);
+            notes.push(line);
+          }
+        } finally {
+          reference.dispose();
+        }
+      }
+      return built;
+    };
+    let sweep: DetectionLrSweepResult | undefined;
+    if (lrs) {
+      const sweepConfig = { ...config, ...(sweepSteps ? { steps: sweepSteps, warmupSteps: Math.min(DEFAULT_DETECTION_CONFIG.warmupSteps, Math.floor(sweepSteps / 6)) } : {}) };
+      let bar: ProgressReporter | undefined;
+      sweep = sweepDetectionLr({
+        makeBackbone: () => makeBackbone(true).model,
+        categories: dataset.categories.map((c) => ({ id: c.id, name: c.name })),
+        train,
+        lrs,
+        valFraction: sweepVal,
+        config: sweepConfig,
+        onRunStart: ({ index, lr }) => {
+          bar?.finish();
+          io.err(`[scrl] lr sweep ${index + 1}/${lrs.length}: lr ${lr}, ${sweepConfig.steps} steps`);
+          bar = new ProgressReporter({ total: sweepConfig.steps!, stream: progressStream(io), every: Math.max(1, Math.round(sweepConfig.steps! / 5)) });
+        },
+        onStep: (info) => bar?.update(info.step, { loss: info.loss, imagesPerSecond: (1000 * info.step * (sweepConfig.batchSize ?? DEFAULT_DETECTION_CONFIG.batchSize)) / Math.max(1, info.elapsedMs) }),
+      });
+      bar?.finish();
+      config.lr = sweep.chosenLr;
+      const line = `lr chosen by sweep: ${sweep.chosenLr} (validation AP ${sweep.runs.map((r) => `${r.lr}: ${pct(r.ap)}`).join(', ')}; ${sweep.sweepTrain} fit / ${sweep.sweepVal} choose images of the training split)`;
+      io.err(`[scrl] ${line}`);
+      notes.push(line);
+    }
+    const { model, description } = makeBackbone(false);
     try {
-      io.err(`[scrl] detection: ${train.length} train / ${val.length} val images from ${dir}, ${config.steps} steps`);
+      io.err(`[scrl] detection: ${train.length} train / ${val.length} val images from ${dir}, ${config.steps} steps, lr ${config.lr}`);
       const result = await runDetection({
         io,
         backbone: model,
@@ -258,9 +351,11 @@ export const evalDetection: Command = {
         out,
         title: `Detection fine-tuning: ${init}`,
         checkpoint: every > 0 ? { every, resume } : undefined,
-        notes: [`backbone: ${description}`, `data: ${dir} (${train.length} train, ${val.length} val)`, `backend: ${backend}`],
+        notes: [`backbone: ${description}`, `data: ${dir} (${train.length} train, ${val.length} val)`, `backend: ${backend}`, ...notes],
+        sweep,
       });
       for (const line of detectionTable([{ init, result }])) io.out(line);
+      if (sweep) io.out(`lr: ${sweep.chosenLr} (chosen by --lr-sweep on ${sweep.sweepVal} validation images of the training split)`);
       io.err(`[scrl] report: ${path.resolve(out, 'report.md')}`);
     } finally {
       model.dispose();

@@ -1,26 +1,34 @@
 /**
  * A small FCOS detector (Tian et al., "FCOS: Fully Convolutional One-Stage Object Detection",
- * ICCV 2019) on top of any `Backbone`:
+ * ICCV 2019), with torchvision 0.14's `FCOS` semantics (`torchvision/models/detection/fcos.py`),
+ * on top of any `Backbone`:
  *
  * - FPN over the backbone's c3, c4, c5 (P3-P5; no P6/P7, which would be 1x1 or smaller on
  *   CPU-scale images). Strides are whatever the backbone gives: 8, 16, 32 for a standard
  *   ResNet, 2, 4, 8 for a `smallInput` one. Lateral 1x1 convs, nearest 2x top-down
- *   upsampling, 3x3 output convs (no norm), as in detectron2's FPN.
- * - A head shared by all levels: a classification tower and a box tower of `headConvs`
- *   3x3 conv + ReLU layers (FCOS adds GroupNorm there; we leave it out to keep the head
- *   small, which the detector's from-scratch tests show it does not need at this scale),
- *   class logits (bias at the focal-loss prior -log((1 - p) / p), p = 0.01), box distances
- *   (l, t, r, b) = exp(x) in units of the level's stride, and centre-ness on the box tower.
- * - Targets: a location is positive for the smallest-area ground-truth box that contains it
- *   and whose largest distance max(l, t, r, b) lies in the level's range (lo, hi], with
- *   lo = 4 * stride (0 on the first level) and hi = 8 * stride (infinite on the last): for
- *   strides 8, 16, 32 that is FCOS's (0, 64], (64, 128], (128, inf).
- * - Loss: sigmoid focal loss (alpha 0.25, gamma 2) over all locations and classes divided by
- *   the number of positives; GIoU loss on positives weighted by the centre-ness target and
- *   divided by its sum; centre-ness binary cross-entropy on positives / positives.
- * - Decoding: locations with class probability > scoreThreshold, top `preNmsTopK` per level,
- *   score sqrt(p_class * p_centreness), boxes clipped to the image, class-aware NMS (IoU 0.6),
- *   at most `maxDetections` per image.
+ *   upsampling, 3x3 output convs (no norm), as torchvision's `FeaturePyramidNetwork`.
+ * - A head shared by all levels (torchvision's `FCOSHead`): a classification tower and a box
+ *   tower of `headConvs` 3x3 conv + GroupNorm(32) + ReLU layers (`headNorm: 'none'` drops the
+ *   GroupNorm), class logits (bias at the focal-loss prior -log((1 - p) / p), p = 0.01), box
+ *   distances (l, t, r, b) = relu(x) in units of the level's stride, and centre-ness on the box
+ *   tower.
+ * - Locations: a level's location (i, j) sits at pixel (j * stride, i * stride), the centre of
+ *   torchvision's anchor of size `stride` there.
+ * - Targets (torchvision's `FCOS.compute_loss`): a location is a candidate for a ground-truth
+ *   box when it lies strictly inside the box, its largest distance max(l, t, r, b) lies in the
+ *   level's open range (lo, hi) with lo = 4 * stride (0 on the first level) and hi =
+ *   8 * stride (infinite on the last), and (centre sampling) it is within
+ *   `centerSampling * stride` of the box centre in both x and y (Chebyshev distance, strict;
+ *   `centerSampling: 0` turns centre sampling off). Among candidates the smallest-area box wins.
+ *   For strides 8, 16, 32 the ranges are FCOS's (0, 64), (64, 128), (128, inf); for 2, 4, 8
+ *   they are (0, 16), (16, 32), (32, inf).
+ * - Loss: sigmoid focal loss (alpha 0.25, gamma 2) over all locations and classes, GIoU loss on
+ *   positives, centre-ness binary cross-entropy on positives, each summed and divided by the
+ *   number of positives (at least 1).
+ * - Decoding (torchvision's `postprocess_detections`): per level, locations and classes with
+ *   score sqrt(p_class * p_centreness) > scoreThreshold, the top `preNmsTopK`, boxes clipped to
+ *   the image, then class-aware NMS (IoU 0.6) over all levels, at most `maxDetections` per
+ *   image.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { Module, NamedBuffer, NamedParameter } from '@scrl/models';
@@ -33,8 +41,13 @@ export interface FcosOptions {
   numClasses: number;
   /** Channels of the FPN levels and of the head (default 64 here, 32 in DEFAULT_DETECTION_CONFIG; detectron2 uses 256). */
   fpnChannels?: number;
-  /** 3x3 conv + ReLU layers in each head tower (default 2; FCOS uses 4). */
+  /** 3x3 conv (+ GroupNorm) + ReLU layers in each head tower (default 2; torchvision uses 4). */
   headConvs?: number;
+  /**
+   * Normalisation in the head towers: 'group' (default) is torchvision's GroupNorm with 32
+   * groups (min(32, fpnChannels); fpnChannels must be a multiple of it), 'none' leaves it out.
+   */
+  headNorm?: 'group' | 'none';
   /** Focal-loss prior for the class-logit bias (default 0.01). */
   priorProb?: number;
   /** Seed of the FPN and head initialisation (default 0). */
@@ -94,7 +107,7 @@ export interface FcosDetection {
 }
 
 export interface DecodeOptions {
-  /** Minimum class probability before NMS (default 0.05). */
+  /** Minimum score sqrt(p_class * p_centreness) before NMS (default 0.05; torchvision's default is 0.2). */
   scoreThreshold?: number;
   /** Candidates kept per level before NMS (default 1000). */
   preNmsTopK?: number;
@@ -134,12 +147,43 @@ function variableFrom(init: tf.Tensor, name: string): tf.Variable {
   return v;
 }
 
+/**
+ * PyTorch's `GroupNorm` on NHWC input: each image's channels split into `groups` consecutive
+ * groups, each normalised by its mean and biased variance over (H, W, channels of the group),
+ * eps 1e-5, then the per-channel affine `weight`, `bias`.
+ */
+export function groupNorm(x: tf.Tensor4D, groups: number, weight: tf.Tensor1D, bias: tf.Tensor1D): tf.Tensor4D {
+  const [n, h, w, c] = x.shape;
+  if (!Number.isInteger(groups) || groups < 1 || c % groups !== 0) {
+    throw new Error(`groupNorm: groups must be a positive divisor of the ${c} channels, got ${groups}.`);
+  }
+  return tf.tidy(() => {
+    const g = tf.reshape(x, [n, h, w, groups, c / groups]);
+    const { mean, variance } = tf.moments(g, [1, 2, 4], true);
+    const y = tf.reshape(tf.mul(tf.sub(g, mean), tf.rsqrt(tf.add(variance, 1e-5))), [n, h, w, c]);
+    return tf.add(tf.mul(y, weight), bias) as tf.Tensor4D;
+  });
+}
+
+class GroupNormLayer {
+  constructor(
+    readonly groups: number,
+    readonly weight: tf.Variable,
+    readonly bias: tf.Variable,
+  ) {}
+  apply(x: tf.Tensor4D): tf.Tensor4D {
+    return groupNorm(x, this.groups, this.weight as tf.Tensor1D, this.bias as tf.Tensor1D);
+  }
+}
+
 /** Nearest-neighbour upsampling to [h, w] (at most 2x), built from broadcasting so its gradient works on every backend. */
 function upsample2x(x: tf.Tensor4D, h: number, w: number): tf.Tensor4D {
   const [n, xh, xw, c] = x.shape;
   const big = tf.reshape(tf.mul(tf.reshape(x, [n, xh, 1, xw, 1, c]), tf.ones([1, 1, 2, 1, 2, 1])), [n, 2 * xh, 2 * xw, c]);
   return tf.slice(big, [0, 0, 0, 0], [n, h, w, c]) as tf.Tensor4D;
 }
+
+let detectorCount = 0;
 
 /** Builds an FCOS detector around `backbone` (which it uses, not copies; `dispose()` leaves it alone). */
 export function createFcosDetector(backbone: Backbone, options: FcosOptions): FcosDetector {
@@ -150,11 +194,20 @@ export function createFcosDetector(backbone: Backbone, options: FcosOptions): Fc
   }
   const fpnChannels = options.fpnChannels ?? 64;
   const headConvs = options.headConvs ?? 2;
+  const headNorm = options.headNorm ?? 'group';
+  if (headNorm !== 'group' && headNorm !== 'none') {
+    throw new Error(`${fn}: headNorm must be 'group' or 'none', got ${JSON.stringify(headNorm)}.`);
+  }
+  const groups = Math.min(32, fpnChannels);
+  if (headNorm === 'group' && fpnChannels % groups !== 0) {
+    throw new Error(`${fn}: fpnChannels (${fpnChannels}) must be a multiple of 32 (or below 32) for the head's GroupNorm(32); change it or pass headNorm: 'none'.`);
+  }
   const priorProb = options.priorProb ?? 0.01;
   const normal = normalSampler(mulberry32Open(options.seed ?? 0));
   const uniform = mulberry32Open((options.seed ?? 0) + 7919);
   const params: NamedParameter[] = [];
-  const uid = Math.floor(uniform() * 1e9);
+  // Variable names must be unique per process, also for two detectors of one seed.
+  const uid = `${Math.floor(uniform() * 1e9)}_${++detectorCount}`;
 
   const makeConv = (name: string, k: number, cin: number, cout: number, init: 'xavier' | 'normal', bias = 0): ConvLayer => {
     const n = k * k * cin * cout;
@@ -179,8 +232,30 @@ export function createFcosDetector(backbone: Backbone, options: FcosOptions): Fc
   });
   const lateral = inChannels.map((c, i) => makeConv(`fpn.lateral${i + 3}`, 1, c, fpnChannels, 'xavier'));
   const output = inChannels.map((_, i) => makeConv(`fpn.output${i + 3}`, 3, fpnChannels, fpnChannels, 'xavier'));
-  const clsTower = Array.from({ length: headConvs }, (_, i) => makeConv(`head.cls_tower.${i}`, 3, fpnChannels, fpnChannels, 'normal'));
-  const boxTower = Array.from({ length: headConvs }, (_, i) => makeConv(`head.bbox_tower.${i}`, 3, fpnChannels, fpnChannels, 'normal'));
+  const makeNorm = (name: string): GroupNormLayer | null => {
+    if (headNorm === 'none') return null;
+    const w = variableFrom(tf.ones([fpnChannels]), `fcos${uid}.${name}.weight`);
+    const b = variableFrom(tf.zeros([fpnChannels]), `fcos${uid}.${name}.bias`);
+    // Norm parameters: no weight decay, like BatchNorm's (role decides, see @scrl/models).
+    params.push({ name: `${name}.weight`, variable: w, role: 'bn-weight' }, { name: `${name}.bias`, variable: b, role: 'bn-bias' });
+    return new GroupNormLayer(groups, w, b);
+  };
+  const makeTower = (prefix: string) =>
+    Array.from({ length: headConvs }, (_, i) => ({
+      conv: makeConv(`${prefix}.${i}`, 3, fpnChannels, fpnChannels, 'normal'),
+      norm: makeNorm(`${prefix}.${i}.norm`),
+    }));
+  const clsTower = makeTower('head.cls_tower');
+  const boxTower = makeTower('head.bbox_tower');
+  const runTower = (tower: typeof clsTower, x: tf.Tensor4D): tf.Tensor4D => {
+    let y = x;
+    for (const { conv, norm } of tower) {
+      y = conv.apply(y);
+      if (norm) y = norm.apply(y);
+      y = tf.relu(y);
+    }
+    return y;
+  };
   const clsLogits = makeConv('head.cls_logits', 3, fpnChannels, numClasses, 'normal', -Math.log((1 - priorProb) / priorProb));
   const boxPred = makeConv('head.bbox_pred', 3, fpnChannels, 4, 'normal');
   const ctrPred = makeConv('head.centerness', 3, fpnChannels, 1, 'normal');
@@ -209,12 +284,10 @@ export function createFcosDetector(backbone: Backbone, options: FcosOptions): Fc
       const [, h, w] = p.shape;
       levels.push({ stride: Math.round(inW / w) || Math.round(inH / h), height: h, width: w, offset });
       offset += h * w;
-      let c = p;
-      for (const conv of clsTower) c = tf.relu(conv.apply(c));
-      let b = p;
-      for (const conv of boxTower) b = tf.relu(conv.apply(b));
+      const c = runTower(clsTower, p);
+      const b = runTower(boxTower, p);
       clsOut.push(tf.reshape(clsLogits.apply(c), [n, h * w, numClasses]));
-      boxOut.push(tf.reshape(tf.exp(tf.clipByValue(boxPred.apply(b), -10, 10)), [n, h * w, 4]));
+      boxOut.push(tf.reshape(tf.relu(boxPred.apply(b)), [n, h * w, 4]));
       ctrOut.push(tf.reshape(ctrPred.apply(b), [n, h * w]));
     }
     return {
@@ -240,16 +313,33 @@ export function createFcosDetector(backbone: Backbone, options: FcosOptions): Fc
   };
 }
 
-/** Pixel coordinates of a level's locations: x = j * stride + floor(stride / 2), likewise y. */
+/** Pixel coordinates of a level's locations: x = j * stride, y = i * stride (torchvision's anchor centres). */
 function locationOf(level: FcosLevel, k: number): [number, number] {
   const j = k % level.width;
   const i = Math.floor(k / level.width);
-  const half = Math.floor(level.stride / 2);
-  return [j * level.stride + half, i * level.stride + half];
+  return [j * level.stride, i * level.stride];
+}
+
+export interface FcosTargetOptions {
+  /**
+   * Centre sampling radius in strides (default 1.5, torchvision's): a location is positive
+   * only within `centerSampling * stride` of the box centre in x and y. 0 turns it off (every
+   * location inside the box, the original FCOS rule).
+   */
+  centerSampling?: number;
 }
 
 /** FCOS training targets for a batch (see the module comment for the assignment rule). */
-export function fcosTargets(levels: FcosLevel[], batch: DetectionTargetsInput[], numClasses: number): FcosTargets {
+export function fcosTargets(
+  levels: FcosLevel[],
+  batch: DetectionTargetsInput[],
+  numClasses: number,
+  options: FcosTargetOptions = {},
+): FcosTargets {
+  const radius = options.centerSampling ?? 1.5;
+  if (!(radius >= 0) || !Number.isFinite(radius)) {
+    throw new Error(`fcosTargets: centerSampling must be a number >= 0 (0 = off), got ${radius}.`);
+  }
   const L = levels.reduce((s, l) => s + l.height * l.width, 0);
   const N = batch.length;
   const cls = new Float32Array(N * L * numClasses);
@@ -284,7 +374,8 @@ export function fcosTargets(levels: FcosLevel[], batch: DetectionTargetsInput[],
           const b = y2 - y;
           if (Math.min(l, tp, r, b) <= 0) return;
           const m = Math.max(l, tp, r, b);
-          if (m <= lo || m > hi) return;
+          if (m <= lo || m >= hi) return;
+          if (radius > 0 && Math.max(Math.abs(x - (x1 + x2) / 2), Math.abs(y - (y1 + y2) / 2)) >= radius * level.stride) return;
           const area = (x2 - x1) * (y2 - y1);
           if (area < bestArea) {
             bestArea = area;
@@ -341,8 +432,7 @@ export function fcosLoss(outputs: FcosOutputs, targets: FcosTargets): FcosLossTe
     const eh = tf.add(tf.maximum(pt, gt), tf.maximum(pb, gb));
     const enclose = tf.add(tf.mul(ew, eh), 1e-7);
     const giou = tf.sub(tf.div(inter, union), tf.div(tf.sub(enclose, union), enclose));
-    const ctrSum = Math.max(1e-6, targets.ctr.reduce((s, v) => s + v, 0));
-    const lossBox = tf.div(tf.sum(tf.mul(tCtr, tf.sub(1, giou))), ctrSum) as tf.Scalar;
+    const lossBox = tf.div(tf.sum(tf.mul(pos, tf.sub(1, giou))), numPos) as tf.Scalar;
 
     // Centre-ness BCE on positives.
     const c = outputs.ctr;
@@ -378,12 +468,14 @@ export function decodeFcos(
     for (const level of outputs.levels) {
       const levelCand: { k: number; c: number; p: number }[] = [];
       for (let k = 0; k < level.height * level.width; k++) {
-        const base = (b * L + level.offset + k) * C;
+        const idx = b * L + level.offset + k;
+        const base = idx * C;
         for (let c = 0; c < C; c++) {
-          const p = clsP[base + c];
+          const p = Math.sqrt(clsP[base + c] * ctrP[idx]);
           if (p > scoreThreshold) levelCand.push({ k, c, p });
         }
       }
+      // Stable sort: equal scores keep location order.
       levelCand.sort((u, v) => v.p - u.p);
       for (const { k, c, p } of levelCand.slice(0, preNmsTopK)) {
         const idx = b * L + level.offset + k;
@@ -393,8 +485,7 @@ export function decodeFcos(
         const y1 = Math.max(0, Math.min(imageHeight, y - box[idx * 4 + 1] * s));
         const x2 = Math.max(0, Math.min(imageWidth, x + box[idx * 4 + 2] * s));
         const y2 = Math.max(0, Math.min(imageHeight, y + box[idx * 4 + 3] * s));
-        if (x2 <= x1 || y2 <= y1) continue;
-        cand.push({ box: [x1, y1, x2, y2], score: Math.sqrt(p * ctrP[idx]), label: c });
+        cand.push({ box: [x1, y1, x2, y2], score: p, label: c });
       }
     }
     const keep = batchedNmsArray(

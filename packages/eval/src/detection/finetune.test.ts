@@ -13,36 +13,60 @@ import { tinyBackbone } from '../__tests__/tiny-backbone';
 import { RECT_CATEGORIES, rectangleScenes } from '../__tests__/rectangles';
 
 describe('fcosTargets', () => {
+  // Two levels: stride 8 (4x4, range (0, 64)) and stride 16 (2x2, range (64, inf)). Locations
+  // sit at (j * stride, i * stride), torchvision's anchor centres: k = 4 i + j at (8 j, 8 i).
+  const levels = [
+    { stride: 8, height: 4, width: 4, offset: 0 },
+    { stride: 16, height: 2, width: 2, offset: 16 },
+  ];
+  // Box A [0,0,20,20] strictly contains (8,8), (16,8), (8,16), (16,16): k = 5, 6, 9, 10.
+  // Box B [0,0,32,32] (larger) contains x, y in {8, 16, 24}; where A and B overlap, A wins.
+  const batch = [{ boxes: [[0, 0, 20, 20], [0, 0, 32, 32]] as Array<[number, number, number, number]>, labels: [1, 0] }];
+  const label = (t: { cls: Float32Array }, k: number): number => (t.cls[k * 2] ? 0 : t.cls[k * 2 + 1] ? 1 : -1);
+
   it('assigns locations inside a box, by level range, smallest box first', () => {
-    // Two levels: stride 8 (4x4, range (0, 64]) and stride 16 (2x2, range (64, inf)).
-    const levels = [
-      { stride: 8, height: 4, width: 4, offset: 0 },
-      { stride: 16, height: 2, width: 2, offset: 16 },
-    ];
-    // Box A [0,0,20,20] holds the stride-8 locations (4,4), (12,4), (4,12), (12,12).
-    // Box B [0,0,32,32] (larger) holds all 16 stride-8 locations; where A and B overlap, A wins.
-    const t = fcosTargets(levels, [{ boxes: [[0, 0, 20, 20], [0, 0, 32, 32]], labels: [1, 0] }], 2);
-    expect(t.numPos).toBe(16);
-    const label = (k: number): number => (t.cls[k * 2] ? 0 : t.cls[k * 2 + 1] ? 1 : -1);
-    expect([0, 1, 4, 5].map(label)).toEqual([1, 1, 1, 1]);
-    expect([2, 3, 15].map(label)).toEqual([0, 0, 0]);
-    // Location (4, 4) in A: l = t = 4, r = b = 16, in stride units 0.5, 0.5, 2, 2;
-    // centre-ness sqrt(4/16 * 4/16) = 0.25.
-    expect(Array.from(t.box.slice(0, 4))).toEqual([0.5, 0.5, 2, 2]);
-    expect(t.ctr[0]).toBeCloseTo(0.25, 6);
-    // The stride-16 level gets nothing: max distance <= 32 is outside (64, inf).
+    const t = fcosTargets(levels, batch, 2);
+    expect(t.numPos).toBe(9);
+    expect([5, 6, 9, 10].map((k) => label(t, k))).toEqual([1, 1, 1, 1]);
+    expect([7, 11, 13, 14, 15].map((k) => label(t, k))).toEqual([0, 0, 0, 0, 0]);
+    expect([0, 1, 4, 12].map((k) => label(t, k))).toEqual([-1, -1, -1, -1]);
+    // Location (8, 8) in A: l = t = 8, r = b = 12, in stride units 1, 1, 1.5, 1.5;
+    // centre-ness sqrt(8/12 * 8/12).
+    expect(Array.from(t.box.slice(20, 24))).toEqual([1, 1, 1.5, 1.5]);
+    expect(t.ctr[5]).toBeCloseTo(8 / 12, 6);
+    // The stride-16 level gets nothing: max distance <= 24 is outside (64, inf).
     expect(Array.from(t.pos.slice(16))).toEqual([0, 0, 0, 0]);
+  });
+
+  it('samples only near the box centre (torchvision: Chebyshev distance < radius * stride)', () => {
+    // Radius 0.5 stride = 4 px: A (centre (10, 10)) keeps (8, 8) only; B (centre (16, 16))
+    // keeps (16, 16), which A no longer claims.
+    const t = fcosTargets(levels, batch, 2, { centerSampling: 0.5 });
+    expect(t.numPos).toBe(2);
+    expect([label(t, 5), label(t, 10)]).toEqual([1, 0]);
+    // Off (0) is the inside-the-box rule; the default radius 1.5 keeps all nine here.
+    expect(fcosTargets(levels, batch, 2, { centerSampling: 0 }).numPos).toBe(9);
+    expect(() => fcosTargets(levels, batch, 2, { centerSampling: -1 })).toThrow(/fcosTargets: centerSampling must be a number >= 0/);
   });
 });
 
 describe('detectionLearningRate', () => {
-  it('warms up linearly, then drops 10x at the decay points', () => {
-    const c = { ...DEFAULT_DETECTION_CONFIG, steps: 90, lr: 0.01, warmupSteps: 10, warmupFactor: 0.001 };
+  it('warms up linearly, then drops 10x at the decay points (step schedule)', () => {
+    const c = { ...DEFAULT_DETECTION_CONFIG, steps: 90, lr: 0.01, warmupSteps: 10, warmupFactor: 0.001, lrSchedule: 'step' as const };
     expect(detectionLearningRate(c, 0)).toBeCloseTo(0.01 * 0.001, 12);
     expect(detectionLearningRate(c, 5)).toBeCloseTo(0.01 * (0.001 * 0.5 + 0.5), 12);
     expect(detectionLearningRate(c, 10)).toBeCloseTo(0.01, 12);
     expect(detectionLearningRate(c, 60)).toBeCloseTo(0.001, 12);
     expect(detectionLearningRate(c, 80)).toBeCloseTo(0.0001, 12);
+  });
+
+  it('multiplies the warmup by a cosine over the whole schedule (default, detectron2 WarmupCosineLR)', () => {
+    const c = { ...DEFAULT_DETECTION_CONFIG, steps: 100, lr: 0.01, warmupSteps: 10, warmupFactor: 0.001 };
+    expect(c.lrSchedule).toBe('cosine');
+    expect(detectionLearningRate(c, 0)).toBeCloseTo(0.01 * 0.001, 12);
+    expect(detectionLearningRate(c, 5)).toBeCloseTo(0.01 * (0.001 * 0.5 + 0.5) * 0.5 * (1 + Math.cos(Math.PI * 0.05)), 12);
+    expect(detectionLearningRate(c, 50)).toBeCloseTo(0.005, 12);
+    expect(detectionLearningRate(c, 99)).toBeCloseTo(0.01 * 0.5 * (1 + Math.cos(Math.PI * 0.99)), 12);
   });
 });
 

@@ -67,9 +67,10 @@ export async function writeEvalReport(
     '',
     ...(options.notes ?? []).map((n) => `- ${n}`),
     ...(options.notes?.length ? [''] : []),
-    `FCOS (FPN P3-P5, ${c.fpnChannels} channels, ${c.headConvs}-conv towers) fine-tuned for ${c.steps} steps, ` +
+    `FCOS (FPN P3-P5, ${c.fpnChannels} channels, ${c.headConvs}-conv towers${c.headNorm === 'group' ? ' with GroupNorm' : ''}, ` +
+      `centre sampling ${c.centerSampling}) fine-tuned for ${c.steps} steps, ` +
       `batch ${c.batchSize}, ${c.imageSize}x${c.imageSize} px, SGD lr ${c.lr} momentum ${c.momentum}, weight decay ${c.weightDecay}, ` +
-      `warmup ${c.warmupSteps} steps, BatchNorm: ${c.bn}, flip p ${c.flipProb}, seed ${c.seed}.`,
+      `warmup ${c.warmupSteps} steps, ${c.lrSchedule} decay, BatchNorm: ${c.bn}, flip p ${c.flipProb}, seed ${c.seed}.`,
     '',
     `| AP | AP50 | AP75 | APs | APm | APl |`,
     `|---|---|---|---|---|---|`,
