@@ -18,8 +18,7 @@ const fs = require('node:fs');
 const path = require('node:path');
 const { spawnSync } = require('node:child_process');
 const root = path.join(__dirname, '..', '..');
-const { readSafetensors } = require(path.join(root, 'packages', 'models', 'dist'));
-const { architectureOf } = require(path.join(root, 'packages', 'cli', 'dist', 'shared.js'));
+const { readSafetensors, resnetArchitectureOf: architectureOf } = require('@scrl/models');
 
 function arg(name, fallback) {
   const i = process.argv.indexOf(`--${name}`);

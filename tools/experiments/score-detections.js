@@ -12,9 +12,7 @@
  */
 'use strict';
 const fs = require('node:fs');
-const path = require('node:path');
-const root = path.join(__dirname, '..', '..');
-const { evaluateCoco } = require(path.join(root, 'packages', 'eval', 'dist'));
+const { evaluateCoco } = require('@scrl/eval');
 
 function arg(name, fallback) {
   const i = process.argv.indexOf(`--${name}`);
