@@ -12,6 +12,7 @@
  */
 'use strict';
 const fs = require('node:fs');
+const path = require('node:path');
 const { evaluateCoco } = require('@scrl/eval');
 
 function arg(name, fallback) {
