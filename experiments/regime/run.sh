@@ -11,6 +11,7 @@
 set -euo pipefail
 method=${1:?method: scrl or byol}
 seed=${2:-0}
+shift $(( $# < 2 ? $# : 2 ))  # the rest goes to scrl pretrain (e.g. --max-steps N)
 cd "$(dirname "$0")/../.."
 data=.scrl-cache/regime-scenes-4000
 [ -f "$data/annotations.json" ] || npx scrl data generate --out "$data" --images 4000 --size 64 --min-objects 1 --max-objects 6 --seed 1
@@ -19,4 +20,4 @@ resume=""
 [ -d "$out/checkpoints" ] && resume="--resume"
 exec npx scrl pretrain --data "$data/images" --out "$out" --method "$method" \
   --set seed="$seed" --set model.baseWidth=16 --set batch.size=64 --set schedule.steps=2000 --set schedule.warmupSteps=100 \
-  --set ema.baseMomentum=0.99 --set checkpoint.every=250 --set checkpoint.keep=0 --checkpoint-every 50 --workers 1 $resume
+  --set ema.baseMomentum=0.99 --set checkpoint.every=250 --set checkpoint.keep=0 --checkpoint-every 50 --workers 1 $resume "$@"
