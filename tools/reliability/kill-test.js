@@ -33,6 +33,8 @@ const path = require('node:path');
 const ROOT = path.join(__dirname, '..', '..');
 const BIN = path.join(ROOT, 'packages', 'cli', 'bin', 'scrl.js');
 const { readCheckpoint, listCheckpoints, readMetrics } = require('@scrl/trainer');
+// Mulberry32: the kill schedule replays from the printed seed.
+const { mulberry32 } = require('@scrl/util');
 
 function parseArgs(argv) {
   const opts = { target: 'all', kills: 20, seed: Date.now() % 100000, keep: null };
@@ -46,18 +48,6 @@ function parseArgs(argv) {
   }
   if (!Number.isInteger(opts.kills) || opts.kills < 1) throw new Error('kill-test: --kills must be an integer >= 1');
   return opts;
-}
-
-/** Mulberry32: the kill schedule replays from the printed seed. */
-function rng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** Runs bin/scrl.js; `killAfterMs` SIGKILLs it from outside after that long. */
@@ -255,7 +245,7 @@ async function main() {
     const all = jobs(scenes);
     const names = opts.target === 'all' ? ['pretrain', 'detection'] : [opts.target];
     const failures = [];
-    for (const [i, name] of names.entries()) failures.push(...(await runJob(name, all[name], work, opts, rng(opts.seed + i))));
+    for (const [i, name] of names.entries()) failures.push(...(await runJob(name, all[name], work, opts, mulberry32(opts.seed + i))));
     console.log(`[kill-test] ${failures.length === 0 ? 'PASS' : 'FAIL'} in ${((Date.now() - started) / 1000).toFixed(0)} s (seed ${opts.seed})`);
     for (const f of failures) console.log(`  - ${f}`);
     return failures.length === 0 ? 0 : 1;

@@ -13,18 +13,7 @@ import {
   withRecomputedBatchNorm,
 } from '../index';
 import type { Backbone, DetectionSample } from '../index';
-
-/** Seeded uniform [0, 1). */
-function uniform(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 } from '@scrl/util';
 
 const COLOURS: Array<[number, number, number]> = [
   [230, 40, 40],
@@ -38,7 +27,7 @@ const CATEGORIES = COLOURS.map((_, i) => ({ id: 10 + i, name: `colour${i}` }));
  * 16 px quadrants (no overlap); the class is the square's colour (category ids 10, 11, 12).
  */
 function colourScenes(n: number, seed: number): DetectionSample[] {
-  const rand = uniform(seed);
+  const rand = mulberry32(seed);
   return Array.from({ length: n }, (_, id) => {
     const data = new Uint8Array(32 * 32 * 3).fill(128);
     const bboxes: number[][] = [];
@@ -108,7 +97,7 @@ describe('segmentationScores and denseTargets', () => {
 describeEachBackend('logisticRegression', () => {
   /** Separable clusters: class c has mean 3 * e_c in 6 dimensions, noise 0.3. */
   function clusters(n: number, seed: number): { x: tf.Tensor2D; y: number[] } {
-    const rand = uniform(seed);
+    const rand = mulberry32(seed);
     const y = Array.from({ length: n }, (_, i) => i % 3);
     const rows = y.map((c) => Array.from({ length: 6 }, (_, d) => (d === c ? 3 : 0) + 0.3 * (rand() - 0.5)));
     return { x: tf.tensor2d(rows), y };
