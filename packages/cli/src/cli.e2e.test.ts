@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { readSafetensors } from '@scrl/models';
 import { main } from './main';
 import type { CommandIO } from './command';
-import { planDemo } from './commands/demo';
+import { demoVerdict, planDemo } from './commands/demo';
 
 function capture(): CommandIO & { outLines: string[]; errLines: string[]; text(): string } {
   const outLines: string[] = [];
@@ -188,12 +188,28 @@ describe('scrl pretrain, export, eval', () => {
     expect(code).toBe(0);
     expect(io.outLines.slice(2, 5).map((l) => l.split('|')[1].trim())).toEqual(['random', 'BYOL', 'SCRL']);
     expect(io.outLines[6]).toMatch(/\| init +\| pool \| objects/);
-    expect(io.outLines.slice(8).map((l) => l.split('|')[1].trim())).toEqual(['random', 'BYOL', 'SCRL']);
+    expect(io.outLines.slice(8, 11).map((l) => l.split('|')[1].trim())).toEqual(['random', 'BYOL', 'SCRL']);
+    expect(io.outLines.slice(12, 14)).toEqual([expect.stringMatching(/^BYOL against random init: box probe [+-]\d/), expect.stringMatching(/^SCRL against random init/)]);
+    expect(io.outLines[14]).toMatch(/^(Within this budget pretraining did not beat random init|Above random init on at least one evaluator)/);
     const report = fs.readFileSync(path.join(out, 'report.md'), 'utf8');
     const pictures = [...report.matchAll(/\]\(([^)]+\.png)\)/g)].map((m) => m[1]);
     expect(pictures).toEqual(expect.arrayContaining(['pretrain-scrl/loss.png', 'box-pairs/box-pairs-0.png', 'detection/scrl/detections.png', 'detection/random/loss.png']));
     for (const p of pictures) expect([p, fs.existsSync(path.join(out, p))]).toEqual([p, true]);
     expect(JSON.parse(fs.readFileSync(path.join(out, 'pretrain-byol', 'config.json'), 'utf8')).config.method).toBe('byol');
+  });
+});
+
+describe('demoVerdict', () => {
+  it('says when pretraining did not beat random init, and by how much each init differs', () => {
+    const lines = demoVerdict({ random: 0.2, BYOL: 0.1, SCRL: 0.2 }, { random: 0.408, BYOL: 0.329, SCRL: 0.329 });
+    expect(lines[0]).toBe('BYOL against random init: box probe -7.9 points, detection AP -10.0 points.');
+    expect(lines[1]).toBe('SCRL against random init: box probe -7.9 points, detection AP +0.0 points.');
+    expect(lines[2]).toMatch(/^Within this budget pretraining did not beat random init on either evaluator/);
+  });
+
+  it('names the inits that came out above random init', () => {
+    const lines = demoVerdict({ random: 0.2, BYOL: 0.2, SCRL: 0.25 }, { random: 0.4, BYOL: 0.39, SCRL: 0.41 });
+    expect(lines[2]).toMatch(/^Above random init on at least one evaluator: SCRL\. One seed/);
   });
 });
 
