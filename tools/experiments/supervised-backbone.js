@@ -29,7 +29,7 @@ const { initBackend, roiAlign } = require('@scrl/roi-align');
 const { createRng } = require('@scrl/augment');
 const { ensureScenes, loadScenes } = require('@scrl/data');
 const { createResNet, exportTorchvisionWeights } = require('@scrl/models');
-const { imagesToTensor, loadDetectionSamples } = require('@scrl/eval');
+const { flipImage, imagesToTensor, loadDetectionSamples } = require('@scrl/eval');
 const { EVAL_SCENES, splitSamples } = require('@scrl/cli');
 
 function arg(name, fallback) {
@@ -48,20 +48,6 @@ function numberArg(name, fallback, { integer = false, min = -Infinity } = {}) {
     throw new Error(`--${name} must be ${integer ? 'an integer' : 'a number'} >= ${min}, got '${text}'`);
   }
   return v;
-}
-
-function flipImage(im) {
-  const out = new Uint8Array(im.data.length);
-  for (let y = 0; y < im.height; y++) {
-    for (let x = 0; x < im.width; x++) {
-      const s = (y * im.width + x) * 3;
-      const d = (y * im.width + (im.width - 1 - x)) * 3;
-      out[d] = im.data[s];
-      out[d + 1] = im.data[s + 1];
-      out[d + 2] = im.data[s + 2];
-    }
-  }
-  return { data: out, width: im.width, height: im.height };
 }
 
 async function main() {

@@ -53,6 +53,7 @@ export {
   detectionLearningRate,
   fineTuneDetection,
   samplesToCoco,
+  flipImage,
 } from './detection/finetune';
 export type {
   DetectionCategory,

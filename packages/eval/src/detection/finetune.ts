@@ -194,7 +194,8 @@ export function detectionLearningRate(config: DetectionFineTuneConfig, step: num
   return lr;
 }
 
-function flipImage(im: RgbImage): RgbImage {
+/** `im` mirrored left to right (a new image). */
+export function flipImage(im: RgbImage): RgbImage {
   const out = new Uint8Array(im.data.length);
   for (let y = 0; y < im.height; y++) {
     for (let x = 0; x < im.width; x++) {
