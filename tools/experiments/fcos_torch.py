@@ -75,6 +75,23 @@ class SmallResNetFpn(nn.Module):
         return self.fpn(OrderedDict([('p3', c3), ('p4', c4), ('p5', c5)]))
 
 
+def build_fcos(side, num_classes, width, fpn, head_convs, score_thresh=0.05, center_sampling=1.5, no_gn=False):
+    """torchvision's FCOS around SmallResNetFpn for side x side images; returns (model, strides)."""
+    backbone = SmallResNetFpn(width, fpn)
+    with torch.no_grad():
+        strides = [side // f.shape[-1] for f in backbone(torch.zeros(1, 3, side, side)).values()]
+    anchors = AnchorGenerator(tuple((s,) for s in strides), ((1.0,),) * len(strides))
+    head = FCOSHead(fpn, 1, num_classes, num_convs=head_convs)
+    if no_gn:
+        for tower in (head.classification_head.conv, head.regression_head.conv):
+            for i, m in enumerate(tower):
+                if isinstance(m, nn.GroupNorm):
+                    tower[i] = nn.Identity()
+    model = FCOS(backbone, num_classes, min_size=side, max_size=side, anchor_generator=anchors, head=head,
+                 score_thresh=score_thresh, center_sampling_radius=center_sampling if center_sampling > 0 else math.inf)
+    return model, strides
+
+
 def load_split(data, val_fraction, train_limit):
     coco = json.load(open(os.path.join(data, 'annotations.json')))
     cats = [c['id'] for c in coco['categories']]
@@ -146,18 +163,8 @@ def main():
 
     train, val, cats = load_split(a.data, a.val, a.train_limit)
     side = train[0]['image'].shape[1]
-    backbone = SmallResNetFpn(a.width, a.fpn)
-    with torch.no_grad():
-        strides = [side // f.shape[-1] for f in backbone(torch.zeros(1, 3, side, side)).values()]
-    anchors = AnchorGenerator(tuple((s,) for s in strides), ((1.0,),) * len(strides))
-    head = FCOSHead(a.fpn, 1, len(cats), num_convs=a.head_convs)
-    if a.no_gn:
-        for tower in (head.classification_head.conv, head.regression_head.conv):
-            for i, m in enumerate(tower):
-                if isinstance(m, nn.GroupNorm):
-                    tower[i] = nn.Identity()
-    model = FCOS(backbone, len(cats), min_size=side, max_size=side, anchor_generator=anchors, head=head,
-                 score_thresh=a.score_thresh, center_sampling_radius=a.center_sampling if a.center_sampling > 0 else math.inf)
+    model, strides = build_fcos(side, len(cats), a.width, a.fpn, a.head_convs, a.score_thresh,
+                                a.center_sampling, no_gn=a.no_gn)
     decay = [q for n, q in model.named_parameters() if q.ndim == 4 and n.endswith('weight')]
     no_decay = [q for n, q in model.named_parameters() if not (q.ndim == 4 and n.endswith('weight'))]
     opt = torch.optim.SGD([{'params': decay, 'weight_decay': a.wd}, {'params': no_decay, 'weight_decay': 0.0}],

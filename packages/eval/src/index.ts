@@ -48,8 +48,10 @@ export type {
   FcosTargets,
 } from './detection/fcos';
 export {
+  createDetectionTraining,
   DEFAULT_DETECTION_CONFIG,
   detectImages,
+  detectionTrainStep,
   detectionLearningRate,
   fineTuneDetection,
   samplesToCoco,
@@ -63,6 +65,7 @@ export type {
   DetectionSample,
   DetectionStepInfo,
   DetectionTrainingState,
+  DetectionTrainStepContext,
 } from './detection/finetune';
 export { CLASS_COLOURS, drawBox, drawDetections, drawText, textWidth } from './report/draw';
 export type { DrawDetectionsOptions, ImageDetections } from './report/draw';

@@ -282,6 +282,85 @@ export function detectImages(
  * Fine-tunes an FCOS detector on `train` starting from `backbone` and scores it on `val` with
  * `evaluateCoco`. The backbone is trained in place: pass a fresh copy per evaluation.
  */
+/**
+ * The detector, its trainable parameters and the optimiser of a fine-tuning with `config`
+ * around `backbone` (trained in place): what `detectionTrainStep` needs.
+ */
+export function createDetectionTraining(
+  backbone: Backbone,
+  numClasses: number,
+  config: DetectionFineTuneConfig,
+): DetectionTrainStepContext & { trainable: NamedParameter[] } {
+  const fcosOptions: FcosOptions = {
+    numClasses,
+    fpnChannels: config.fpnChannels,
+    headConvs: config.headConvs,
+    headNorm: config.headNorm,
+    seed: config.seed,
+  };
+  const detector = createFcosDetector(backbone, fcosOptions);
+  // bn: 'frozen' freezes the backbone's BatchNorm parameters; the head's GroupNorm always trains.
+  const backboneNames = new Set(backbone.parameters().map((p) => `backbone.${p.name}`));
+  const trainable: NamedParameter[] = detector
+    .parameters()
+    .filter((p) => config.bn === 'batch' || !backboneNames.has(p.name) || (p.role !== 'bn-weight' && p.role !== 'bn-bias'));
+  const vars = trainable.map((p) => p.variable);
+  const sgd = new SgdMomentum(trainable, { momentum: config.momentum, weightDecay: config.weightDecay });
+  return { detector, trainable, vars, sgd, numClasses, config };
+}
+
+/** What one detection training step needs (see `detectionTrainStep`). */
+export interface DetectionTrainStepContext {
+  detector: FcosDetector;
+  /** The variables trained, in the optimiser's order. */
+  vars: tf.Variable[];
+  sgd: SgdMomentum;
+  numClasses: number;
+  config: Pick<DetectionFineTuneConfig, 'bn' | 'centerSampling' | 'clipGradNorm' | 'imageSize'>;
+}
+
+/**
+ * One fine-tuning step of `fineTuneDetection` on a batch: forward in training mode (or frozen
+ * BatchNorm), FCOS targets and loss, backward, gradient global-norm clip, SGD with momentum at
+ * `lr`. Returns the total loss and its three terms (classification, box, centre-ness); when the
+ * loss is not finite nothing is updated and the caller decides (fineTuneDetection stops with a
+ * NonFiniteLossError). Exported so that benchmarks time exactly the step the evaluator runs.
+ */
+export function detectionTrainStep(
+  ctx: DetectionTrainStepContext,
+  images: RgbImage[],
+  targets: DetectionTargetsInput[],
+  lr: number,
+): { loss: number; terms: number[] } {
+  const { detector, vars, sgd, config } = ctx;
+  const x = imagesToTensor(images, { size: config.imageSize });
+  let terms: number[] = [];
+  const { value, grads } = tf.variableGrads(() => {
+    const outputs = detector.forward(x, { training: config.bn === 'batch' });
+    const t = fcosTargets(outputs.levels, targets, ctx.numClasses, { centerSampling: config.centerSampling });
+    const loss = fcosLoss(outputs, t);
+    terms = [loss.cls, loss.box, loss.ctr].map((s) => s.dataSync()[0]);
+    return loss.total;
+  }, vars);
+  const loss = value.dataSync()[0];
+  try {
+    if (!Number.isFinite(loss)) return { loss, terms };
+    tf.tidy(() => {
+      let scale = 1;
+      if (config.clipGradNorm > 0) {
+        const present = vars.filter((v) => grads[v.name] !== undefined);
+        const norm = tf.sqrt(tf.addN(present.map((v) => tf.sum(tf.square(grads[v.name]))))).dataSync()[0];
+        if (norm > config.clipGradNorm) scale = config.clipGradNorm / norm;
+      }
+      // A parameter the loss does not reach (e.g. an unused classifier) has no gradient: left as is.
+      sgd.step(grads, lr, scale);
+    });
+  } finally {
+    tf.dispose([x, value, ...Object.values(grads)]);
+  }
+  return { loss, terms };
+}
+
 export function fineTuneDetection(input: DetectionFineTuneInput): DetectionEvalResult {
   const fn = 'fineTuneDetection';
   const config: DetectionFineTuneConfig = { ...DEFAULT_DETECTION_CONFIG, ...(input.config ?? {}) };
@@ -301,21 +380,8 @@ export function fineTuneDetection(input: DetectionFineTuneInput): DetectionEvalR
   checkSamples(fn, 'train', input.train, catIndex);
   checkSamples(fn, 'val', input.val, catIndex);
 
-  const fcosOptions: FcosOptions = {
-    numClasses: input.categories.length,
-    fpnChannels: config.fpnChannels,
-    headConvs: config.headConvs,
-    headNorm: config.headNorm,
-    seed: config.seed,
-  };
-  const detector = createFcosDetector(input.backbone, fcosOptions);
-  // bn: 'frozen' freezes the backbone's BatchNorm parameters; the head's GroupNorm always trains.
-  const backboneNames = new Set(input.backbone.parameters().map((p) => `backbone.${p.name}`));
-  const trainable: NamedParameter[] = detector
-    .parameters()
-    .filter((p) => config.bn === 'batch' || !backboneNames.has(p.name) || (p.role !== 'bn-weight' && p.role !== 'bn-bias'));
-  const vars = trainable.map((p) => p.variable);
-  const sgd = new SgdMomentum(trainable, { momentum: config.momentum, weightDecay: config.weightDecay });
+  const ctx = createDetectionTraining(input.backbone, input.categories.length, config);
+  const { detector, trainable, vars, sgd } = ctx;
   // The momentum buffers, in `trainable`'s order: checkpoints save and restore them.
   const velocity = sgd.buffers;
   const rand = countingRng(mulberry32Open(config.seed + 1));
@@ -365,34 +431,13 @@ export function fineTuneDetection(input: DetectionFineTuneInput): DetectionEvalR
         targets.push({ boxes, labels });
       }
       const lr = detectionLearningRate(config, step);
-      const x = imagesToTensor(images, { size });
-      let terms: number[] = [];
-      const { value, grads } = tf.variableGrads(() => {
-        const outputs = detector.forward(x, { training: config.bn === 'batch' });
-        const t = fcosTargets(outputs.levels, targets, fcosOptions.numClasses, { centerSampling: config.centerSampling });
-        const loss = fcosLoss(outputs, t);
-        terms = [loss.cls, loss.box, loss.ctr].map((s) => s.dataSync()[0]);
-        return loss.total;
-      }, vars);
-      const loss = value.dataSync()[0];
+      const { loss, terms } = detectionTrainStep(ctx, images, targets, lr);
       if (!Number.isFinite(loss)) {
-        tf.dispose([x, value, ...Object.values(grads)]);
         throw new NonFiniteLossError(
           `Error in ${fn}: the loss became ${loss} at step ${step + 1} (lr ${lr}); stopping. Lower config.lr or keep config.clipGradNorm on.`,
           step + 1,
         );
       }
-      tf.tidy(() => {
-        let scale = 1;
-        if (config.clipGradNorm > 0) {
-          const present = vars.filter((v) => grads[v.name] !== undefined);
-          const norm = tf.sqrt(tf.addN(present.map((v) => tf.sum(tf.square(grads[v.name]))))).dataSync()[0];
-          if (norm > config.clipGradNorm) scale = config.clipGradNorm / norm;
-        }
-        // A parameter the loss does not reach (e.g. an unused classifier) has no gradient: left as is.
-        sgd.step(grads, lr, scale);
-      });
-      tf.dispose([x, value, ...Object.values(grads)]);
       const elapsedMs = Date.now() - t0;
       const info: DetectionStepInfo = {
         step: step + 1,
