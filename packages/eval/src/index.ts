@@ -34,7 +34,8 @@ export { boxProbe } from './probe/box-probe';
 export type { BoxProbeFeatures, BoxProbeOptions, BoxProbeResult } from './probe/box-probe';
 export { denseProbe, denseTargets, segmentationScores } from './probe/dense-probe';
 export type { DenseProbeOptions, DenseProbeResult, SegmentationScores } from './probe/dense-probe';
-export { createFcosDetector, decodeFcos, fcosLoss, fcosTargets, groupNorm } from './detection/fcos';
+export { createFcosDetector, decodeFcos, fcosLoss, fcosTargets } from './detection/fcos';
+export { groupNorm } from './detection/group-norm';
 export type {
   DecodeOptions,
   FcosTargetOptions,

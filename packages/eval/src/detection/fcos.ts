@@ -31,6 +31,7 @@
  *   image.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { groupNorm } from './group-norm';
 import type { Module, NamedBuffer, NamedParameter } from '@scrl/models';
 import { batchedNmsArray } from '@scrl/roi-align';
 import type { Backbone } from '../backbone';
@@ -145,24 +146,6 @@ function variableFrom(init: tf.Tensor, name: string): tf.Variable {
   const v = tf.variable(init, true, name);
   init.dispose();
   return v;
-}
-
-/**
- * PyTorch's `GroupNorm` on NHWC input: each image's channels split into `groups` consecutive
- * groups, each normalised by its mean and biased variance over (H, W, channels of the group),
- * eps 1e-5, then the per-channel affine `weight`, `bias`.
- */
-export function groupNorm(x: tf.Tensor4D, groups: number, weight: tf.Tensor1D, bias: tf.Tensor1D): tf.Tensor4D {
-  const [n, h, w, c] = x.shape;
-  if (!Number.isInteger(groups) || groups < 1 || c % groups !== 0) {
-    throw new Error(`groupNorm: groups must be a positive divisor of the ${c} channels, got ${groups}.`);
-  }
-  return tf.tidy(() => {
-    const g = tf.reshape(x, [n, h, w, groups, c / groups]);
-    const { mean, variance } = tf.moments(g, [1, 2, 4], true);
-    const y = tf.reshape(tf.mul(tf.sub(g, mean), tf.rsqrt(tf.add(variance, 1e-5))), [n, h, w, c]);
-    return tf.add(tf.mul(y, weight), bias) as tf.Tensor4D;
-  });
 }
 
 class GroupNormLayer {
