@@ -43,6 +43,11 @@ const JOBS = [
     full: ['--backend', 'wasm', '--warmup', '2'],
     quick: ['--backend', 'wasm', '--batch', '8', '--warmup', '1', '--methods', 'scrl'],
   },
+  {
+    name: 'detection-step-wasm', bench: 'detection-step', script: 'detection-step.js',
+    full: ['--backends', 'wasm', '--widths', '8,16', '--steps', '4', '--warmup', '1', '--profile'],
+    quick: ['--backends', 'wasm', '--widths', '8', '--batch', '4', '--steps', '1', '--warmup', '1'],
+  },
   { name: 'step-cpu', bench: 'step', script: 'step.js', full: ['--backends', 'cpu', '--steps', '2', '--warmup', '1'], quick: ['--backends', 'cpu', '--batch', '8', '--steps', '1', '--warmup', '1'] },
   {
     name: 'backbone-wasm-r18', bench: 'backbone', script: 'backbone.js',
@@ -324,6 +329,36 @@ function stepSection(jobs) {
   return { md, owned: [], other };
 }
 
+function detectionStepSection(jobs) {
+  const rows = [];
+  const other = [];
+  const r0 = jobs[0].result;
+  for (const j of jobs) {
+    const r = j.result;
+    for (const row of r.rows) {
+      const t = row.torch;
+      if (t) other.push({ label: `detection step ${row.backend} width ${row.width}`, ratio: row.ratio });
+      rows.push([
+        row.backend, String(row.width), String(row.parameters), f1(row.imagesPerSecond), t ? f1(t.imagesPerSecond) : '-',
+        t ? ratioCell(row.ratio) : '-', f1(row.secondsPerStep * 1000), t ? f1(t.secondsPerStep * 1000) : '-', mb(r.maxRssKb), r.torch ? mb(r.torch.maxRssKb) : '-',
+      ]);
+    }
+  }
+  const profiles = jobs.flatMap((j) => j.result.profiles ?? []);
+  const md = [
+    "One fine-tuning step of `scrl eval detection` (@scrl/eval's `detectionTrainStep`: FCOS on the small-input ResNet-18, FPN on",
+    `C3-C5, GroupNorm head; forward in training mode, targets, focal + GIoU + centre-ness losses, backward, gradient clip, SGD with`,
+    `momentum), batch ${r0.batch} of the built-in 64 px scenes (${r0.boxes} boxes), against torchvision 0.14's \`FCOS\` of the same size`,
+    '(tools/bench/detection_step_torch.py; tools/experiments/fcos_torch.py builds it: the two have the same parameter count) on the same',
+    `images and boxes, PyTorch with ${r0.torch ? r0.torch.threads : 1} thread${r0.torch && r0.torch.threads > 1 ? 's' : ''}, as ours. Width 8 is the evaluator's default, width 16 the width of the`,
+    'supervised ceiling and of the long pretraining runs. Speed ratio = our images/s / PyTorch images/s (> 1: ours faster).',
+    '',
+    table(['Backend', 'width', 'parameters', 'ours img/s', 'PyTorch img/s', 'speed ratio', 'ours ms/step', 'PyTorch ms/step', 'peak RSS ours', 'peak RSS PyTorch'], rows),
+    ...profiles.flatMap((p) => ['', `Per-kernel profile of one of our steps (\`tf.profile\`), ${p.backend}, width ${p.width}: ${p.calls} kernel calls.`, '', p.md]),
+  ].join('\n');
+  return { md, owned: [], other };
+}
+
 function profileStepSection(jobs) {
   const md = jobs.map((j) => j.result.md).join('\n\n');
   return {
@@ -397,6 +432,7 @@ const SECTIONS = [
   { bench: 'data', title: 'Data loading (owned)', fn: dataSection },
   { bench: 'step', title: 'SCRL and BYOL training steps', fn: stepSection },
   { bench: 'profile-step', title: 'Per-kernel profile of one step, stock kernels vs ours', fn: profileStepSection },
+  { bench: 'detection-step', title: 'Detection fine-tuning step (FCOS)', fn: detectionStepSection },
   { bench: 'backbone', title: 'Backbone (ResNet; not owned, expected slower)', fn: backboneSection },
   { bench: 'train-step', title: 'ResNet-18 training step (not owned, expected slower)', fn: trainStepSection },
 ];
