@@ -27,6 +27,7 @@ order, each flipped horizontally with probability 0.5.
 Usage: /usr/bin/python3 tools/experiments/fcos_torch.py --data DIR --out DIR [--steps 1500]
           [--batch 16] [--lr 0.01] [--warmup 100] [--width 16] [--fpn 32] [--head-convs 2]
           [--seed 0] [--threads 1] [--val 0.2] [--train-limit N]
+          [--init BACKBONE.safetensors [--rescale-conv-norms]]
 Writes OUT/detections.json (COCO results on the test images), OUT/metrics.jsonl (losses per
 step), OUT/summary.json (config, timing, and the COCO stats from
 tools/experiments/score-detections.js when node is available).
@@ -73,6 +74,43 @@ class SmallResNetFpn(nn.Module):
         c4 = b.layer3(c3)
         c5 = b.layer4(c4)
         return self.fpn(OrderedDict([('p3', c3), ('p4', c4), ('p5', c5)]))
+
+
+def read_torchvision_safetensors(path):
+    """A torchvision-named .safetensors file (`scrl export`, tools/experiments/supervised-backbone.js):
+    {name: tensor}, F32 and I64 entries (BatchNorm's num_batches_tracked)."""
+    import struct
+    buf = open(path, 'rb').read()
+    n = struct.unpack_from('<Q', buf, 0)[0]
+    header = json.loads(buf[8:8 + n].decode('utf8'))
+    header.pop('__metadata__', None)
+    out = {}
+    for name, e in header.items():
+        dtype = {'F32': np.float32, 'I64': np.int64}.get(e['dtype'])
+        if dtype is None:
+            raise ValueError(f'{path}: tensor {name} has dtype {e["dtype"]}; expected F32 or I64')
+        b, t = e['data_offsets']
+        out[name] = torch.from_numpy(np.frombuffer(buf[8 + n + b:8 + n + t], dtype=dtype).copy()).reshape(e['shape'])
+    return out
+
+
+def load_backbone(body, path, rescale_conv_norms=False, seed=0):
+    """Loads a torchvision-named ResNet into `body` (ResNet18Small; an `fc` entry is ignored). With
+    rescale_conv_norms, each convolution weight is then scaled to the Frobenius norm of the same
+    convolution in a fresh torchvision init (seed `seed`): function-preserving under BatchNorm in
+    training mode, it undoes the weight-norm growth of pretraining (as @scrl/eval's rescaleConvNorms)."""
+    state = {k: v for k, v in read_torchvision_safetensors(path).items() if not k.startswith('fc.')}
+    missing, unexpected = body.load_state_dict(state, strict=False)
+    if missing or unexpected:
+        raise ValueError(f'{path}: missing {missing[:5]}, unexpected {unexpected[:5]} (a small-input ResNet-18 of this width?)')
+    if rescale_conv_norms:
+        torch.manual_seed(seed)
+        fresh = ResNet18Small(body.conv1.out_channels)
+        fresh_state = fresh.state_dict()
+        with torch.no_grad():
+            for name, q in body.named_parameters():
+                if q.ndim == 4:
+                    q.mul_(fresh_state[name].norm() / q.norm())
 
 
 def build_fcos(side, num_classes, width, fpn, head_convs, score_thresh=0.05, center_sampling=1.5, no_gn=False):
@@ -155,6 +193,8 @@ def main():
     p.add_argument('--score-thresh', type=float, default=0.05)
     p.add_argument('--seed', type=int, default=0)
     p.add_argument('--threads', type=int, default=1)
+    p.add_argument('--init', default=None, help='torchvision-named .safetensors backbone (default: random init)')
+    p.add_argument('--rescale-conv-norms', action='store_true', help="scale each conv of --init to a fresh init's norm")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
@@ -165,6 +205,8 @@ def main():
     side = train[0]['image'].shape[1]
     model, strides = build_fcos(side, len(cats), a.width, a.fpn, a.head_convs, a.score_thresh,
                                 a.center_sampling, no_gn=a.no_gn)
+    if a.init:
+        load_backbone(model.backbone.body, a.init, a.rescale_conv_norms, a.seed)
     decay = [q for n, q in model.named_parameters() if q.ndim == 4 and n.endswith('weight')]
     no_decay = [q for n, q in model.named_parameters() if not (q.ndim == 4 and n.endswith('weight'))]
     opt = torch.optim.SGD([{'params': decay, 'weight_decay': a.wd}, {'params': no_decay, 'weight_decay': 0.0}],
