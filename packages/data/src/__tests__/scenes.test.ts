@@ -31,6 +31,32 @@ const filesOf = (dir: string): Record<string, Buffer> => {
   return out;
 };
 
+describe('scene sets of different sizes', () => {
+  it('share their first images: a larger set extends a smaller one with the same seed', async () => {
+    // scrl eval detection's 2000 built-in scenes rely on this: their first 1000 are the probes' scenes.
+    const root = tempDir('scenes-prefix');
+    try {
+      const small = path.join(root, 'small');
+      const large = path.join(root, 'large');
+      await generateScenes({ out: small, images: 4, size: 32, seed: 3 });
+      await generateScenes({ out: large, images: 9, size: 32, seed: 3 });
+      const a = await loadScenes(small);
+      const b = await loadScenes(large);
+      expect(b.images.slice(0, 4).map((im) => path.basename(im.file))).toEqual(a.images.map((im) => path.basename(im.file)));
+      const annotationsOf = (d: typeof a, ids: Set<number>) => d.annotations.filter((x) => ids.has(x.imageId));
+      const ids = new Set(a.images.map((im) => im.id));
+      expect(annotationsOf(b, ids).map((x) => [x.imageId, x.categoryId, x.bbox])).toEqual(a.annotations.map((x) => [x.imageId, x.categoryId, x.bbox]));
+      const fa = filesOf(small);
+      const fb = filesOf(large);
+      const pngs = Object.keys(fa).filter((k) => k.endsWith('.png'));
+      expect(pngs).toHaveLength(4);
+      for (const k of pngs) expect(fb[k]?.equals(fa[k])).toBe(true);
+    } finally {
+      removeDir(root);
+    }
+  });
+});
+
 describe('renderScene', () => {
   it('is deterministic for (seed, index) and differs across them', () => {
     const a = renderScene(7, 3);
