@@ -3,7 +3,7 @@
  * Builds the page into packages/web/dist/www: the TypeScript entries bundled for the browser with
  * esbuild (the @scrl packages through their `browser` exports condition), the HTML, and the
  * TF.js wasm binaries (served beside the bundle: the page never fetches from the network).
- * `node build.js --watch` rebuilds on change.
+ * `node build.js --watch` rebuilds on change; `--no-typecheck` skips tsc.
  */
 const path = require('node:path');
 const fs = require('node:fs');
@@ -21,7 +21,16 @@ const singleTfjsCore = {
   },
 };
 
+/** esbuild strips types without checking them: tsc checks the page's sources first. */
+function typecheck() {
+  const { spawnSync } = require('node:child_process');
+  const tsc = require.resolve('typescript/bin/tsc');
+  const r = spawnSync(process.execPath, [tsc, '-p', path.join(here, 'tsconfig.json')], { stdio: 'inherit' });
+  if (r.status !== 0) throw new Error('type errors in packages/web/src (tsc -p packages/web/tsconfig.json)');
+}
+
 async function main() {
+  if (!process.argv.includes('--no-typecheck')) typecheck();
   fs.mkdirSync(out, { recursive: true });
   for (const f of fs.readdirSync(path.join(here, 'www'))) fs.copyFileSync(path.join(here, 'www', f), path.join(out, f));
   const wasmDir = path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm'));
