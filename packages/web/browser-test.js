@@ -11,6 +11,8 @@
  *     the box pairs drawn on both views in the pair colours, a screenshot;
  *   - on wasm: the box probe against random init, and the backbone download, which must load
  *     the way `scrl eval --init FILE.safetensors` loads it.
+ * SCRL_BROWSER_BACKENDS=wasm narrows the page runs (probe and download run with wasm);
+ * SCRL_BROWSER_GPU=1 drops the SwiftShader flags, to time a machine's own GPU.
  * Prints one line per check, the step speed per backend, and `N passed, N failed`; exits 1 on a
  * failure. Screenshots and the downloaded backbone go to $SCRL_BROWSER_OUT (default
  * runs/browser-test).
@@ -23,19 +25,22 @@ const { spawnSync } = require('node:child_process');
 const ROOT = path.join(__dirname, '..', '..');
 const OUT = path.resolve(process.env.SCRL_BROWSER_OUT ?? path.join(ROOT, 'runs', 'browser-test'));
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+/** SwiftShader (CPU) WebGL2/WebGPU by default; SCRL_BROWSER_GPU=1 leaves the browser its GPU. */
+const USE_GPU = process.env.SCRL_BROWSER_GPU === '1';
 const CHROMIUM_ARGS = [
   '--no-sandbox',
   '--disable-background-networking',
   '--disable-component-update',
   '--no-first-run',
   '--enable-unsafe-webgpu',
-  '--enable-unsafe-swiftshader',
-  '--use-angle=swiftshader',
   '--enable-features=Vulkan',
+  ...(USE_GPU ? [] : ['--enable-unsafe-swiftshader', '--use-angle=swiftshader']),
 ];
 /** The page run per backend: small and with a high base LR, so that the loss falls within a few steps. */
 const PAGE_RUN = { method: 'scrl', steps: 8, batch: 4, lr: 8 };
 const PAIR_COLOUR_0 = [230, 25, 75];
+/** Backends the page is run on; SCRL_BROWSER_BACKENDS=wasm (comma-separated) narrows a quick run. */
+const PAGE_BACKENDS = (process.env.SCRL_BROWSER_BACKENDS ?? 'webgpu,webgl,wasm').split(',').filter(Boolean);
 
 const results = [];
 function record(name, ok, detail) {
@@ -107,7 +112,7 @@ async function main() {
 
     // ---- the page on each backend ----
     let wasmPage = null;
-    for (const backend of ['webgpu', 'webgl', 'wasm']) {
+    for (const backend of PAGE_BACKENDS) {
       const page = await context.newPage();
       const errors = [];
       page.on('pageerror', (e) => errors.push(e.message));
@@ -145,7 +150,7 @@ async function main() {
         speeds.push({ backend, imagesPerSecond: ips, secondsPerStep: PAGE_RUN.batch / ips });
         return `loss ${s.losses[0].toFixed(4)} -> ${s.losses[s.losses.length - 1].toFixed(4)} (first/last 3: ${first.toFixed(4)}/${last.toFixed(4)}), ${s.pairsDrawn} pairs drawn, ${ips.toFixed(2)} images/s, ${((Date.now() - t0) / 1000).toFixed(0)} s`;
       });
-      if (backend === 'wasm') wasmPage = page;
+      if (backend === "wasm") wasmPage = page;
       else await page.close();
     }
 
@@ -164,7 +169,9 @@ async function main() {
         const [download] = await Promise.all([wasmPage.waitForEvent('download'), wasmPage.click('#download')]);
         const file = path.join(OUT, download.suggestedFilename());
         await download.saveAs(file);
+        const { initBackend } = require('@scrl/roi-align');
         const { backboneFromInit, presetConfig } = require('@scrl/trainer');
+        await initBackend({ backend: 'cpu', log: null });
         const lines = [];
         const { model } = backboneFromInit(file, presetConfig('cpu'), { log: (line) => lines.push(line) });
         try {
