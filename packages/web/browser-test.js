@@ -184,6 +184,35 @@ async function main() {
       });
       await wasmPage.close();
     }
+
+    // ---- a folder of images from disk (the <input webkitdirectory>), on wasm ----
+    await check('page: pretrains on a folder of images from disk', async () => {
+      const folder = path.join(OUT, 'folder');
+      fs.rmSync(folder, { recursive: true, force: true });
+      fs.mkdirSync(folder, { recursive: true });
+      const images = path.join(ROOT, 'docs', 'images');
+      const pngs = fs.readdirSync(images).filter((f) => f.endsWith('.png'));
+      for (const f of pngs) fs.copyFileSync(path.join(images, f), path.join(folder, f));
+      fs.writeFileSync(path.join(folder, 'notes.txt'), 'not an image: skipped by the page\n');
+      const page = await context.newPage();
+      try {
+        await page.goto(`${url}?backend=wasm&steps=3&batch=4`);
+        await page.waitForFunction(() => window.scrl && window.scrl.images.count > 0, null, { timeout: 60000 });
+        await page.setInputFiles('#folder', folder);
+        await page.waitForFunction(() => window.scrl.images.label.includes('from the folder') || window.scrl.error, null, { timeout: 60000 });
+        await page.click('#start');
+        await page.waitForFunction(() => window.scrl.error || (window.scrl.step === 3 && !window.scrl.running), null, { timeout: 120000 });
+        const s = await page.evaluate(() => window.scrl);
+        await page.screenshot({ path: path.join(OUT, 'page-folder.png') });
+        assert(!s.error, s.error);
+        assert(s.images.count === pngs.length, `read ${s.images.count} images, the folder has ${pngs.length} PNGs`);
+        assert(s.losses.length === 3 && s.losses.every(Number.isFinite), `losses ${s.losses.join(', ')}`);
+        assert(s.pairsDrawn > 0, 'no box pair drawn');
+        return `${s.images.label}; losses ${s.losses.map((l) => l.toFixed(4)).join(', ')}`;
+      } finally {
+        await page.close();
+      }
+    });
   } finally {
     await context.close();
     server.close();

@@ -38,6 +38,8 @@ export interface PageStatus {
   steps: number;
   losses: number[];
   imagesPerSecond: number[];
+  /** The images pretraining uses: how many, and from where. */
+  images: { count: number; label: string };
   /** Box pairs drawn on the two view canvases at the last step. */
   pairsDrawn: number;
   probe: Array<{ init: string; top1: number; knnTop1: number }>;
@@ -53,6 +55,7 @@ const status: PageStatus = {
   steps: 0,
   losses: [],
   imagesPerSecond: [],
+  images: { count: 0, label: '' },
   pairsDrawn: 0,
   probe: [],
   error: null,
@@ -88,10 +91,15 @@ function scenes(seed: number, count: number): ReturnType<typeof renderScene>[] {
   return Array.from({ length: count }, (_, i) => renderScene(seed, i, { size: SCENE_SIZE }));
 }
 
+function setImages(list: RgbImage[], label: string): void {
+  images = list;
+  imagesLabel = label;
+  status.images = { count: list.length, label };
+  log(`images: ${label}`);
+}
+
 function useScenes(): void {
-  images = scenes(SCENE_SEED, 256).map((s) => s.image);
-  imagesLabel = `256 generated scenes (${SCENE_SIZE} px)`;
-  log(`images: ${imagesLabel}`);
+  setImages(scenes(SCENE_SEED, 256).map((s) => s.image), `256 generated scenes (${SCENE_SIZE} px)`);
 }
 
 /** Decodes image files with the browser, each scaled to at most `maxSide` px, as RGB bytes. */
@@ -372,9 +380,7 @@ async function init(): Promise<void> {
       log('no image could be read from that folder; keeping the current images.');
       return;
     }
-    images = loaded;
-    imagesLabel = `${loaded.length} images from the folder`;
-    log(`images: ${imagesLabel}`);
+    setImages(loaded, `${loaded.length} images from the folder`);
   };
   setButtons();
   if (params.get('autorun') === '1') await pretrain();
