@@ -106,7 +106,11 @@ async function main() {
         assert(r.kernel, `no RoiAlign/RoiAlignGrad kernel registered for ${backend}`);
         assert(r.cases > 0 && r.failures.length === 0, `${r.failures.length} of ${r.cases} cases off: ${r.failures.slice(0, 3).join('; ')}`);
         assert(r.leakedTensors === 0, `${r.leakedTensors} tensors leaked`);
-        return `${r.cases} cases, worst relative error forward ${r.worstForward.toExponential(2)}, gradient ${r.worstGrad.toExponential(2)} (torchvision ${parity.torchvision})`;
+        assert(r.large, 'the large case did not run');
+        return (
+          `${r.cases} cases, worst relative error forward ${r.worstForward.toExponential(2)}, gradient ${r.worstGrad.toExponential(2)} (torchvision ${parity.torchvision}); ` +
+          `large case ${r.large.shape.join('x')} with ${r.large.boxes} boxes against the cpu kernel: forward ${r.large.forward.toExponential(2)}, gradient ${r.large.grad.toExponential(2)}`
+        );
       });
     }
 

@@ -31,6 +31,8 @@ export interface BackendParity {
   worstForward: number;
   worstGrad: number;
   leakedTensors: number;
+  /** A case larger than the fixtures (WebGPU's dispatch is folded into 2-D past 65535 groups): error against the cpu kernel. */
+  large: { shape: number[]; boxes: number; forward: number; grad: number } | null;
 }
 
 const TOL = 1e-4;
@@ -73,7 +75,17 @@ function parityError(actual: ArrayLike<number>, expected: ArrayLike<number>): nu
 }
 
 async function runBackend(backend: BrowserBackend, fixture: { gradSeedOffset: number; cases: FixtureCase[] }): Promise<BackendParity> {
-  const r: BackendParity = { backend, started: false, kernel: false, cases: 0, failures: [], worstForward: 0, worstGrad: 0, leakedTensors: 0 };
+  const r: BackendParity = {
+    backend,
+    started: false,
+    kernel: false,
+    cases: 0,
+    failures: [],
+    worstForward: 0,
+    worstGrad: 0,
+    leakedTensors: 0,
+    large: null,
+  };
   r.started = await useBackend(backend);
   if (!r.started) return r;
   r.kernel = tf.getKernel('RoiAlign', backend) != null && tf.getKernel('RoiAlignGrad', backend) != null;
@@ -101,7 +113,46 @@ async function runBackend(backend: BrowserBackend, fixture: { gradSeedOffset: nu
     if (!(fwd < TOL && grad < TOL)) r.failures.push(`${c.name}: forward ${fwd.toExponential(2)}, gradient ${grad.toExponential(2)}`);
   }
   r.leakedTensors = tf.memory().numTensors - before;
+  r.large = await largeCase(backend);
+  if (r.large && !(r.large.forward < TOL && r.large.grad < TOL)) {
+    r.failures.push(`large case ${r.large.shape.join('x')}: forward ${r.large.forward.toExponential(2)}, gradient ${r.large.grad.toExponential(2)}`);
+  }
   return r;
+}
+
+/**
+ * 4.26 M outputs of the gradient (more than 65535 workgroups of 64 on WebGPU), 24 boxes over
+ * two images, stride-4 spatial scale, adaptive sampling: `backend` against the cpu kernel.
+ */
+async function largeCase(backend: BrowserBackend): Promise<BackendParity['large']> {
+  const shape: [number, number, number, number] = [2, 64, 64, 520];
+  const K = 24;
+  const boxes: number[] = [];
+  const seeds = uniform(77, 4 * K);
+  for (let k = 0; k < K; k++) {
+    const x1 = (seeds[4 * k] + 2) * 60;
+    const y1 = (seeds[4 * k + 1] + 2) * 60;
+    boxes.push(x1, y1, x1 + 8 + (seeds[4 * k + 2] + 2) * 16, y1 + 8 + (seeds[4 * k + 3] + 2) * 16);
+  }
+  const boxIndices = Array.from({ length: K }, (_, k) => k % 2);
+  const xs = uniform(78, shape.reduce((a, b) => a * b, 1));
+  const dys = uniform(79, K * 7 * 7 * shape[3]);
+  const run = async (b: BrowserBackend) => {
+    if (!(await useBackend(b))) throw new Error(`${b} did not start`);
+    const x = tf.tensor4d(xs, shape);
+    const bx = tf.tensor2d(boxes, [K, 4]);
+    const bi = tf.tensor1d(boxIndices, 'int32');
+    const dy = tf.tensor4d(dys, [K, 7, 7, shape[3]]);
+    const pool = (v: tf.Tensor) => roiAlign(v as tf.Tensor4D, bx as tf.Tensor2D, bi as tf.Tensor1D, 7, { spatialScale: 0.25, samplingRatio: -1, aligned: true });
+    const out = pool(x);
+    const dx = tf.grad(pool)(x, dy);
+    const values = { out: await out.data(), dx: await dx.data() };
+    tf.dispose([x, bx, bi, dy, out, dx]);
+    return values;
+  };
+  const ref = await run('cpu');
+  const got = await run(backend);
+  return { shape, boxes: K, forward: parityError(got.out, ref.out), grad: parityError(got.dx, ref.dx) };
 }
 
 async function main(): Promise<void> {
