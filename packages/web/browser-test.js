@@ -7,8 +7,8 @@
  * SwiftShader. Checks:
  *   - RoIAlign parity: the webgl and webgpu kernels, forward and gradient, against torchvision's
  *     fixtures (the Node tests' file and tolerance);
- *   - the page, on each of webgpu, webgl and wasm: a few SCRL steps with a finite, falling loss,
- *     the box pairs drawn on both views in the pair colours, a screenshot;
+ *   - the page, on each of webgpu, webgl and wasm: a few SCRL steps (and BYOL on wasm) with a
+ *     finite, falling loss, the box pairs drawn on both views in the pair colours, a screenshot;
  *   - on wasm: the box probe against random init, and the backbone download, which must load
  *     the way `scrl eval --init FILE.safetensors` loads it.
  * SCRL_BROWSER_BACKENDS=wasm narrows the page runs (probe and download run with wasm);
@@ -114,23 +114,25 @@ async function main() {
       });
     }
 
-    // ---- the page on each backend ----
+    // ---- the page on each backend (SCRL), and BYOL on wasm ----
     let wasmPage = null;
-    for (const backend of PAGE_BACKENDS) {
+    const runs = [...PAGE_BACKENDS.map((backend) => ({ backend, method: 'scrl' })), { backend: 'wasm', method: 'byol' }];
+    for (const { backend, method } of runs) {
+      const run = { ...PAGE_RUN, method };
       const page = await context.newPage();
       const errors = [];
       page.on('pageerror', (e) => errors.push(e.message));
-      const q = new URLSearchParams({ backend, ...Object.fromEntries(Object.entries(PAGE_RUN).map(([k, v]) => [k, String(v)])), autorun: '1' });
+      const q = new URLSearchParams({ backend, ...Object.fromEntries(Object.entries(run).map(([k, v]) => [k, String(v)])), autorun: '1' });
       const t0 = Date.now();
-      await check(`page on ${backend}: ${PAGE_RUN.steps} ${PAGE_RUN.method.toUpperCase()} steps, finite falling loss, box pairs drawn`, async () => {
+      await check(`page on ${backend}: ${run.steps} ${method.toUpperCase()} steps, finite falling loss, box pairs drawn`, async () => {
         await page.goto(`${url}?${q}`);
         await page.waitForFunction(() => window.scrl && (window.scrl.error || (window.scrl.step > 0 && !window.scrl.running)), null, { timeout: 540000 });
         const s = await page.evaluate(() => window.scrl);
-        await page.screenshot({ path: path.join(OUT, `page-${backend}.png`) });
+        await page.screenshot({ path: path.join(OUT, `page-${backend}-${method}.png`) });
         assert(!s.error && errors.length === 0, s.error ?? errors[0]);
         assert(s.backends.includes(backend), `${backend} did not start in Chromium (started: ${s.backends.join(', ')})`);
-        assert(s.backend === backend, `the page ran on ${s.backend}, not ${backend}`);
-        assert(s.step === PAGE_RUN.steps && s.losses.length === PAGE_RUN.steps, `ran ${s.step} steps with ${s.losses.length} losses`);
+        assert(s.backend === backend && s.method === method, `the page ran ${s.method} on ${s.backend}, not ${method} on ${backend}`);
+        assert(s.step === run.steps && s.losses.length === run.steps, `ran ${s.step} steps with ${s.losses.length} losses`);
         assert(s.losses.every(Number.isFinite), `non-finite loss: ${s.losses.join(', ')}`);
         const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
         const first = mean(s.losses.slice(0, 3));
@@ -151,10 +153,10 @@ async function main() {
         }, PAIR_COLOUR_0);
         assert(painted[0] >= 20 && painted[1] >= 20, `pair colour pixels on the views: ${painted.join(', ')}`);
         const ips = median(s.imagesPerSecond.slice(1));
-        speeds.push({ backend, imagesPerSecond: ips, secondsPerStep: PAGE_RUN.batch / ips });
+        if (method === 'scrl') speeds.push({ backend, imagesPerSecond: ips, secondsPerStep: run.batch / ips });
         return `loss ${s.losses[0].toFixed(4)} -> ${s.losses[s.losses.length - 1].toFixed(4)} (first/last 3: ${first.toFixed(4)}/${last.toFixed(4)}), ${s.pairsDrawn} pairs drawn, ${ips.toFixed(2)} images/s, ${((Date.now() - t0) / 1000).toFixed(0)} s`;
       });
-      if (backend === "wasm") wasmPage = page;
+      if (backend === 'wasm' && method === 'scrl') wasmPage = page;
       else await page.close();
     }
 
