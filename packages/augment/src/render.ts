@@ -7,6 +7,7 @@ import sharp from 'sharp';
 import { writeFile } from 'node:fs/promises';
 import { blit, drawBox, fillRect, type RgbCanvas as Canvas, ScrlError } from '@scrl/util';
 import type { BoxPair, RgbImage, View } from './types';
+import { PAIR_COLOURS, type Rgb } from './pair-colours';
 
 export interface RenderBoxPairsInput {
   /** The original image the views were cut from. */
@@ -24,14 +25,7 @@ export interface RenderBoxPairsInput {
   file?: string;
 }
 
-type Rgb = [number, number, number];
-
-/** Distinct colours for pairs (cycled). */
-export const PAIR_COLOURS: Rgb[] = [
-  [230, 25, 75], [60, 180, 75], [255, 225, 25], [0, 130, 200], [245, 130, 48],
-  [145, 30, 180], [70, 240, 240], [240, 50, 230], [210, 245, 60], [250, 190, 212],
-  [0, 128, 128], [170, 110, 40], [128, 0, 0], [170, 255, 195], [0, 0, 128],
-];
+export { PAIR_COLOURS };
 const VIEW1_COLOUR: Rgb = [255, 120, 0];
 const VIEW2_COLOUR: Rgb = [0, 170, 255];
 

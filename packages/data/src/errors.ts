@@ -38,10 +38,13 @@ export type WarnFn = ((line: string) => void) | null;
 
 /**
  * The default: one line of ours on stderr. Not `process.emitWarning`, whose output carries
- * Node's `(node:PID) Warning:` prefix and `(Use \`node --trace-warnings ...\`)` hint.
+ * Node's `(node:PID) Warning:` prefix and `(Use \`node --trace-warnings ...\`)` hint. In a
+ * browser (no process.stderr), console.warn.
  */
 export const defaultWarn = (line: string): void => {
-  process.stderr.write(line.endsWith('\n') ? line : line + '\n');
+  const stderr = typeof process === 'undefined' ? undefined : process.stderr;
+  if (stderr) stderr.write(line.endsWith('\n') ? line : line + '\n');
+  else console.warn(line.replace(/\n$/, ''));
 };
 
 /**

@@ -193,7 +193,8 @@ export type TensorDict = Record<string, TensorRecord>;
 
 /**
  * {@link writeSafetensors} for a {@link TensorDict}: names sorted, so a file's bytes depend on
- * its contents only. Returns a Node Buffer.
+ * its contents only. Returns a Node Buffer in Node, and the plain Uint8Array (typed as a Buffer,
+ * whose Uint8Array part it has) in a browser, where there is no Buffer.
  */
 export function encodeSafetensors(tensors: TensorDict, metadata: Record<string, string> = {}): Buffer {
   const names = Object.keys(tensors).sort();
@@ -206,7 +207,8 @@ export function encodeSafetensors(tensors: TensorDict, metadata: Record<string, 
     entries.set(name, { dtype: 'F32', shape, data });
   }
   const bytes = writeSafetensors(entries, metadata);
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const NodeBuffer = (globalThis as { Buffer?: typeof Buffer }).Buffer;
+  return NodeBuffer ? NodeBuffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength) : (bytes as Buffer);
 }
 
 /**

@@ -28,16 +28,10 @@ export { formatDuration, MetricsWriter, ProgressReporter, readMetrics } from './
 export type { ProgressOptions, StepMetrics } from './metrics';
 export { renderLossCurve, writeLossCurvePng } from './plot';
 export type { LossCurveOptions, RgbCanvas } from './plot';
-export {
-  applyOverrides,
-  loadConfigFile,
-  PRESET_NAMES,
-  presetConfig,
-  resolveConfig,
-  trainConfigSchema,
-  validateConfig,
-} from './config';
-export type { PresetName, ResolveConfigOptions, TrainConfig } from './config';
+export { applyOverrides, PRESET_NAMES, presetConfig, trainConfigSchema, validateConfig } from './config';
+export type { PresetName, TrainConfig } from './config';
+export { loadConfigFile, resolveConfig } from './config-file';
+export type { ResolveConfigOptions } from './config-file';
 export { backboneFromCheckpoint, backboneFromInit, resolveCheckpoint } from './backbone';
 // Image sources live in @scrl/data (the loader reads them); re-exported for existing callers.
 export { imageFolderSource, inMemorySource } from '@scrl/data';

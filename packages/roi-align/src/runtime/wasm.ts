@@ -32,11 +32,22 @@ export function isWasmMemory(value: unknown): value is WasmMemory {
 export function instantiateWasm<T>(base64: string, imports: object = {}): T | null {
   if (wasmApi === undefined) return null;
   try {
-    const bytes = Buffer.from(base64, 'base64');
+    const bytes = decodeBase64(base64);
     return new wasmApi.Instance(new wasmApi.Module(bytes), imports).exports as T;
   } catch {
     return null;
   }
+}
+
+/** Bytes of a base64 string: Node's Buffer where there is one, else `atob` (browsers). */
+export function decodeBase64(base64: string): Uint8Array {
+  const g = globalThis as { Buffer?: { from(s: string, enc: string): Uint8Array }; atob?: (s: string) => string };
+  if (g.Buffer) return g.Buffer.from(base64, 'base64');
+  if (!g.atob) throw new Error('Error in decodeBase64: this runtime has neither Buffer nor atob.');
+  const text = g.atob(base64);
+  const bytes = new Uint8Array(text.length);
+  for (let i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i);
+  return bytes;
 }
 
 /** Grows `memory` so that it holds at least `bytes`. */
