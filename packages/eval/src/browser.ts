@@ -26,15 +26,18 @@ export { boxProbe } from './probe/box-probe';
 export type { BoxProbeFeatures, BoxProbeOptions, BoxProbeResult } from './probe/box-probe';
 export { denseProbe, denseTargets, segmentationScores } from './probe/dense-probe';
 export type { DenseProbeOptions, DenseProbeResult, SegmentationScores } from './probe/dense-probe';
-export { createFcosDetector, decodeFcos, fcosLoss, fcosTargets, groupNorm } from './detection/fcos';
+export { createFcosDetector, decodeFcos, fcosLoss, fcosTargets } from './detection/fcos';
+export { groupNorm } from './detection/group-norm';
 export {
+  createDetectionTraining,
   DEFAULT_DETECTION_CONFIG,
   detectImages,
+  detectionTrainStep,
   detectionLearningRate,
   fineTuneDetection,
   samplesToCoco,
   flipImage,
 } from './detection/finetune';
-export type { DetectionCategory, DetectionSample } from './detection/finetune';
+export type { DetectionCategory, DetectionSample, DetectionTrainStepContext } from './detection/finetune';
 export { rescaleConvNorms } from './rescale';
 export type { RescaledConv } from './rescale';
