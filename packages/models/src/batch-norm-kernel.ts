@@ -92,13 +92,19 @@ function batchNormTrainingForward(args: { inputs: tf.NamedTensorInfoMap; backend
   ]);
   const [xv, gamma, beta, rm, rv, y, newRm, newRv, stats] = views;
 
+  // One channel at a time (a strided pass, accumulators in registers): faster than one pass
+  // that updates 2C accumulators in memory per row.
   const sums = new Float64Array(2 * C + 1);
-  for (let i = 0; i < total; i += C) {
-    for (let c = 0; c < C; c++) {
-      const v = xv[i + c];
-      sums[c] += v;
-      sums[C + c] += v * v;
+  for (let c = 0; c < C; c++) {
+    let s = 0;
+    let s2 = 0;
+    for (let i = c; i < total; i += C) {
+      const v = xv[i];
+      s += v;
+      s2 += v * v;
     }
+    sums[c] = s;
+    sums[C + c] = s2;
   }
   sums[2 * C] = total / C;
   const reducer = getBatchNormReducer();
@@ -124,8 +130,10 @@ function batchNormTrainingForward(args: { inputs: tf.NamedTensorInfoMap; backend
   }
   stats[2 * C] = Math.floor(n / COUNT_SPLIT);
   stats[2 * C + 1] = n % COUNT_SPLIT;
-  for (let i = 0; i < total; i += C) {
-    for (let c = 0; c < C; c++) y[i + c] = Math.fround(xv[i + c] * a[c]) + b[c];
+  for (let c = 0; c < C; c++) {
+    const ac = a[c];
+    const bc = b[c];
+    for (let i = c; i < total; i += C) y[i] = Math.fround(xv[i] * ac) + bc;
   }
   return outputs;
 }
@@ -140,13 +148,18 @@ function batchNormTrainingBackward(args: { inputs: tf.NamedTensorInfoMap; backen
   // Σdy and Σdy·(x − mean); the latter times invstd is Σdy·x̂.
   const sums = new Float64Array(2 * C);
   const mean = new Float64Array(C);
-  for (let c = 0; c < C; c++) mean[c] = st[c];
-  for (let i = 0; i < total; i += C) {
-    for (let c = 0; c < C; c++) {
-      const g = dyv[i + c];
-      sums[c] += g;
-      sums[C + c] += g * (xv[i + c] - mean[c]);
+  for (let c = 0; c < C; c++) {
+    const m = st[c];
+    mean[c] = m;
+    let s = 0;
+    let sx = 0;
+    for (let i = c; i < total; i += C) {
+      const g = dyv[i];
+      s += g;
+      sx += g * (xv[i] - m);
     }
+    sums[c] = s;
+    sums[C + c] = sx;
   }
   for (let c = 0; c < C; c++) {
     sums[C + c] *= st[C + c];
@@ -169,8 +182,11 @@ function batchNormTrainingBackward(args: { inputs: tf.NamedTensorInfoMap; backen
     q[c] = -kx;
     r[c] = kx * mean[c] - (k * sums[c]) / n;
   }
-  for (let i = 0; i < total; i += C) {
-    for (let c = 0; c < C; c++) dx[i + c] = p[c] * dyv[i + c] + q[c] * xv[i + c] + r[c];
+  for (let c = 0; c < C; c++) {
+    const pc = p[c];
+    const qc = q[c];
+    const rc = r[c];
+    for (let i = c; i < total; i += C) dx[i] = pc * dyv[i] + qc * xv[i] + rc;
   }
   return outputs;
 }
