@@ -26,7 +26,7 @@ import { getBatchNormReducer } from './batch-norm-sync';
 
 /** Forward: inputs x, scale (γ), offset (β), runningMean, runningVar; attrs epsilon, momentum. */
 export const BATCH_NORM_TRAINING = 'ScrlBatchNormTraining';
-/** Backward: inputs dy, x, scale, stats (the forward's fourth output). */
+/** Backward: inputs dy, x, stats (the forward's fourth output). */
 export const BATCH_NORM_TRAINING_GRAD = 'ScrlBatchNormTrainingGrad';
 
 /** The backends the kernels are registered on. */
@@ -75,7 +75,11 @@ function hostBuffers(
 
 const sizeOf = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
 
-/** The stats output: mean (C), invstd (C), then the (reduced) count as two float32-exact halves. */
+/**
+ * The stats output: mean (C), invstd (C), γ (C), then the (reduced) count as two float32-exact
+ * halves. γ rides along so the tape saves two tensors per BatchNorm (x and stats), not three:
+ * each saved tensor costs an Identity kernel call.
+ */
 const COUNT_SPLIT = 2 ** 24;
 
 function batchNormTrainingForward(args: { inputs: tf.NamedTensorInfoMap; backend: tf.KernelBackend; attrs: tf.NamedAttrMap }): TensorInfo[] {
@@ -88,7 +92,7 @@ function batchNormTrainingForward(args: { inputs: tf.NamedTensorInfoMap; backend
     x.shape,
     [C],
     [C],
-    [2 * C + 2],
+    [3 * C + 2],
   ]);
   const [xv, gamma, beta, rm, rv, y, newRm, newRv, stats] = views;
 
@@ -128,8 +132,9 @@ function batchNormTrainingForward(args: { inputs: tf.NamedTensorInfoMap; backend
     stats[c] = mean;
     stats[C + c] = invstd;
   }
-  stats[2 * C] = Math.floor(n / COUNT_SPLIT);
-  stats[2 * C + 1] = n % COUNT_SPLIT;
+  stats.set(gamma, 2 * C);
+  stats[3 * C] = Math.floor(n / COUNT_SPLIT);
+  stats[3 * C + 1] = n % COUNT_SPLIT;
   for (let c = 0; c < C; c++) {
     const ac = a[c];
     const bc = b[c];
@@ -139,11 +144,12 @@ function batchNormTrainingForward(args: { inputs: tf.NamedTensorInfoMap; backend
 }
 
 function batchNormTrainingBackward(args: { inputs: tf.NamedTensorInfoMap; backend: tf.KernelBackend; attrs: tf.NamedAttrMap }): TensorInfo[] {
-  const { dy, x, scale, stats } = args.inputs as Record<string, TensorInfo>;
+  const { dy, x, stats } = args.inputs as Record<string, TensorInfo>;
   const C = x.shape[x.shape.length - 1];
   const total = sizeOf(x.shape);
-  const { outputs, views } = hostBuffers(args.backend as HostBackend, [dy, x, scale, stats], [x.shape, [C], [C]]);
-  const [dyv, xv, gamma, st, dx, dGamma, dBeta] = views;
+  const { outputs, views } = hostBuffers(args.backend as HostBackend, [dy, x, stats], [x.shape, [C], [C]]);
+  const [dyv, xv, st, dx, dGamma, dBeta] = views;
+  const gamma = st.subarray(2 * C, 3 * C);
 
   // Σdy and Σdy·(x − mean); the latter times invstd is Σdy·x̂.
   const sums = new Float64Array(2 * C);
@@ -168,7 +174,7 @@ function batchNormTrainingBackward(args: { inputs: tf.NamedTensorInfoMap; backen
   }
   const reducer = getBatchNormReducer();
   if (reducer) reducer(sums);
-  const n = st[2 * C] * COUNT_SPLIT + st[2 * C + 1];
+  const n = st[3 * C] * COUNT_SPLIT + st[3 * C + 1];
 
   // dx = p·dy + q·x + r per channel.
   const p = new Float64Array(C);
@@ -211,22 +217,22 @@ export function registerBatchNormKernels(): void {
   if (tf.getGradient(BATCH_NORM_TRAINING) == null) {
     tf.registerGradient({
       kernelName: BATCH_NORM_TRAINING,
-      inputsToSave: ['x', 'scale'],
+      inputsToSave: ['x'],
       outputsToSave: [false, false, false, true],
       gradFunc: (dys: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
         const dy = (dys as tf.Tensor[])[0];
-        const [x, scale, stats] = saved;
+        const [x, stats] = saved;
         // Computed here, not in the closures below: the engine runs each closure in its own
         // tidy, which would dispose the two outputs the closure does not return. Here they are
         // in the gradient computation's scope, which frees the unused ones.
-        const [dx, dScale, dOffset] = tf.engine().runKernel(BATCH_NORM_TRAINING_GRAD, { dy, x, scale, stats }, {}) as tf.Tensor[];
+        const [dx, dScale, dOffset] = tf.engine().runKernel(BATCH_NORM_TRAINING_GRAD, { dy, x, stats }, {}) as tf.Tensor[];
         return {
           x: () => dx,
           scale: () => dScale,
           offset: () => dOffset,
           // The running statistics are buffers: no gradient flows into them.
-          runningMean: () => tf.zerosLike(scale),
-          runningVar: () => tf.zerosLike(scale),
+          runningMean: () => tf.zerosLike(dScale),
+          runningVar: () => tf.zerosLike(dScale),
         };
       },
     });
