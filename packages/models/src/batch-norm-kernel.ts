@@ -1,0 +1,420 @@
+/**
+ * BatchNorm in training mode as one forward and one backward kernel on the backends whose
+ * tensors live in host memory (cpu: typed arrays; wasm: views of the wasm heap), in place of the
+ * dozen small ops of `tf.moments` + `tf.batchNorm` and their gradients. Per-channel sums are
+ * accumulated in float64; the arithmetic is PyTorch's (`batch_norm_cpu` / its backward):
+ *
+ * ```
+ * forward:  mean = Σx / N,  var = Σx² / N − mean²  (biased),  invstd = 1 / sqrt(var + eps)
+ *           α = γ · invstd,  y = x · α + (β − mean · α)   (α, β − mean · α and x · α rounded to float32 as ATen does)
+ *           running_mean ← (1 − m) · running_mean + m · mean
+ *           running_var  ← (1 − m) · running_var  + m · var · N / (N − 1)   (unbiased)
+ * backward: x̂ = (x − mean) · invstd,  dβ = Σdy,  dγ = Σdy·x̂
+ *           dx = γ · invstd · (dy − Σdy / N − x̂ · Σdy·x̂ / N)
+ * ```
+ *
+ * With the `relu` attribute the forward returns relu(y) and the backward first zeroes dy where
+ * y ≤ 0 (y recomputed from x with the forward's float32 arithmetic, so the mask is the forward's):
+ * BatchNorm + ReLU in one kernel each way instead of four (Relu; Step, Cast, Multiply).
+ *
+ * With a reducer installed (`setBatchNormReducer`, synchronised BatchNorm across replicas), the
+ * forward reduces `[Σx (C), Σx² (C), N]` and the backward `[Σdy (C), Σdy·x̂ (C)]` before using
+ * them, so the statistics, running statistics and `dx` are those of the whole batch; `dγ` and `dβ`
+ * stay this replica's share (the replicas' parameter gradients are combined like every other
+ * parameter's, as PyTorch's SyncBatchNorm does).
+ *
+ * Internal: `BatchNorm` in layers.ts uses it where {@link fusedBatchNormAvailable} says so.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { getBatchNormReducer } from './batch-norm-sync';
+
+/** Forward: inputs x, scale (γ), offset (β), runningMean, runningVar; attrs epsilon, momentum, relu. */
+export const BATCH_NORM_TRAINING = 'ScrlBatchNormTraining';
+/** Backward: inputs dy, x, stats (the forward's fourth output); attr relu. */
+export const BATCH_NORM_TRAINING_GRAD = 'ScrlBatchNormTrainingGrad';
+
+/** The backends the kernels are registered on. */
+const HOST_BACKENDS = ['cpu', 'wasm'] as const;
+
+type TensorInfo = tf.TensorInfo;
+
+/** The parts of the cpu and wasm backends the kernels use (tfjs-backend-cpu / -wasm 4.x). */
+interface HostBackend extends tf.KernelBackend {
+  /** wasm: a tensor in the heap. */
+  makeOutput?(shape: number[], dtype: tf.DataType): TensorInfo;
+  /** wasm: a view of a tensor's heap memory (detached by the next heap growth). */
+  typedArrayFromHeap?(info: TensorInfo): Float32Array;
+  /** cpu: a tensor holding `values` (by reference). */
+  makeTensorInfo?(shape: number[], dtype: tf.DataType, values: Float32Array): TensorInfo;
+}
+
+/**
+ * Allocates float32 outputs, then returns views of `inputs` and the outputs, in that order.
+ * Everything is allocated before any view is taken: on wasm an allocation can grow the heap,
+ * which detaches earlier views.
+ */
+function hostBuffers(
+  backend: HostBackend,
+  inputs: TensorInfo[],
+  outputShapes: number[][],
+): { outputs: TensorInfo[]; views: Float32Array[] } {
+  for (const t of inputs) {
+    if (t.dtype !== 'float32') {
+      throw new Error(`${BATCH_NORM_TRAINING}: expected float32 tensors, got ${t.dtype} (cast the input first).`);
+    }
+  }
+  if (backend.typedArrayFromHeap && backend.makeOutput) {
+    const outputs = outputShapes.map((s) => (backend.makeOutput as NonNullable<HostBackend['makeOutput']>)(s, 'float32'));
+    const views = [...inputs, ...outputs].map((t) => (backend.typedArrayFromHeap as NonNullable<HostBackend['typedArrayFromHeap']>)(t));
+    return { outputs, views };
+  }
+  if (!backend.makeTensorInfo) {
+    throw new Error(`${BATCH_NORM_TRAINING}: registered only for the cpu and wasm backends.`);
+  }
+  const arrays = outputShapes.map((s) => new Float32Array(s.reduce((a, b) => a * b, 1)));
+  const outputs = outputShapes.map((s, i) => (backend.makeTensorInfo as NonNullable<HostBackend['makeTensorInfo']>)(s, 'float32', arrays[i]));
+  const views = [...inputs.map((t) => backend.readSync(t.dataId) as Float32Array), ...arrays];
+  return { outputs, views };
+}
+
+const sizeOf = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
+
+/**
+ * The stats output: mean (C), invstd (C), γ (C), the float32 affine terms α and β − mean · α
+ * (C each), then the (reduced) count as two float32-exact halves. γ rides along so the tape saves
+ * two tensors per BatchNorm (x and stats), not three: each saved tensor costs an Identity call.
+ */
+const STATS_COUNT = 5;
+const COUNT_SPLIT = 2 ** 24;
+
+// The loops, each in its own small function: V8 then optimises each one on its own (in one large
+// kernel function, on-stack replacement of one loop kept deoptimising on the next). Channels go
+// four at a time (C a multiple of 4; one at a time otherwise) in a strided pass over the rows with
+// the accumulators in registers: C/4 passes over memory, each channel's values still summed in row
+// order, so the results do not depend on the grouping.
+
+/** sums[c] = Σx, sums[C + c] = Σx² over channel c. */
+function sumsOfXAndSquares(x: Float32Array, C: number, sums: Float64Array): void {
+  const total = x.length;
+  const step = C % 4 === 0 ? 4 : 1;
+  for (let c = 0; c < C; c += step) {
+    let s0 = 0;
+    let s1 = 0;
+    let s2 = 0;
+    let s3 = 0;
+    let q0 = 0;
+    let q1 = 0;
+    let q2 = 0;
+    let q3 = 0;
+    if (step === 4) {
+      for (let i = c; i < total; i += C) {
+        const v0 = x[i];
+        const v1 = x[i + 1];
+        const v2 = x[i + 2];
+        const v3 = x[i + 3];
+        s0 += v0;
+        s1 += v1;
+        s2 += v2;
+        s3 += v3;
+        q0 += v0 * v0;
+        q1 += v1 * v1;
+        q2 += v2 * v2;
+        q3 += v3 * v3;
+      }
+      sums[c + 1] = s1;
+      sums[c + 2] = s2;
+      sums[c + 3] = s3;
+      sums[C + c + 1] = q1;
+      sums[C + c + 2] = q2;
+      sums[C + c + 3] = q3;
+    } else {
+      for (let i = c; i < total; i += C) {
+        const v0 = x[i];
+        s0 += v0;
+        q0 += v0 * v0;
+      }
+    }
+    sums[c] = s0;
+    sums[C + c] = q0;
+  }
+}
+
+/** y = x · a + b per channel (relu(...) with `relu`), x · a rounded to float32 (the sum by the store). */
+function affine(x: Float32Array, y: Float32Array, C: number, a: Float64Array, b: Float64Array, relu: boolean): void {
+  const total = x.length;
+  const lo = relu ? 0 : -Infinity;
+  const step = C % 4 === 0 ? 4 : 1;
+  for (let c = 0; c < C; c += step) {
+    const a0 = a[c];
+    const b0 = b[c];
+    if (step === 4) {
+      const a1 = a[c + 1];
+      const a2 = a[c + 2];
+      const a3 = a[c + 3];
+      const b1 = b[c + 1];
+      const b2 = b[c + 2];
+      const b3 = b[c + 3];
+      for (let i = c; i < total; i += C) {
+        const v0 = Math.fround(x[i] * a0) + b0;
+        const v1 = Math.fround(x[i + 1] * a1) + b1;
+        const v2 = Math.fround(x[i + 2] * a2) + b2;
+        const v3 = Math.fround(x[i + 3] * a3) + b3;
+        y[i] = v0 < lo ? lo : v0;
+        y[i + 1] = v1 < lo ? lo : v1;
+        y[i + 2] = v2 < lo ? lo : v2;
+        y[i + 3] = v3 < lo ? lo : v3;
+      }
+    } else {
+      for (let i = c; i < total; i += C) {
+        const v0 = Math.fround(x[i] * a0) + b0;
+        y[i] = v0 < lo ? lo : v0;
+      }
+    }
+  }
+}
+
+/** g = dy where the forward's x · a + b (same arithmetic) was > 0, else 0. */
+function maskByRelu(dy: Float32Array, x: Float32Array, g: Float32Array, C: number, a: Float32Array, b: Float32Array): void {
+  const total = x.length;
+  for (let c = 0; c < C; c++) {
+    const ac = a[c];
+    const bc = b[c];
+    for (let i = c; i < total; i += C) g[i] = Math.fround(x[i] * ac) + bc > 0 ? dy[i] : 0;
+  }
+}
+
+/** sums[c] = Σg, sums[C + c] = Σg·(x − mean) over channel c. */
+function gradientSums(g: Float32Array, x: Float32Array, C: number, mean: Float64Array, sums: Float64Array): void {
+  const total = x.length;
+  const step = C % 4 === 0 ? 4 : 1;
+  for (let c = 0; c < C; c += step) {
+    const m0 = mean[c];
+    let s0 = 0;
+    let t0 = 0;
+    if (step === 4) {
+      const m1 = mean[c + 1];
+      const m2 = mean[c + 2];
+      const m3 = mean[c + 3];
+      let s1 = 0;
+      let s2 = 0;
+      let s3 = 0;
+      let t1 = 0;
+      let t2 = 0;
+      let t3 = 0;
+      for (let i = c; i < total; i += C) {
+        const g0 = g[i];
+        const g1 = g[i + 1];
+        const g2 = g[i + 2];
+        const g3 = g[i + 3];
+        s0 += g0;
+        s1 += g1;
+        s2 += g2;
+        s3 += g3;
+        t0 += g0 * (x[i] - m0);
+        t1 += g1 * (x[i + 1] - m1);
+        t2 += g2 * (x[i + 2] - m2);
+        t3 += g3 * (x[i + 3] - m3);
+      }
+      sums[c + 1] = s1;
+      sums[c + 2] = s2;
+      sums[c + 3] = s3;
+      sums[C + c + 1] = t1;
+      sums[C + c + 2] = t2;
+      sums[C + c + 3] = t3;
+    } else {
+      for (let i = c; i < total; i += C) {
+        const g0 = g[i];
+        s0 += g0;
+        t0 += g0 * (x[i] - m0);
+      }
+    }
+    sums[c] = s0;
+    sums[C + c] = t0;
+  }
+}
+
+/** dx = p · g + q · x + r per channel (dx may be g's buffer). */
+function inputGradient(g: Float32Array, x: Float32Array, dx: Float32Array, C: number, p: Float64Array, q: Float64Array, r: Float64Array): void {
+  const total = x.length;
+  for (let c = 0; c < C; c++) {
+    const pc = p[c];
+    const qc = q[c];
+    const rc = r[c];
+    for (let i = c; i < total; i += C) dx[i] = pc * g[i] + qc * x[i] + rc;
+  }
+}
+
+function batchNormTrainingForward(args: { inputs: tf.NamedTensorInfoMap; backend: tf.KernelBackend; attrs: tf.NamedAttrMap }): TensorInfo[] {
+  const { x, scale, offset, runningMean, runningVar } = args.inputs as Record<string, TensorInfo>;
+  const eps = args.attrs.epsilon as number;
+  const momentum = args.attrs.momentum as number;
+  const C = x.shape[x.shape.length - 1];
+  const total = sizeOf(x.shape);
+  const { outputs, views } = hostBuffers(args.backend as HostBackend, [x, scale, offset, runningMean, runningVar], [
+    x.shape,
+    [C],
+    [C],
+    [STATS_COUNT * C + 2],
+  ]);
+  const [xv, gamma, beta, rm, rv, y, newRm, newRv, stats] = views;
+
+  const sums = new Float64Array(2 * C + 1);
+  sumsOfXAndSquares(xv, C, sums);
+  sums[2 * C] = total / C;
+  const reducer = getBatchNormReducer();
+  if (reducer) reducer(sums);
+  const n = sums[2 * C];
+
+  const a = new Float64Array(C);
+  const b = new Float64Array(C);
+  for (let c = 0; c < C; c++) {
+    const mean = sums[c] / n;
+    const variance = Math.max(0, sums[C + c] / n - mean * mean);
+    const invstd = 1 / Math.sqrt(variance + eps);
+    // ATen's float32 rounding of the affine terms (batch_norm_cpu_transform_input: mean and
+    // invstd saved as float, alpha = invstd * w and beta = b - mean * alpha in float, then
+    // y = x * alpha + beta in float), so a ReLU input near 0 lands where PyTorch's does.
+    const mean32 = Math.fround(mean);
+    a[c] = Math.fround(Math.fround(invstd) * gamma[c]);
+    b[c] = Math.fround(beta[c] - Math.fround(mean32 * a[c]));
+    newRm[c] = (1 - momentum) * rm[c] + momentum * mean;
+    newRv[c] = (1 - momentum) * rv[c] + momentum * variance * (n / (n - 1));
+    stats[c] = mean;
+    stats[C + c] = invstd;
+  }
+  stats.set(gamma, 2 * C);
+  stats.set(a, 3 * C);
+  stats.set(b, 4 * C);
+  stats[STATS_COUNT * C] = Math.floor(n / COUNT_SPLIT);
+  stats[STATS_COUNT * C + 1] = n % COUNT_SPLIT;
+  affine(xv, y, C, a, b, args.attrs.relu === true);
+  return outputs;
+}
+
+function batchNormTrainingBackward(args: { inputs: tf.NamedTensorInfoMap; backend: tf.KernelBackend; attrs: tf.NamedAttrMap }): TensorInfo[] {
+  const { dy, x, stats } = args.inputs as Record<string, TensorInfo>;
+  const C = x.shape[x.shape.length - 1];
+  const total = sizeOf(x.shape);
+  const { outputs, views } = hostBuffers(args.backend as HostBackend, [dy, x, stats], [x.shape, [C], [C]]);
+  const [dyv, xv, st, dx, dGamma, dBeta] = views;
+  const gamma = st.subarray(2 * C, 3 * C);
+  const relu = args.attrs.relu === true;
+
+  // Σg and Σg·(x − mean), with g = dy (times the ReLU's mask, kept in dx until dx is computed);
+  // the latter times invstd is Σg·x̂.
+  const sums = new Float64Array(2 * C);
+  const mean = Float64Array.from(st.subarray(0, C));
+  if (relu) {
+    maskByRelu(dyv, xv, dx, C, st.subarray(3 * C, 4 * C), st.subarray(4 * C, 5 * C));
+    gradientSums(dx, xv, C, mean, sums);
+  } else {
+    gradientSums(dyv, xv, C, mean, sums);
+  }
+  for (let c = 0; c < C; c++) {
+    sums[C + c] *= st[C + c];
+    dBeta[c] = sums[c];
+    dGamma[c] = sums[C + c];
+  }
+  const reducer = getBatchNormReducer();
+  if (reducer) reducer(sums);
+  const n = st[STATS_COUNT * C] * COUNT_SPLIT + st[STATS_COUNT * C + 1];
+
+  // dx = p·dy + q·x + r per channel.
+  const p = new Float64Array(C);
+  const q = new Float64Array(C);
+  const r = new Float64Array(C);
+  for (let c = 0; c < C; c++) {
+    const invstd = st[C + c];
+    const k = invstd * gamma[c];
+    const kx = (k * invstd * sums[C + c]) / n; // coefficient of (x − mean)
+    p[c] = k;
+    q[c] = -kx;
+    r[c] = kx * mean[c] - (k * sums[c]) / n;
+  }
+  inputGradient(relu ? dx : dyv, xv, dx, C, p, q, r);
+  return outputs;
+}
+
+let registered = false;
+
+/** Registers both kernels on cpu and wasm and the forward's gradient (idempotent). */
+export function registerBatchNormKernels(): void {
+  if (registered) return;
+  registered = true;
+  for (const backendName of HOST_BACKENDS) {
+    for (const [kernelName, fn] of [
+      [BATCH_NORM_TRAINING, batchNormTrainingForward],
+      [BATCH_NORM_TRAINING_GRAD, batchNormTrainingBackward],
+    ] as const) {
+      // A second copy of this module (jest may load src/ and dist/) finds them registered.
+      if (tf.getKernel(kernelName, backendName) == null) {
+        tf.registerKernel({ kernelName, backendName, kernelFunc: fn as unknown as tf.KernelFunc });
+      }
+    }
+  }
+  if (tf.getGradient(BATCH_NORM_TRAINING) == null) {
+    tf.registerGradient({
+      kernelName: BATCH_NORM_TRAINING,
+      inputsToSave: ['x'],
+      outputsToSave: [false, false, false, true],
+      gradFunc: (dys: tf.Tensor | tf.Tensor[], saved: tf.Tensor[], attrs: tf.NamedAttrMap) => {
+        const dy = (dys as tf.Tensor[])[0];
+        const [x, stats] = saved;
+        // Computed here, not in the closures below: the engine runs each closure in its own
+        // tidy, which would dispose the two outputs the closure does not return. Here they are
+        // in the gradient computation's scope, which frees the unused ones.
+        const [dx, dScale, dOffset] = tf.engine().runKernel(BATCH_NORM_TRAINING_GRAD, { dy, x, stats }, { relu: attrs.relu === true }) as tf.Tensor[];
+        return {
+          x: () => dx,
+          scale: () => dScale,
+          offset: () => dOffset,
+          // The running statistics are buffers: no gradient flows into them.
+          runningMean: () => tf.zerosLike(dScale),
+          runningVar: () => tf.zerosLike(dScale),
+        };
+      },
+    });
+  }
+}
+
+let fusedEnabled = true;
+
+/**
+ * Turns the fused training-mode BatchNorm kernels on (the default) or off. Off, BatchNorm runs as
+ * `tf.moments` + `tf.batchNorm` on every backend: the reference path, kept for tests and
+ * benchmarks, and what webgl/webgpu always use.
+ */
+export function setFusedBatchNorm(enabled: boolean): void {
+  fusedEnabled = enabled;
+}
+
+/** True where training-mode BatchNorm runs as the fused kernels: enabled, on cpu or wasm. */
+export function fusedBatchNormAvailable(): boolean {
+  if (!fusedEnabled) return false;
+  const backend = tf.getBackend();
+  return (HOST_BACKENDS as readonly string[]).includes(backend) && tf.getKernel(BATCH_NORM_TRAINING, backend) != null;
+}
+
+/**
+ * One training-mode BatchNorm over the last axis, followed by a ReLU with `relu`: returns the
+ * output and the new running statistics (to be assigned by the caller; they carry no gradient).
+ */
+export function batchNormTraining(
+  x: tf.Tensor,
+  scale: tf.Tensor1D,
+  offset: tf.Tensor1D,
+  runningMean: tf.Tensor1D,
+  runningVar: tf.Tensor1D,
+  epsilon: number,
+  momentum: number,
+  relu: boolean,
+): { y: tf.Tensor; runningMean: tf.Tensor1D; runningVar: tf.Tensor1D } {
+  const [y, rm, rv, stats] = tf.engine().runKernel(
+    BATCH_NORM_TRAINING,
+    { x, scale, offset, runningMean, runningVar },
+    { epsilon, momentum, relu },
+  ) as tf.Tensor[];
+  // Only the gradient needs the stats, and the tape keeps its own reference to them.
+  stats.dispose();
+  return { y, runningMean: rm as tf.Tensor1D, runningVar: rv as tf.Tensor1D };
+}
