@@ -8,6 +8,8 @@ export type { FeatureMaps, ForwardOptions, ResNet, ResNetDepth, ResNetOptions } 
 export { predictionHead, projectionHead } from './heads';
 export type { MlpHead, MlpHeadOptions } from './heads';
 export { BATCH_NORM_EPS, BATCH_NORM_MOMENTUM } from './layers';
+export { getBatchNormReducer, setBatchNormReducer } from './batch-norm-sync';
+export type { BatchNormReducer } from './batch-norm-sync';
 export { decodeSafetensors, encodeSafetensors, readSafetensors, writeSafetensors } from './safetensors';
 export type { SafetensorsDtype, SafetensorsFile, SafetensorsTensor, TensorDict, TensorRecord } from './safetensors';
 export {
