@@ -81,11 +81,19 @@ async function buildParallelStep(config, pairs, method, threads) {
   const step = async () => {
     await stepper.step([batch()], { lr: 0.05, momentum: 0.99 });
   };
+  /** Replica 0's time in the last step's parts (ms): compute, all-reduce wait and sum, LARS + EMA. */
+  const parts = () => stepper.replicaMilliseconds[0];
+  /** Time (ms) to copy replica 0's weights and optimiser state to this thread: what a broadcast of the updated weights would move. */
+  const broadcastMs = async () => {
+    const t0 = process.hrtime.bigint();
+    await stepper.pullState(model);
+    return Number(process.hrtime.bigint() - t0) / 1e6;
+  };
   const dispose = async () => {
     await stepper.close();
     T.disposePretrainModel(model);
   };
-  return { step, dispose };
+  return { step, dispose, parts, broadcastMs };
 }
 
 /** The `cpu` preset at batch B and S px views, and its box pairs. */

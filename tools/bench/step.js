@@ -55,12 +55,25 @@ async function timeBackend(backend, o, config, pairs) {
   const info = await roi.initBackend({ backend, log: null });
   const result = { backendInfo: roi.describeBackend(info) };
   for (const method of ['scrl', 'byol']) {
-    const { step, dispose } = o.threads > 1 ? await buildParallelStep(config, pairs, method, o.threads) : buildStep(config, pairs, method);
+    const { step, dispose, parts, broadcastMs } = o.threads > 1 ? await buildParallelStep(config, pairs, method, o.threads) : buildStep(config, pairs, method);
     for (let i = 0; i < o.warmup; i++) await step();
+    const sum = { compute: 0, allReduce: 0, update: 0 };
     const t0 = process.hrtime.bigint();
-    for (let i = 0; i < o.steps; i++) await step();
+    for (let i = 0; i < o.steps; i++) {
+      await step();
+      if (parts) for (const k of Object.keys(sum)) sum[k] += parts()[k] / o.steps;
+    }
     const sec = Number(process.hrtime.bigint() - t0) / 1e9 / o.steps;
     result[method] = { secondsPerStep: sec, imagesPerSecond: o.batch / sec };
+    if (parts) {
+      result[method].replica0Ms = sum;
+      sum.stateCopy = await broadcastMs();
+      console.log(
+        `  ${backend} ${method} on ${o.threads} threads, replica 0 per step: forward+backward ${sum.compute.toFixed(0)} ms, ` +
+          `gradient all-reduce (wait + sum) ${sum.allReduce.toFixed(0)} ms, LARS + EMA ${sum.update.toFixed(0)} ms, of ${(sec * 1000).toFixed(0)} ms; ` +
+          `copying replica 0's weights and LARS state to the main thread ${sum.stateCopy.toFixed(0)} ms`,
+      );
+    }
     await dispose();
   }
   return result;

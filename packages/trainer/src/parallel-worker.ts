@@ -41,6 +41,7 @@ async function runStep(m: PretrainModel, plans: MicroPlan[], lr: number, momentu
   let badMicro = 0;
   let badValue = 0;
   reductions = 0;
+  const t0 = performance.now();
   for (let micro = 0; micro < plans.length; micro++) {
     const plan = plans[micro];
     if (plan.mode === 'skip' || plan.batch === null) continue;
@@ -75,7 +76,9 @@ async function runStep(m: PretrainModel, plans: MicroPlan[], lr: number, momentu
   }
   const scalars = new Float64Array(STEP_SCALARS);
   scalars.set([lossSum, weightSum, pairs, badMicro, badValue]);
+  const t1 = performance.now();
   const reduced = collective.allReduceGrads(acc, scalars);
+  const t2 = performance.now();
   let totalLoss = 0;
   let totalWeight = 0;
   let totalPairs = 0;
@@ -100,7 +103,9 @@ async function runStep(m: PretrainModel, plans: MicroPlan[], lr: number, momentu
     tf.dispose(Object.values(grads));
     result = { loss: totalLoss / totalWeight, boxPairs: totalPairs, skipped: false };
   }
-  return { type: 'done', id: 0, result, nonFinite, numTensors: tf.memory().numTensors, batchNormReductions: reductions };
+  const t3 = performance.now();
+  const milliseconds = { compute: t1 - t0, allReduce: t2 - t1, update: t3 - t2 };
+  return { type: 'done', id: 0, result, nonFinite, numTensors: tf.memory().numTensors, batchNormReductions: reductions, milliseconds };
 }
 
 async function handle(msg: ToReplica): Promise<void> {

@@ -2,6 +2,8 @@
  * The multi-thread step (parallel.ts): the split of a micro-batch, the SharedArrayBuffer
  * collectives in real worker threads, and a 2-replica step against the one-thread step.
  */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs-core';
@@ -11,7 +13,18 @@ import { createCollectiveBuffers } from './collective';
 import { ParallelStepper, planMicroBatch } from './parallel';
 import { createPretrainModel, disposePretrainModel, NonFiniteStepError, pretrainStep } from './step';
 import type { PretrainBatch, PretrainModel } from './step';
-import { tinyConfig } from './__tests__/tiny-run';
+import { syntheticImages, tinyConfig } from './__tests__/tiny-run';
+import { inMemorySource, listCheckpoints, readCheckpoint, readMetrics, train } from './index';
+import type { TrainConfig } from './index';
+
+/** The online first convolution's initial weights for `config`. */
+function createPretrainInit(config: TrainConfig): Float32Array {
+  const m = createPretrainModel(config);
+  const w = m.nets.online.backbone.parameters().find((p) => p.name === 'conv1.weight')!.variable.dataSync() as Float32Array;
+  const copy = Float32Array.from(w);
+  disposePretrainModel(m);
+  return copy;
+}
 
 jest.setTimeout(600_000);
 
@@ -219,5 +232,67 @@ describe('ParallelStepper [wasm]', () => {
       await stepper.close();
       disposePretrainModel(model);
     }
+  });
+});
+
+describe('train({ threads: 2 }) [wasm]', () => {
+  beforeAll(async () => {
+    await initBackend({ backend: 'wasm', log: null });
+  });
+  const data = inMemorySource(syntheticImages(10));
+  const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'scrl-threads-'));
+
+  it('writes checkpoints of the one-thread format, resumes them on any thread count, and stops its replicas on abort', async () => {
+    const one = tmp();
+    const two = tmp();
+    const config = tinyConfig();
+    await train({ config, out: one, data, log: null, progress: false, threads: 1, maxSteps: 2 });
+    const lines: string[] = [];
+    const tensors: number[] = [];
+    const controller = new AbortController();
+    const started: ParallelStepper[] = [];
+    const start = ParallelStepper.start.bind(ParallelStepper);
+    const spy = jest.spyOn(ParallelStepper, 'start').mockImplementation(async (...args) => {
+      const s = await start(...args);
+      started.push(s);
+      return s;
+    });
+    const r = await train({
+      config,
+      out: two,
+      data,
+      log: (l) => lines.push(l),
+      progress: false,
+      threads: 2,
+      signal: controller.signal,
+      onStep: (m) => {
+        tensors.push(tf.memory().numTensors);
+        if (m.step === 2) controller.abort();
+      },
+    });
+    spy.mockRestore();
+    expect(r).toMatchObject({ step: 2, stopReason: 'aborted' });
+    expect(started.length).toBe(1);
+    expect(started[0].liveReplicas).toBe(0);
+    expect(lines.join('\n')).toMatch(/2 threads: data-parallel replicas[\s\S]*BatchNorm statistics: per replica/);
+    expect(new Set(tensors).size).toBe(1);
+    const a = readCheckpoint(listCheckpoints(path.join(one, 'checkpoints'))[0].path);
+    const b = readCheckpoint(listCheckpoints(path.join(two, 'checkpoints'))[0].path);
+    expect(b.step).toBe(2);
+    expect(Object.keys(b.tensors).sort()).toEqual(Object.keys(a.tensors).sort());
+    for (const k of Object.keys(a.tensors)) expect(b.tensors[k].shape).toEqual(a.tensors[k].shape);
+    expect(Object.keys(b.state).sort()).toEqual(Object.keys(a.state).sort());
+    expect(b.state.optimizer).toEqual(a.state.optimizer);
+    expect(b.state.batchNormCounters).toEqual(a.state.batchNormCounters);
+    // The weights moved: replica 0's state, not the main thread's initial one, reached the checkpoint.
+    const conv = 'online.backbone.conv1.weight';
+    expect(Array.from(b.tensors[conv].data)).not.toEqual(Array.from(createPretrainInit(config)));
+    expect(Array.from(a.tensors[conv].data)).not.toEqual(Array.from(createPretrainInit(config)));
+    // Resumed with one thread it runs to the end.
+    const rest = await train({ config, out: two, data, log: null, progress: false, threads: 1, resume: true });
+    expect(rest).toMatchObject({ step: 4, stopReason: 'completed' });
+    expect(readMetrics(path.join(two, 'metrics.jsonl')).map((m) => m.step)).toEqual([1, 2, 3, 4]);
+    fs.rmSync(one, { recursive: true });
+    fs.rmSync(two, { recursive: true });
   });
 });

@@ -71,6 +71,8 @@ export type FromReplica =
       nonFinite: { value: number; microBatch: number } | null;
       numTensors: number;
       batchNormReductions: number;
+      /** Forward and backward of its shards, waiting for and summing the gradients, LARS and EMA. */
+      milliseconds: { compute: number; allReduce: number; update: number };
     }
   | { type: 'state'; id: number; state: ReplicaState }
   | { type: 'aborted'; id: number }
@@ -175,6 +177,8 @@ export class ParallelStepper {
   batchNormSynchronised: boolean | null = null;
   /** Tensors alive in each replica after the last step (for leak checks). */
   replicaTensors: number[] = [];
+  /** Each replica's time in the parts of the last step (ms), for benchmarks. */
+  replicaMilliseconds: Array<{ compute: number; allReduce: number; update: number }> = [];
   private readonly replicas: Replica[] = [];
   private nextId = 1;
   private pending: {
@@ -244,6 +248,11 @@ export class ParallelStepper {
     return stepper;
   }
 
+  /** Replicas whose threads are still running (0 after close()). */
+  get liveReplicas(): number {
+    return this.replicas.filter((r) => !r.exited).length;
+  }
+
   private onFatal(rank: number, what: string): void {
     if (this.fatal) return;
     this.fatal = new ScrlError(`Error in train: --threads ${this.threads}: replica ${rank} ${what}. Rerun with --threads 1 to see the error in this thread.`);
@@ -302,7 +311,9 @@ export class ParallelStepper {
     }
     const first = replies.get(0);
     if (!first || first.type !== 'done') throw new ScrlError(`Error in ${label}: --threads ${n}: replica 0 gave no result.`);
-    this.replicaTensors = [...replies.values()].map((m) => (m.type === 'done' ? m.numTensors : -1));
+    const done = [...replies.entries()].sort((a, b) => a[0] - b[0]).map(([, m]) => m as Extract<FromReplica, { type: 'done' }>);
+    this.replicaTensors = done.map((m) => m.numTensors);
+    this.replicaMilliseconds = done.map((m) => m.milliseconds);
     if (perMicro.some((plans) => plans[0].mode === 'split')) this.batchNormSynchronised = first.batchNormReductions > 0;
     if (first.nonFinite) {
       const { value, microBatch } = first.nonFinite;
@@ -333,7 +344,12 @@ export class ParallelStepper {
     abortCollective(this.buffers);
     this.pending?.reject(new ScrlError('Error in train: the replicas were closed during a step.'));
     this.pending = null;
-    await Promise.all(this.replicas.map((r) => (r.exited ? Promise.resolve() : r.worker.terminate().then(() => undefined))));
+    await Promise.all(
+      this.replicas.map(async (r) => {
+        if (!r.exited) await r.worker.terminate();
+        r.exited = true;
+      }),
+    );
     resetCollective(this.buffers);
   }
 }
