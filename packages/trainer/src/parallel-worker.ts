@@ -12,7 +12,7 @@ import { Collective, CollectiveAborted, STEP_SCALARS, abortCollective } from './
 import { captureReplicaState, restoreReplicaState } from './parallel';
 import type { FromReplica, MicroPlan, ReplicaInit, ToReplica } from './parallel';
 import { applyUpdate, createPretrainModel, microBatchGradients } from './step';
-import type { PretrainModel, StepResult } from './step';
+import type { PretrainBatch, PretrainModel, StepResult } from './step';
 
 const init = workerData as ReplicaInit;
 const port = parentPort;
@@ -27,6 +27,11 @@ let model: PretrainModel | null = null;
 
 function post(msg: FromReplica): void {
   port!.postMessage(msg);
+}
+
+/** Box pairs (SCRL) or images (BYOL) of a shard: the count its loss is a mean over. */
+function shardWeight(m: PretrainModel, batch: PretrainBatch): number {
+  return m.method === 'scrl' ? batch.boxPairs.reduce((n, p) => n + p.length, 0) : batch.batchSize;
 }
 
 /** This replica's part of one step; the same sequence of collectives on every replica. */
@@ -46,9 +51,17 @@ async function runStep(m: PretrainModel, plans: MicroPlan[], lr: number, momentu
     const plan = plans[micro];
     if (plan.mode === 'skip' || plan.batch === null) continue;
     setBatchNormReducer(plan.mode === 'split' ? reducer : null);
+    const before = reductions;
+    // With synchronised BatchNorm (the forward called the reducer) the shards' losses are not
+    // independent: each replica differentiates its share of the micro-batch's loss, mean x
+    // (its pairs / all pairs), so that BatchNorm's backward sums consistent gradients across
+    // replicas; the shares then add up to the micro-batch's gradient. Without it, the shard's
+    // own mean, weighted by its pairs below, as the one-thread step weights micro-batches.
+    const total = plan.mode === 'split' ? plan.weight : 0;
+    const lossScale = () => (reductions > before && total > 0 ? shardWeight(m, plan.batch!) / total : 1);
     let r;
     try {
-      r = await microBatchGradients(m, plan.batch);
+      r = await microBatchGradients(m, plan.batch, lossScale);
     } finally {
       setBatchNormReducer(null);
     }
@@ -61,11 +74,13 @@ async function runStep(m: PretrainModel, plans: MicroPlan[], lr: number, momentu
         badValue = r.value;
       }
     } else {
+      // The gradient of (share x loss) times the micro-batch's count equals count x gradient of the shard's mean.
+      const w = r.scale === 1 ? r.weight : total;
       let offset = 0;
       for (const v of vars) {
         const g = r.grads[v.name];
         const data = g.dataSync() as Float32Array;
-        for (let i = 0; i < data.length; i++) acc[offset + i] = Math.fround(acc[offset + i] + Math.fround(r.weight * data[i]));
+        for (let i = 0; i < data.length; i++) acc[offset + i] = Math.fround(acc[offset + i] + Math.fround(w * data[i]));
         offset += data.length;
       }
       lossSum += r.value * r.weight;

@@ -52,8 +52,8 @@ export type MicroPlan =
   | { mode: 'skip' }
   /** Too small to split: replica 0 runs it whole, with local BatchNorm statistics (exactly the one-thread step). */
   | { mode: 'solo'; batch: PretrainBatch | null }
-  /** This replica's shard; every replica has one. */
-  | { mode: 'split'; batch: PretrainBatch };
+  /** This replica's shard; every replica has one. `weight`: box pairs (SCRL) or images (BYOL) of the whole micro-batch. */
+  | { mode: 'split'; batch: PretrainBatch; weight: number };
 
 /** Messages to a replica. */
 export type ToReplica =
@@ -146,7 +146,8 @@ export function planMicroBatch(batch: PretrainBatch, n: number, method: TrainCon
     bounds.push(B);
     if (bounds.length !== n + 1 || !valid(bounds)) return solo();
   }
-  return Array.from({ length: n }, (_, r) => ({ mode: 'split' as const, batch: shardOf(batch, bounds[r], bounds[r + 1]) }));
+  const weight = method === 'scrl' ? P : B;
+  return Array.from({ length: n }, (_, r) => ({ mode: 'split' as const, batch: shardOf(batch, bounds[r], bounds[r + 1]), weight }));
 }
 
 /** The `initBackend` choice that gives a worker the backend this thread runs. */

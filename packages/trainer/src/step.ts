@@ -94,7 +94,10 @@ export function disposePretrainModel(model: PretrainModel): void {
 
 /** One micro-batch's loss, its weight (box pairs for SCRL, images for BYOL) and its gradients (the caller disposes them). */
 export interface MicroBatchGradients {
+  /** The loss (before any `lossScale`). */
   value: number;
+  /** The factor the gradients were computed for (`lossScale()`, or 1). */
+  scale: number;
   weight: number;
   pairs: number;
   grads: tf.NamedTensorMap;
@@ -102,9 +105,12 @@ export interface MicroBatchGradients {
 
 /**
  * Forward and backward of one micro-batch (internal: the one-thread step and each replica of
- * the multi-thread step run it). Returns null when the micro-batch cannot be used.
+ * the multi-thread step run it). `lossScale`, called after the online forward and before the
+ * backward, gives a factor for the loss whose gradients are returned (replicas with
+ * synchronised BatchNorm differentiate their share of the whole batch's loss). Returns null
+ * when the micro-batch cannot be used.
  */
-export async function microBatchGradients(model: PretrainModel, batch: PretrainBatch): Promise<MicroBatchGradients | null> {
+export async function microBatchGradients(model: PretrainModel, batch: PretrainBatch, lossScale?: () => number): Promise<MicroBatchGradients | null> {
   const scrl = model.method === 'scrl';
   const n = batch.batchSize;
   const S = batch.size;
@@ -120,16 +126,19 @@ export async function microBatchGradients(model: PretrainModel, batch: PretrainB
   }
   const R = scrl ? P : n;
   const z = targetForward(model.nets.target, x, regions);
+  let scale = 1;
   const { value, grads } = tf.variableGrads(() => {
     const q = onlineForward(model.nets.online, x, regions);
     const half = (t: tf.Tensor2D, i: number) => tf.slice(t, [i * R, 0], [R, -1]);
     const loss = scrl ? scrlLoss : byolLoss;
-    return loss(half(q, 0), half(q, 1), half(z, 0), half(z, 1));
+    const l = loss(half(q, 0), half(q, 1), half(z, 0), half(z, 1));
+    scale = lossScale?.() ?? 1;
+    return scale === 1 ? l : tf.mul(l, scale);
   }, model.variables);
-  const v = (await value.data())[0];
+  const v = (await value.data())[0] / scale;
   tf.dispose([x, z, value]);
   if (regions) tf.dispose([regions.boxes, regions.boxIndices]);
-  return { value: v, weight, pairs: scrl ? P : 0, grads };
+  return { value: v, scale, weight, pairs: scrl ? P : 0, grads };
 }
 
 /**
