@@ -50,7 +50,7 @@ async function runStep(m: PretrainModel, plans: MicroPlan[], lr: number, momentu
   for (let micro = 0; micro < plans.length; micro++) {
     const plan = plans[micro];
     if (plan.mode === 'skip' || plan.batch === null) continue;
-    setBatchNormReducer(plan.mode === 'split' ? reducer : null);
+    setBatchNormReducer(plan.mode === 'split' && init.syncBatchNorm ? reducer : null);
     const before = reductions;
     // With synchronised BatchNorm (the forward called the reducer) the shards' losses are not
     // independent: each replica differentiates its share of the micro-batch's loss, mean x

@@ -161,7 +161,7 @@ describe('ParallelStepper [wasm]', () => {
     const config = tinyConfig();
     const one = createPretrainModel(config);
     const two = createPretrainModel(config);
-    const stepper = await ParallelStepper.start(two, config, 2);
+    const stepper = await ParallelStepper.start(two, config, 2, { syncBatchNorm: false });
     try {
       const tensors = tf.memory().numTensors;
       const replicaTensors: number[][] = [];
@@ -194,7 +194,7 @@ describe('ParallelStepper [wasm]', () => {
     const config = tinyConfig(['batch.accumulate=2']);
     const one = createPretrainModel(config);
     const two = createPretrainModel(config);
-    const stepper = await ParallelStepper.start(two, config, 2);
+    const stepper = await ParallelStepper.start(two, config, 2, { syncBatchNorm: false });
     try {
       // Micro-batch 2 has all its pairs on one image: replica 0 runs it whole.
       const micro = [batchOf([1, 1, 2, 1], 7), batchOf([0, 3, 0, 0], 8)];

@@ -85,6 +85,15 @@ export interface ReplicaInit {
   rank: number;
   buffers: CollectiveBuffers;
   state: ReplicaState;
+  syncBatchNorm: boolean;
+}
+
+export interface ParallelStepperOptions {
+  /**
+   * Install the BatchNorm all-reduce in every replica (default true): BatchNorm layers that call
+   * it normalise with the statistics of the whole micro-batch. False keeps them per replica.
+   */
+  syncBatchNorm?: boolean;
 }
 
 /** The built worker script (jest runs the sources, whose workers load the build). */
@@ -202,7 +211,7 @@ export class ParallelStepper {
    * Starts `threads` replicas of `model` (its current weights and optimiser state) on the
    * backend this thread uses, and resolves when all are ready.
    */
-  static async start(model: PretrainModel, config: TrainConfig, threads: number): Promise<ParallelStepper> {
+  static async start(model: PretrainModel, config: TrainConfig, threads: number, options: ParallelStepperOptions = {}): Promise<ParallelStepper> {
     if (!Number.isInteger(threads) || threads < 2) {
       throw new ScrlError(`Error in ParallelStepper.start: threads must be an integer >= 2 but got ${threads}; use the one-thread step for 1.`);
     }
@@ -214,7 +223,7 @@ export class ParallelStepper {
     const backend = backendChoice(tf.getBackend());
     const ready: Array<Promise<void>> = [];
     for (let rank = 0; rank < threads; rank++) {
-      const init: ReplicaInit = { config, backend, rank, buffers, state };
+      const init: ReplicaInit = { config, backend, rank, buffers, state, syncBatchNorm: options.syncBatchNorm ?? true };
       const worker = new Worker(file, { workerData: init });
       const replica: Replica = { worker, rank, exited: false };
       stepper.replicas.push(replica);
