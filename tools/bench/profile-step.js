@@ -11,7 +11,8 @@
  *   npm run build && node tools/bench/profile-step.js [--backend wasm] [--methods scrl,byol]
  *       [--batch 32] [--size 32] [--warmup 2] [--top 15] [--stock K1,K2] [--out FILE.md] [--json FILE]
  *
- * --stock limits "stock" to those kernels (e.g. `--stock BatchMatMul` for one change's effect).
+ * --stock limits "stock" to those kernels (e.g. `--stock BatchMatMul` for one change's effect;
+ * `--stock ScrlBatchNormTraining` for @scrl/models' fused BatchNorm alone).
  *
  * Kernel times come from tf.profile (wall time around each kernel call, synchronous on cpu and
  * wasm); the sum of kernel times is less than the step's time by the JS work between kernels.
@@ -25,6 +26,10 @@ const tf = require(require.resolve('@tensorflow/tfjs-core', { paths: [root] }));
 const roi = require('@scrl/roi-align');
 const { withStockKernels } = roi;
 const { setHostLoops } = require('@scrl/optim');
+const { setFusedBatchNorm } = require('@scrl/models');
+
+/** The name `--stock` takes for @scrl/models' fused training-mode BatchNorm (its forward kernel's name). */
+const FUSED_BN = 'ScrlBatchNormTraining';
 
 function parseArgs(argv) {
   const o = { backend: 'wasm', methods: 'scrl,byol', batch: 32, size: 32, warmup: 2, top: 15, out: null, json: null, stock: null };
@@ -109,19 +114,22 @@ async function main() {
     `One optimiser step on ${roi.describeBackend(info)}: ResNet-18 (smallInput, baseWidth ${config.model.baseWidth}), heads ` +
     `${config.model.projector.hiddenDim}/${config.model.projector.outDim}, batch ${o.batch}, ${o.size} px views, profiled after ` +
     `${o.warmup} warm-up steps; "stock" swaps TF.js's own kernels back in for ` +
-    (o.stock ? `${o.stock.join(', ')}` : 'all the ones @scrl/roi-align replaces') +
+    (o.stock ? `${o.stock.join(', ')}` : 'all the ones @scrl/roi-align replaces and runs training-mode BatchNorm as tf.moments + tf.batchNorm instead of @scrl/models\' fused kernels') +
     ', and runs LARS and the EMA update as tensor operations instead of @scrl/optim\'s host loops. ' +
     `Node ${process.version}, ${os.cpus().length} CPUs, load average at start ${os.loadavg()[0].toFixed(1)}.`;
   const parts = [header, ''];
   const json = { backend: o.backend, batch: o.batch, size: o.size, methods: {} };
   for (const method of o.methods.split(',')) {
-    // "stock": TF.js's kernels, and LARS/EMA as tensor operations (no host loops).
+    // "stock": TF.js's kernels, LARS/EMA as tensor operations (no host loops), and training-mode
+    // BatchNorm as tf.moments + tf.batchNorm (no fused kernels) unless --stock leaves it out.
     setHostLoops(false);
+    if (!o.stock || o.stock.includes(FUSED_BN)) setFusedBatchNorm(false);
     let stock;
     try {
       stock = await withStockKernels(() => profileOnce(config, pairs, method, o.warmup), o.stock ?? undefined);
     } finally {
       setHostLoops(true);
+      setFusedBatchNorm(true);
     }
     const ours = await profileOnce(config, pairs, method, o.warmup);
     parts.push(table(method, stock, ours, o.top), '');

@@ -10,6 +10,7 @@ export type { MlpHead, MlpHeadOptions } from './heads';
 export { BATCH_NORM_EPS, BATCH_NORM_MOMENTUM } from './layers';
 export { getBatchNormReducer, setBatchNormReducer } from './batch-norm-sync';
 export type { BatchNormReducer } from './batch-norm-sync';
+export { fusedBatchNormAvailable, setFusedBatchNorm } from './batch-norm-kernel';
 export { decodeSafetensors, encodeSafetensors, readSafetensors, writeSafetensors } from './safetensors';
 export type { SafetensorsDtype, SafetensorsFile, SafetensorsTensor, TensorDict, TensorRecord } from './safetensors';
 export {

@@ -6,6 +6,10 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { mulberry32, ScrlError } from '@scrl/util';
 import type { NamedBuffer, NamedParameter } from './module';
+import { batchNormTraining, fusedBatchNormAvailable, registerBatchNormKernels } from './batch-norm-kernel';
+import { getBatchNormReducer } from './batch-norm-sync';
+
+registerBatchNormKernels();
 
 /** A uniform [0, 1) generator (@scrl/util's mulberry32): fast, and identical on every backend. */
 export type Random = () => number;
@@ -103,6 +107,9 @@ export const BATCH_NORM_MOMENTUM = 0.1;
  * Training: normalise with the biased batch variance; running statistics move by
  * `running = (1 - 0.1) * running + 0.1 * batch` using the unbiased variance, as PyTorch does.
  * Inference: normalise with the running statistics.
+ * On cpu and wasm, training mode runs as one fused kernel each way (batch-norm-kernel.ts), which
+ * also applies an installed synchronised-BatchNorm reducer (batch-norm-sync.ts); elsewhere, or
+ * with `setFusedBatchNorm(false)`, as `tf.moments` + `tf.batchNorm`.
  */
 export class BatchNorm {
   readonly weight: tf.Variable<tf.Rank.R1>;
@@ -135,9 +142,25 @@ export class BatchNorm {
           `inference mode ({ training: false }).`,
       );
     }
+    const m = BATCH_NORM_MOMENTUM;
+    if (fusedBatchNormAvailable()) {
+      const fused = batchNormTraining(x, this.weight, this.bias, this.runningMean, this.runningVar, BATCH_NORM_EPS, m);
+      this.runningMean.assign(fused.runningMean);
+      this.runningVar.assign(fused.runningVar);
+      tf.dispose([fused.runningMean, fused.runningVar]);
+      this.numBatchesTracked += 1;
+      return fused.y as T;
+    }
+    if (getBatchNormReducer()) {
+      throw new ScrlError(
+        `Error in ${this.kind} '${this.name}': a synchronised-BatchNorm reducer is installed, but training-mode ` +
+          `BatchNorm on the '${tf.getBackend()}' backend does not use it (only the fused kernels do, on cpu and wasm with ` +
+          `setFusedBatchNorm left on). Train on the cpu or wasm backend with fused BatchNorm on, or remove the reducer ` +
+          `(setBatchNormReducer(null)).`,
+      );
+    }
     const axes = x.rank === 4 ? [0, 1, 2] : [0];
     const { mean, variance } = tf.moments(x, axes);
-    const m = BATCH_NORM_MOMENTUM;
     // New running statistics hang off `mean`/`variance` but not off the output, so a
     // surrounding tf.variableGrads ignores them; assign() keeps their data past any tidy.
     this.runningMean.assign(tf.add(tf.mul(this.runningMean, 1 - m), tf.mul(mean, m)));

@@ -9,6 +9,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import sharp from 'sharp';
+import { setFusedBatchNorm } from '@scrl/models';
 import { setHostLoops } from '@scrl/optim';
 import { initBackend, withStockKernels } from '@scrl/roi-align';
 import { imageFolderSource, readMetrics, train } from './index';
@@ -37,7 +38,7 @@ const RECORDED: Record<string, number[]> = {
     3.0192372798919678, 2.5880051851272583,
   ],
   // The SCRL run as first recorded, before issue 15's kernels: reproduced with the stock
-  // BatchMatMul and tensor-operation LARS/EMA.
+  // BatchMatMul, tensor-operation LARS/EMA and BatchNorm as tf.moments + tf.batchNorm.
   'scrl, stock kernels': [
     4.125866889953613, 3.2078661918640137, 3.907973527908325, 3.500016689300537, 4.144421577453613, 4.269383430480957,
     4.180346488952637, 3.0129799842834473, 3.460366725921631, 3.7210755348205566, 3.8793368339538574, 3.3830478191375732,
@@ -76,10 +77,12 @@ describe('seeded 20-step pretraining run [wasm]', () => {
     const run = () => train({ config, out, data, workers: 0, log: null, progress: false });
     if (name.endsWith('stock kernels')) {
       setHostLoops(false);
+      setFusedBatchNorm(false);
       try {
         await withStockKernels(run, ['BatchMatMul']);
       } finally {
         setHostLoops(true);
+        setFusedBatchNorm(true);
       }
     } else {
       await run();
