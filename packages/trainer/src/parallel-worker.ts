@@ -5,7 +5,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs-core';
-import { setBatchNormReducer } from '@scrl/models';
+import { fusedBatchNormAvailable, setBatchNormReducer } from '@scrl/models';
 import type { BatchNormReducer } from '@scrl/models';
 import { initBackend } from '@scrl/roi-align';
 import { Collective, CollectiveAborted, STEP_SCALARS, abortCollective } from './collective';
@@ -50,7 +50,8 @@ async function runStep(m: PretrainModel, plans: MicroPlan[], lr: number, momentu
   for (let micro = 0; micro < plans.length; micro++) {
     const plan = plans[micro];
     if (plan.mode === 'skip' || plan.batch === null) continue;
-    setBatchNormReducer(plan.mode === 'split' && init.syncBatchNorm ? reducer : null);
+    // Only the fused BatchNorm kernels (cpu, wasm) use the reducer; the op path refuses one.
+    setBatchNormReducer(plan.mode === 'split' && init.syncBatchNorm && fusedBatchNormAvailable() ? reducer : null);
     const before = reductions;
     // With synchronised BatchNorm (the forward called the reducer) the shards' losses are not
     // independent: each replica differentiates its share of the micro-batch's loss, mean x

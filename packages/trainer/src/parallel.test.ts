@@ -190,6 +190,50 @@ describe('ParallelStepper [wasm]', () => {
     }
   });
 
+  it('2 replicas with synchronised BatchNorm equal the one-thread step over the whole batch, up to float rounding', async () => {
+    const schedule = [[steps[0], steps[1]], [steps[2]], [steps[1]], [steps[2], steps[0]]];
+    for (const method of ['scrl', 'byol'] as const) {
+      const config = tinyConfig([`method=${method}`]);
+      const run = async (syncBatchNorm: boolean) => {
+        const one = createPretrainModel(config);
+        const two = createPretrainModel(config);
+        const stepper = await ParallelStepper.start(two, config, 2, { syncBatchNorm });
+        try {
+          let lossDiff = 0;
+          const perStep: number[] = [];
+          for (const micro of schedule) {
+            const opts = { lr: 0.05, momentum: 0.99 };
+            const a = await pretrainStep(one, micro, opts);
+            const r = await stepper.step(micro, opts);
+            expect(r.boxPairs).toBe(a.boxPairs);
+            lossDiff = Math.max(lossDiff, Math.abs(r.loss - a.loss));
+            await stepper.pullState(two);
+            perStep.push(maxDiff(await flat(one), await flat(two)));
+          }
+          // Running statistics too (over the whole batch when synchronised).
+          const buffers = (m: PretrainModel) => Float32Array.from(m.nets.online.backbone.buffers().flatMap((b) => Array.from(b.variable.dataSync())));
+          return { synced: stepper.batchNormSynchronised, lossDiff, perStep, stats: maxDiff(buffers(one), buffers(two)) };
+        } finally {
+          await stepper.close();
+          disposePretrainModel(one);
+          disposePretrainModel(two);
+        }
+      };
+      const synced = await run(true);
+      expect(synced.synced).toBe(true);
+      expect(synced.lossDiff).toBeLessThan(1e-5);
+      // One step: a few float32 ulps of the weights (~0.1-1); then rounding grows, as between
+      // any two summation orders (BatchNorm over these few box rows amplifies it), to ~2e-4 at step 4.
+      expect(synced.perStep[0]).toBeLessThan(1e-6);
+      expect(synced.perStep[3]).toBeLessThan(1e-3);
+      expect(synced.stats).toBeLessThan(1e-3);
+      // Per-replica statistics are not the one-thread step (0.3 after one step): the checks above can fail.
+      const local = await run(false);
+      expect(local.synced).toBe(false);
+      expect(local.perStep[0]).toBeGreaterThan(1e-2);
+    }
+  });
+
   it('accumulates micro-batches and splits none that cannot be split, as the one-thread step does', async () => {
     const config = tinyConfig(['batch.accumulate=2']);
     const one = createPretrainModel(config);
@@ -217,12 +261,25 @@ describe('ParallelStepper [wasm]', () => {
     const model = createPretrainModel(config);
     const stepper = await ParallelStepper.start(model, config, 2);
     try {
-      const bad = batchOf([1, 1, 1, 1]);
-      bad.view2.fill(NaN, bad.view2.length / 2);
-      await expect(stepper.step([bad], { lr: 0.1, momentum: 0.99 })).rejects.toThrow(NonFiniteStepError);
-      // No update was made and the replicas still work.
-      const ok = await stepper.step([batchOf([1, 1, 1, 1])], { lr: 0.1, momentum: 0.99 });
-      expect(ok.skipped).toBe(false);
+      // A learning rate that blows the weights up: the step that sees a non-finite loss fails as with one thread.
+      const one = createPretrainModel(config);
+      const failsAt = async (run: (b: PretrainBatch) => Promise<unknown>) => {
+        for (let i = 1; i <= 4; i++) {
+          try {
+            await run(batchOf([1, 1, 1, 1], i));
+          } catch (err) {
+            expect(err).toBeInstanceOf(NonFiniteStepError);
+            expect((err as Error).message).toMatch(/the loss became .* in micro-batch 1 of 1; no update was made/);
+            return i;
+          }
+        }
+        return -1;
+      };
+      const huge = { lr: 1e30, momentum: 0.99 };
+      const at = await failsAt((b) => pretrainStep(one, [b], huge));
+      disposePretrainModel(one);
+      expect(at).toBeGreaterThan(0);
+      expect(await failsAt((b) => stepper.step([b], huge))).toBe(at);
       const broken = batchOf([1, 1, 1, 1]);
       broken.view1 = broken.view1.subarray(0, 10);
       await expect(stepper.step([broken], { lr: 0.1, momentum: 0.99 })).rejects.toThrow(/--threads 2: replica 0 failed: .*/);
@@ -274,7 +331,7 @@ describe('train({ threads: 2 }) [wasm]', () => {
     expect(r).toMatchObject({ step: 2, stopReason: 'aborted' });
     expect(started.length).toBe(1);
     expect(started[0].liveReplicas).toBe(0);
-    expect(lines.join('\n')).toMatch(/2 threads: data-parallel replicas[\s\S]*BatchNorm statistics: per replica/);
+    expect(lines.join('\n')).toMatch(/2 threads: data-parallel replicas[\s\S]*BatchNorm statistics: synchronised across the replicas/);
     expect(new Set(tensors).size).toBe(1);
     const a = readCheckpoint(listCheckpoints(path.join(one, 'checkpoints'))[0].path);
     const b = readCheckpoint(listCheckpoints(path.join(two, 'checkpoints'))[0].path);
