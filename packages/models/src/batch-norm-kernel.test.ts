@@ -40,12 +40,12 @@ function layer(C: number, kind: 'BatchNorm1d' | 'BatchNorm2d'): BatchNorm {
 }
 
 /** y, the new running statistics, and the gradients of sum(y · w) for x, γ and β. */
-function run(bn: BatchNorm, x: tf.Tensor, w: tf.Tensor): Run {
+function run(bn: BatchNorm, x: tf.Tensor, w: tf.Tensor, relu = false): Run {
   const xv = tf.variable(x, true);
   try {
     let y = new Float32Array(0);
     const { value, grads } = tf.variableGrads(() => {
-      const out = bn.apply(xv, true);
+      const out = relu ? bn.applyRelu(xv, true) : bn.apply(xv, true);
       y = out.dataSync() as Float32Array;
       return tf.sum(tf.mul(out, w)) as tf.Scalar;
     }, [xv, bn.weight, bn.bias]);
@@ -65,7 +65,7 @@ function run(bn: BatchNorm, x: tf.Tensor, w: tf.Tensor): Run {
 }
 
 /** The same step in float64 (the definitions in batch-norm-kernel.ts), on the layer's values. */
-function reference(bn: BatchNorm, x: Float32Array, w: Float32Array): Run {
+function reference(bn: BatchNorm, x: Float32Array, w: Float32Array, relu: boolean): Run {
   const C = bn.numFeatures;
   const n = x.length / C;
   const gamma = bn.weight.dataSync();
@@ -88,14 +88,17 @@ function reference(bn: BatchNorm, x: Float32Array, w: Float32Array): Run {
     const invstd = 1 / Math.sqrt(variance + BATCH_NORM_EPS);
     let sumDy = 0;
     let sumDyXhat = 0;
+    const g = new Float64Array(x.length);
     for (let i = c; i < x.length; i += C) {
       const xhat = (x[i] - mean) * invstd;
-      out.y[i] = gamma[c] * xhat + beta[c];
-      sumDy += w[i];
-      sumDyXhat += w[i] * xhat;
+      const y = gamma[c] * xhat + beta[c];
+      out.y[i] = relu ? Math.max(0, y) : y;
+      g[i] = relu && y <= 0 ? 0 : w[i];
+      sumDy += g[i];
+      sumDyXhat += g[i] * xhat;
     }
     for (let i = c; i < x.length; i += C) {
-      out.dx[i] = gamma[c] * invstd * (w[i] - sumDy / n - (x[i] - mean) * invstd * (sumDyXhat / n));
+      out.dx[i] = gamma[c] * invstd * (g[i] - sumDy / n - (x[i] - mean) * invstd * (sumDyXhat / n));
     }
     out.dGamma[c] = sumDyXhat;
     out.dBeta[c] = sumDy;
@@ -115,10 +118,12 @@ function withFused<T>(fused: boolean, fn: () => T): T {
   }
 }
 
-const SHAPES: Array<[string, number[], 'BatchNorm1d' | 'BatchNorm2d']> = [
-  ['NHWC', [4, 5, 6, 8], 'BatchNorm2d'],
-  ['[N, C]', [6, 33], 'BatchNorm1d'],
-  ['NHWC, one channel', [4, 3, 3, 1], 'BatchNorm2d'],
+const SHAPES: Array<[string, number[], 'BatchNorm1d' | 'BatchNorm2d', boolean]> = [
+  ['NHWC', [4, 5, 6, 8], 'BatchNorm2d', false],
+  ['[N, C]', [6, 33], 'BatchNorm1d', false],
+  ['NHWC, one channel', [4, 3, 3, 1], 'BatchNorm2d', false],
+  ['NHWC, then ReLU', [4, 5, 6, 8], 'BatchNorm2d', true],
+  ['[N, C], then ReLU', [6, 33], 'BatchNorm1d', true],
 ];
 
 describeEachBackend('fused training-mode BatchNorm', () => {
@@ -133,7 +138,7 @@ describeEachBackend('fused training-mode BatchNorm', () => {
     expect(fusedBatchNormAvailable()).toBe(false);
   });
 
-  it.each(SHAPES)('matches tf.moments + tf.batchNorm: output, running statistics, gradients (%s)', (_, shape, kind) => {
+  it.each(SHAPES)('matches tf.moments + tf.batchNorm (+ tf.relu): output, running statistics, gradients (%s)', (_, shape, kind, relu) => {
     const n = shape.reduce((a, b) => a * b, 1);
     // An offset mean: Σx² / N − mean² must not cancel.
     const x = tf.tensor(randomArray(n, 1, 3, 2), shape);
@@ -142,9 +147,9 @@ describeEachBackend('fused training-mode BatchNorm', () => {
     const runs = [true, false].map((fused) => {
       const bn = layer(shape[shape.length - 1], kind);
       // Two steps: the second starts from the first's running statistics.
-      withFused(fused, () => run(bn, x, w));
-      exact ??= reference(bn, x.dataSync() as Float32Array, w.dataSync() as Float32Array);
-      const r = withFused(fused, () => run(bn, x, w));
+      withFused(fused, () => run(bn, x, w, relu));
+      exact ??= reference(bn, x.dataSync() as Float32Array, w.dataSync() as Float32Array, relu);
+      const r = withFused(fused, () => run(bn, x, w, relu));
       expect(bn.numBatchesTracked).toBe(2);
       bn.dispose();
       return r;
@@ -160,13 +165,13 @@ describeEachBackend('fused training-mode BatchNorm', () => {
     tf.dispose([x, w]);
   });
 
-  it('runs one kernel forward and one backward', () => {
+  it('runs one kernel forward and one backward, ReLU included', () => {
     const bn = layer(8, 'BatchNorm2d');
     const x = tf.variable(tf.randomNormal([2, 4, 4, 8], 0, 1, 'float32', 3));
     const names: string[] = [];
     return tf
       .profile(() => {
-        const { value, grads } = tf.variableGrads(() => tf.sum(bn.apply(x, true)) as tf.Scalar, [x, bn.weight, bn.bias]);
+        const { value, grads } = tf.variableGrads(() => tf.sum(bn.applyRelu(x, true)) as tf.Scalar, [x, bn.weight, bn.bias]);
         tf.dispose([value, ...Object.values(grads)]);
       })
       .then((info) => {
@@ -174,7 +179,7 @@ describeEachBackend('fused training-mode BatchNorm', () => {
         expect(names.filter((n) => n === 'ScrlBatchNormTraining')).toHaveLength(1);
         expect(names.filter((n) => n === 'ScrlBatchNormTrainingGrad')).toHaveLength(1);
         // No leftovers of the op path.
-        for (const op of ['FusedBatchNorm', 'Mean', 'Square', 'SquaredDifference', 'Rsqrt']) expect(names).not.toContain(op);
+        for (const op of ['FusedBatchNorm', 'Mean', 'Square', 'SquaredDifference', 'Rsqrt', 'Relu', 'Step']) expect(names).not.toContain(op);
         bn.dispose();
         x.dispose();
       });
@@ -187,7 +192,7 @@ describeEachBackend('fused training-mode BatchNorm', () => {
     run(bn, x, w);
     const before = tf.memory();
     for (let i = 0; i < 50; i++) {
-      run(bn, x, w);
+      run(bn, x, w, i % 2 === 1);
       tf.dispose(tf.tidy(() => bn.apply(x, true))); // the target network's forward: no tape
     }
     const after = tf.memory();
@@ -199,7 +204,7 @@ describeEachBackend('fused training-mode BatchNorm', () => {
 
   it.each(SHAPES)(
     'with a reducer, two half-batch replicas give the full batch\'s outputs, statistics and gradients (%s)',
-    (_, shape, kind) => {
+    (_, shape, kind, relu) => {
       const n = shape.reduce((a, b) => a * b, 1);
       const rows = shape[0];
       const half = rows / 2;
@@ -207,7 +212,7 @@ describeEachBackend('fused training-mode BatchNorm', () => {
       const x = tf.tensor(randomArray(n, 6, -1, 1.5), shape);
       const w = tf.tensor(randomArray(n, 7, 0, 1), shape);
       const C = shape[shape.length - 1];
-      const full = run(layer(C, kind), x, w);
+      const full = run(layer(C, kind), x, w, relu);
 
       // Replicas run one after the other in this thread. Each reducer call k records this
       // replica's partial sums and adds the other replica's call k as last recorded; running
@@ -229,7 +234,7 @@ describeEachBackend('fused training-mode BatchNorm', () => {
         setBatchNormReducer(reducerFor(r));
         // A fresh layer per round for the checked rounds, so running statistics move once.
         const bn = layers[round < 2 ? 0 : 1][r];
-        results[r] = run(bn, parts[r][0], parts[r][1]);
+        results[r] = run(bn, parts[r][0], parts[r][1], relu);
       }
       setBatchNormReducer(null);
       expect(log[0]).toHaveLength(2); // forward and backward, once each per round
@@ -245,7 +250,7 @@ describeEachBackend('fused training-mode BatchNorm', () => {
       expect(maxRelativeError(a.dGamma.map((v, i) => v + b.dGamma[i]), full.dGamma)).toBeLessThan(1e-5);
       expect(maxRelativeError(a.dBeta.map((v, i) => v + b.dBeta[i]), full.dBeta)).toBeLessThan(1e-5);
       // Without the reducer a half-batch is normalised by its own statistics: the check can fail.
-      const alone = run(layer(C, kind), parts[0][0], parts[0][1]);
+      const alone = run(layer(C, kind), parts[0][0], parts[0][1], relu);
       expect(maxRelativeError(alone.y, full.y.subarray(0, alone.y.length))).toBeGreaterThan(1e-3);
       tf.dispose([x, w, ...parts.flat()]);
       layers.flat().forEach((l) => l.dispose());

@@ -13,6 +13,10 @@
  *           dx = γ · invstd · (dy − Σdy / N − x̂ · Σdy·x̂ / N)
  * ```
  *
+ * With the `relu` attribute the forward returns relu(y) and the backward first zeroes dy where
+ * y ≤ 0 (y recomputed from x with the forward's float32 arithmetic, so the mask is the forward's):
+ * BatchNorm + ReLU in one kernel each way instead of four (Relu; Step, Cast, Multiply).
+ *
  * With a reducer installed (`setBatchNormReducer`, synchronised BatchNorm across replicas), the
  * forward reduces `[Σx (C), Σx² (C), N]` and the backward `[Σdy (C), Σdy·x̂ (C)]` before using
  * them, so the statistics, running statistics and `dx` are those of the whole batch; `dγ` and `dβ`
@@ -24,9 +28,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { getBatchNormReducer } from './batch-norm-sync';
 
-/** Forward: inputs x, scale (γ), offset (β), runningMean, runningVar; attrs epsilon, momentum. */
+/** Forward: inputs x, scale (γ), offset (β), runningMean, runningVar; attrs epsilon, momentum, relu. */
 export const BATCH_NORM_TRAINING = 'ScrlBatchNormTraining';
-/** Backward: inputs dy, x, scale, stats (the forward's fourth output). */
+/** Backward: inputs dy, x, stats (the forward's fourth output); attr relu. */
 export const BATCH_NORM_TRAINING_GRAD = 'ScrlBatchNormTrainingGrad';
 
 /** The backends the kernels are registered on. */
@@ -75,7 +79,12 @@ function hostBuffers(
 
 const sizeOf = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
 
-/** The stats output: mean (C), invstd (C), then the (reduced) count as two float32-exact halves. */
+/**
+ * The stats output: mean (C), invstd (C), γ (C), the float32 affine terms α and β − mean · α
+ * (C each), then the (reduced) count as two float32-exact halves. γ rides along so the tape saves
+ * two tensors per BatchNorm (x and stats), not three: each saved tensor costs an Identity call.
+ */
+const STATS_COUNT = 5;
 const COUNT_SPLIT = 2 ** 24;
 
 function batchNormTrainingForward(args: { inputs: tf.NamedTensorInfoMap; backend: tf.KernelBackend; attrs: tf.NamedAttrMap }): TensorInfo[] {
@@ -88,17 +97,23 @@ function batchNormTrainingForward(args: { inputs: tf.NamedTensorInfoMap; backend
     x.shape,
     [C],
     [C],
-    [2 * C + 2],
+    [STATS_COUNT * C + 2],
   ]);
   const [xv, gamma, beta, rm, rv, y, newRm, newRv, stats] = views;
 
+  // One channel at a time (a strided pass, accumulators in registers): faster than one pass
+  // that updates 2C accumulators in memory per row.
   const sums = new Float64Array(2 * C + 1);
-  for (let i = 0; i < total; i += C) {
-    for (let c = 0; c < C; c++) {
-      const v = xv[i + c];
-      sums[c] += v;
-      sums[C + c] += v * v;
+  for (let c = 0; c < C; c++) {
+    let s = 0;
+    let s2 = 0;
+    for (let i = c; i < total; i += C) {
+      const v = xv[i];
+      s += v;
+      s2 += v * v;
     }
+    sums[c] = s;
+    sums[C + c] = s2;
   }
   sums[2 * C] = total / C;
   const reducer = getBatchNormReducer();
@@ -122,31 +137,63 @@ function batchNormTrainingForward(args: { inputs: tf.NamedTensorInfoMap; backend
     stats[c] = mean;
     stats[C + c] = invstd;
   }
-  stats[2 * C] = Math.floor(n / COUNT_SPLIT);
-  stats[2 * C + 1] = n % COUNT_SPLIT;
-  for (let i = 0; i < total; i += C) {
-    for (let c = 0; c < C; c++) y[i + c] = Math.fround(xv[i + c] * a[c]) + b[c];
+  stats.set(gamma, 2 * C);
+  stats.set(a, 3 * C);
+  stats.set(b, 4 * C);
+  stats[STATS_COUNT * C] = Math.floor(n / COUNT_SPLIT);
+  stats[STATS_COUNT * C + 1] = n % COUNT_SPLIT;
+  const relu = args.attrs.relu === true;
+  for (let c = 0; c < C; c++) {
+    const ac = a[c];
+    const bc = b[c];
+    if (relu) {
+      for (let i = c; i < total; i += C) {
+        const v = Math.fround(xv[i] * ac) + bc;
+        y[i] = v < 0 ? 0 : v;
+      }
+    } else {
+      for (let i = c; i < total; i += C) y[i] = Math.fround(xv[i] * ac) + bc;
+    }
   }
   return outputs;
 }
 
 function batchNormTrainingBackward(args: { inputs: tf.NamedTensorInfoMap; backend: tf.KernelBackend; attrs: tf.NamedAttrMap }): TensorInfo[] {
-  const { dy, x, scale, stats } = args.inputs as Record<string, TensorInfo>;
+  const { dy, x, stats } = args.inputs as Record<string, TensorInfo>;
   const C = x.shape[x.shape.length - 1];
   const total = sizeOf(x.shape);
-  const { outputs, views } = hostBuffers(args.backend as HostBackend, [dy, x, scale, stats], [x.shape, [C], [C]]);
-  const [dyv, xv, gamma, st, dx, dGamma, dBeta] = views;
+  const { outputs, views } = hostBuffers(args.backend as HostBackend, [dy, x, stats], [x.shape, [C], [C]]);
+  const [dyv, xv, st, dx, dGamma, dBeta] = views;
+  const gamma = st.subarray(2 * C, 3 * C);
+  const relu = args.attrs.relu === true;
 
-  // Σdy and Σdy·(x − mean); the latter times invstd is Σdy·x̂.
+  // Σg and Σg·(x − mean), with g = dy (times the ReLU's mask, kept in dx until dx is computed);
+  // the latter times invstd is Σg·x̂.
   const sums = new Float64Array(2 * C);
   const mean = new Float64Array(C);
-  for (let c = 0; c < C; c++) mean[c] = st[c];
-  for (let i = 0; i < total; i += C) {
-    for (let c = 0; c < C; c++) {
-      const g = dyv[i + c];
-      sums[c] += g;
-      sums[C + c] += g * (xv[i + c] - mean[c]);
+  for (let c = 0; c < C; c++) {
+    const m = st[c];
+    mean[c] = m;
+    let s = 0;
+    let sx = 0;
+    if (relu) {
+      const ac = st[3 * C + c];
+      const bc = st[4 * C + c];
+      for (let i = c; i < total; i += C) {
+        const g = Math.fround(xv[i] * ac) + bc > 0 ? dyv[i] : 0;
+        dx[i] = g;
+        s += g;
+        sx += g * (xv[i] - m);
+      }
+    } else {
+      for (let i = c; i < total; i += C) {
+        const g = dyv[i];
+        s += g;
+        sx += g * (xv[i] - m);
+      }
     }
+    sums[c] = s;
+    sums[C + c] = sx;
   }
   for (let c = 0; c < C; c++) {
     sums[C + c] *= st[C + c];
@@ -155,7 +202,7 @@ function batchNormTrainingBackward(args: { inputs: tf.NamedTensorInfoMap; backen
   }
   const reducer = getBatchNormReducer();
   if (reducer) reducer(sums);
-  const n = st[2 * C] * COUNT_SPLIT + st[2 * C + 1];
+  const n = st[STATS_COUNT * C] * COUNT_SPLIT + st[STATS_COUNT * C + 1];
 
   // dx = p·dy + q·x + r per channel.
   const p = new Float64Array(C);
@@ -169,8 +216,12 @@ function batchNormTrainingBackward(args: { inputs: tf.NamedTensorInfoMap; backen
     q[c] = -kx;
     r[c] = kx * mean[c] - (k * sums[c]) / n;
   }
-  for (let i = 0; i < total; i += C) {
-    for (let c = 0; c < C; c++) dx[i + c] = p[c] * dyv[i + c] + q[c] * xv[i + c] + r[c];
+  for (let c = 0; c < C; c++) {
+    const pc = p[c];
+    const qc = q[c];
+    const rc = r[c];
+    const g = relu ? dx : dyv;
+    for (let i = c; i < total; i += C) dx[i] = pc * g[i] + qc * xv[i] + rc;
   }
   return outputs;
 }
@@ -195,22 +246,22 @@ export function registerBatchNormKernels(): void {
   if (tf.getGradient(BATCH_NORM_TRAINING) == null) {
     tf.registerGradient({
       kernelName: BATCH_NORM_TRAINING,
-      inputsToSave: ['x', 'scale'],
+      inputsToSave: ['x'],
       outputsToSave: [false, false, false, true],
-      gradFunc: (dys: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
+      gradFunc: (dys: tf.Tensor | tf.Tensor[], saved: tf.Tensor[], attrs: tf.NamedAttrMap) => {
         const dy = (dys as tf.Tensor[])[0];
-        const [x, scale, stats] = saved;
+        const [x, stats] = saved;
         // Computed here, not in the closures below: the engine runs each closure in its own
         // tidy, which would dispose the two outputs the closure does not return. Here they are
         // in the gradient computation's scope, which frees the unused ones.
-        const [dx, dScale, dOffset] = tf.engine().runKernel(BATCH_NORM_TRAINING_GRAD, { dy, x, scale, stats }, {}) as tf.Tensor[];
+        const [dx, dScale, dOffset] = tf.engine().runKernel(BATCH_NORM_TRAINING_GRAD, { dy, x, stats }, { relu: attrs.relu === true }) as tf.Tensor[];
         return {
           x: () => dx,
           scale: () => dScale,
           offset: () => dOffset,
           // The running statistics are buffers: no gradient flows into them.
-          runningMean: () => tf.zerosLike(scale),
-          runningVar: () => tf.zerosLike(scale),
+          runningMean: () => tf.zerosLike(dScale),
+          runningVar: () => tf.zerosLike(dScale),
         };
       },
     });
@@ -236,8 +287,8 @@ export function fusedBatchNormAvailable(): boolean {
 }
 
 /**
- * One training-mode BatchNorm over the last axis: returns the output and the new running
- * statistics (to be assigned by the caller; they carry no gradient).
+ * One training-mode BatchNorm over the last axis, followed by a ReLU with `relu`: returns the
+ * output and the new running statistics (to be assigned by the caller; they carry no gradient).
  */
 export function batchNormTraining(
   x: tf.Tensor,
@@ -247,11 +298,12 @@ export function batchNormTraining(
   runningVar: tf.Tensor1D,
   epsilon: number,
   momentum: number,
+  relu: boolean,
 ): { y: tf.Tensor; runningMean: tf.Tensor1D; runningVar: tf.Tensor1D } {
   const [y, rm, rv, stats] = tf.engine().runKernel(
     BATCH_NORM_TRAINING,
     { x, scale, offset, runningMean, runningVar },
-    { epsilon, momentum },
+    { epsilon, momentum, relu },
   ) as tf.Tensor[];
   // Only the gradient needs the stats, and the tape keeps its own reference to them.
   stats.dispose();

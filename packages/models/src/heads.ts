@@ -71,7 +71,7 @@ class MlpHeadImpl implements MlpHead {
     if (opts === null || typeof opts !== 'object' || typeof opts.training !== 'boolean') {
       throw new ScrlError(`Error in ${this.fn}.apply: opts must be { training: boolean }, got ${JSON.stringify(opts)}.`);
     }
-    return tf.tidy(() => this.fc2.apply(tf.relu(this.bn.apply(this.fc1.apply(x), opts.training))));
+    return tf.tidy(() => this.fc2.apply(this.bn.applyRelu(this.fc1.apply(x), opts.training)));
   }
 
   parameters(): NamedParameter[] {

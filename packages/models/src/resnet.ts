@@ -104,7 +104,7 @@ class BasicBlock implements Block {
     this.downsample = stride !== 1 || inC !== planes ? new Downsample(prefix, inC, planes, stride, seeds) : null;
   }
   apply(x: tf.Tensor4D, training: boolean): tf.Tensor4D {
-    let out = tf.relu(this.bn1.apply(this.conv1.apply(x), training));
+    let out = this.bn1.applyRelu(this.conv1.apply(x), training);
     out = this.bn2.apply(this.conv2.apply(out), training);
     const identity = this.downsample ? this.downsample.apply(x, training) : x;
     return tf.relu(tf.add<tf.Tensor4D>(out, identity));
@@ -150,8 +150,8 @@ class Bottleneck implements Block {
     this.downsample = stride !== 1 || inC !== outC ? new Downsample(prefix, inC, outC, stride, seeds) : null;
   }
   apply(x: tf.Tensor4D, training: boolean): tf.Tensor4D {
-    let out = tf.relu(this.bn1.apply(this.conv1.apply(x), training));
-    out = tf.relu(this.bn2.apply(this.conv2.apply(out), training));
+    let out = this.bn1.applyRelu(this.conv1.apply(x), training);
+    out = this.bn2.applyRelu(this.conv2.apply(out), training);
     out = this.bn3.apply(this.conv3.apply(out), training);
     const identity = this.downsample ? this.downsample.apply(x, training) : x;
     return tf.relu(tf.add<tf.Tensor4D>(out, identity));
@@ -296,7 +296,7 @@ class ResNetImpl implements ResNet {
   }
 
   private forward(x: tf.Tensor4D, training: boolean): FeatureMaps {
-    let h = tf.relu(this.bn1.apply(this.conv1.apply(x), training));
+    let h = this.bn1.applyRelu(this.conv1.apply(x), training);
     if (!this.smallInput) h = tf.maxPool(h, 3, 2, 1);
     const outs: tf.Tensor4D[] = [];
     for (const stage of this.stages) {

@@ -130,11 +130,13 @@ export function conv2dBackpropFilterIm2col(args: {
 }
 
 /**
- * cpu: the matrix product for 1x1 filters (im2col is then a strided copy; measured 4-6x faster
- * than the conv formulation at batch 2 and 8), the conv formulation otherwise (as fast or
- * faster for 3x3 and 7x7 at batch 8, where the im2col buffer is kh*kw times the input).
+ * cpu and wasm: the matrix product for 1x1 filters (im2col is then a strided copy), the conv
+ * formulation otherwise (as fast or faster for 3x3 and 7x7, where the im2col buffer is kh*kw
+ * times the input). cpu: im2col measured 4-6x faster for 1x1 at batch 2 and 8. wasm (XNNPACK
+ * product): 5-20x faster for the stride-2 1x1 downsample convolutions of the SCRL step (the
+ * conv formulation's dilated 1x1 "filter" runs slowly there), slower for its 3x3 filters.
  */
-export function conv2dBackpropFilterCpu(args: {
+export function conv2dBackpropFilterByShape(args: {
   inputs: tf.NamedTensorInfoMap;
   backend: tf.KernelBackend;
   attrs: tf.NamedAttrMap;

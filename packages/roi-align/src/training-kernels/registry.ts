@@ -8,7 +8,7 @@
  * them back, e.g. to compute a reference gradient or to time the stock step.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { conv2dBackpropFilterCpu, conv2dBackpropFilterViaConv2D } from './conv2d-backprop-filter';
+import { conv2dBackpropFilterByShape } from './conv2d-backprop-filter';
 import { conv2dBackpropInputViaConv2D } from './conv2d-backprop-input';
 import { batchMatMulWasm } from './batch-mat-mul';
 import { broadcastBinaryCpu, type BinaryKernelName } from './broadcast-binary';
@@ -50,7 +50,7 @@ export const TRAINING_KERNELS: readonly TrainingKernelInfo[] = [
     kernelName: 'Conv2DBackpropFilter',
     backendName: 'wasm',
     action: 'adds',
-    how: 'one XNNPACK Conv2D over the transposed input with dy as a dilated filter',
+    how: 'one XNNPACK Conv2D over the transposed input with dy as a dilated filter; 1x1 filters: im2col + the XNNPACK BatchMatMul',
   },
   {
     kernelName: 'Conv2DBackpropInput',
@@ -119,7 +119,7 @@ function withNchwToStock(info: TrainingKernelInfo, ours: (args: KernelArgs) => t
 function kernelFuncFor(info: TrainingKernelInfo): tf.KernelFunc {
   switch (info.kernelName) {
     case 'Conv2DBackpropFilter':
-      return withNchwToStock(info, info.backendName === 'cpu' ? conv2dBackpropFilterCpu : conv2dBackpropFilterViaConv2D);
+      return withNchwToStock(info, conv2dBackpropFilterByShape);
     case 'UnsortedSegmentSum':
       return unsortedSegmentSumTypedArray as unknown as tf.KernelFunc;
     case 'Conv2DBackpropInput':
