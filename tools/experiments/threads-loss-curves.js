@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 /**
  * The loss curves of `scrl pretrain --threads 1` and `--threads 2` (same seed, same data, same
- * schedule), side by side: with per-replica BatchNorm statistics the 2-thread run is not the
- * 1-thread run bit for bit, so this shows how far apart the curves are (docs/training.md).
+ * schedule), side by side: the 2-thread run is not the 1-thread run bit for bit (float rounding
+ * with synchronised BatchNorm, more with per-replica statistics), so this shows how far apart
+ * the curves are (docs/backends.md).
  *
  *   npm run build && node tools/experiments/threads-loss-curves.js [--steps 50] [--method scrl]
  *       [--every 5] [--out DIR] [--cache DIR] [--markdown] [--other-seed]

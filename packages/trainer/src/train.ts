@@ -93,7 +93,7 @@ export interface TrainResult {
 /**
  * The thread count `'auto'` gives (`scrl pretrain`'s default): 2 when the backend is wasm or
  * cpu (one thread each) and the machine has at least 2 cores, else 1. Measured on this
- * project's 2-core machine (docs/training.md): 2 replicas are faster than 1 thread there.
+ * project's 2-core machine (docs/backends.md): 2 replicas are faster than 1 thread there.
  */
 export function defaultThreads(backend: string = tf.getBackend(), cores: number = os.availableParallelism()): number {
   return (backend === 'wasm' || backend === 'cpu') && cores >= 2 ? 2 : 1;

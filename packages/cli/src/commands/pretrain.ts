@@ -74,7 +74,7 @@ export const pretrain: Command = {
       name: 'threads',
       type: 'string',
       valueName: 'N|auto',
-      description: 'threads computing the step: N data-parallel replicas, each on 1/N of the batch (docs/training.md)',
+      description: 'threads computing the step: N data-parallel replicas, each on 1/N of the batch (docs/backends.md)',
       defaultText: 'auto: 2 on wasm/cpu with >= 2 cores, else 1',
     },
     CACHE_OPTION,
