@@ -67,12 +67,12 @@ function buildStep(config, pairs, method) {
  * by images, gradients all-reduced over a SharedArrayBuffer): `step()` and `dispose()` as
  * {@link buildStep}. The views are the same seeded random normals.
  */
-async function buildParallelStep(config, pairs, method, threads) {
+async function buildParallelStep(config, pairs, method, threads, options = {}) {
   const B = config.batch.size;
   const S = config.views.size;
   const c = T.applyOverrides(config, [`method=${method}`, 'optimizer.weightDecay=1e-6']);
   const model = T.createPretrainModel(c);
-  const stepper = await T.ParallelStepper.start(model, c, threads);
+  const stepper = await T.ParallelStepper.start(model, c, threads, options);
   const x = tf.randomNormal([2 * B, S, S, 3], 0, 1, 'float32', 1);
   const data = x.dataSync();
   x.dispose();

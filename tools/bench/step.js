@@ -12,6 +12,7 @@
  * --threads N times ours as `scrl pretrain --threads N` runs it: N worker threads, each with its
  * own backend and replica of the networks, each taking 1/N of the batch (@scrl/trainer's
  * ParallelStepper); 1 (the default) is the one-thread step. Compare with --torch-threads N.
+ * --local-batch-norm keeps BatchNorm statistics per replica (no BatchNorm all-reduce).
  *
  * Plain Node over the built dist/ files; synthetic views (random), box pairs from the real
  * view geometry sampler; it writes only a temporary JSON file for the PyTorch side.
@@ -27,7 +28,7 @@ const roi = require('@scrl/roi-align');
 const aug = require('@scrl/augment');
 
 function parseArgs(argv) {
-  const o = { steps: 3, warmup: 1, backends: 'wasm,cpu', batch: 32, size: 32, threads: 1, torchThreads: 1, torch: true, json: null };
+  const o = { steps: 3, warmup: 1, backends: 'wasm,cpu', batch: 32, size: 32, threads: 1, localBatchNorm: false, torchThreads: 1, torch: true, json: null };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const next = () => {
@@ -40,6 +41,7 @@ function parseArgs(argv) {
     else if (a === '--batch') o.batch = Number(next());
     else if (a === '--size') o.size = Number(next());
     else if (a === '--threads') o.threads = Number(next());
+    else if (a === '--local-batch-norm') o.localBatchNorm = true;
     else if (a === '--torch-threads') o.torchThreads = Number(next());
     else if (a === '--no-torch') o.torch = false;
     else if (a === '--json') o.json = next();
@@ -55,16 +57,22 @@ async function timeBackend(backend, o, config, pairs) {
   const info = await roi.initBackend({ backend, log: null });
   const result = { backendInfo: roi.describeBackend(info) };
   for (const method of ['scrl', 'byol']) {
-    const { step, dispose, parts, broadcastMs } = o.threads > 1 ? await buildParallelStep(config, pairs, method, o.threads) : buildStep(config, pairs, method);
+    const { step, dispose, parts, broadcastMs } = o.threads > 1 ? await buildParallelStep(config, pairs, method, o.threads, { syncBatchNorm: !o.localBatchNorm }) : buildStep(config, pairs, method);
     for (let i = 0; i < o.warmup; i++) await step();
     const sum = { compute: 0, allReduce: 0, update: 0 };
+    const cpu0 = process.cpuUsage();
     const t0 = process.hrtime.bigint();
     for (let i = 0; i < o.steps; i++) {
       await step();
       if (parts) for (const k of Object.keys(sum)) sum[k] += parts()[k] / o.steps;
     }
     const sec = Number(process.hrtime.bigint() - t0) / 1e9 / o.steps;
-    result[method] = { secondsPerStep: sec, imagesPerSecond: o.batch / sec };
+    const cpu = process.cpuUsage(cpu0);
+    // CPU time of all this process's threads per step: on a loaded machine (Linux shares CPU
+    // between sessions, whatever their thread count) it shows what the step costs, not what it got.
+    const cpuSeconds = (cpu.user + cpu.system) / 1e6 / o.steps;
+    result[method] = { secondsPerStep: sec, imagesPerSecond: o.batch / sec, cpuSecondsPerStep: cpuSeconds };
+    console.log(`  ${backend} ${method}: ${(sec * 1000).toFixed(0)} ms wall, ${(cpuSeconds * 1000).toFixed(0)} ms CPU (all threads) per step`);
     if (parts) {
       result[method].replica0Ms = sum;
       sum.stateCopy = await broadcastMs();

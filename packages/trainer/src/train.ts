@@ -91,9 +91,11 @@ export interface TrainResult {
 }
 
 /**
- * The thread count `'auto'` gives (`scrl pretrain`'s default): 2 when the backend is wasm or
- * cpu (one thread each) and the machine has at least 2 cores, else 1. Measured on this
- * project's 2-core machine (docs/backends.md): 2 replicas are faster than 1 thread there.
+ * The thread count `'auto'` gives (`--threads auto`): 2 when the backend is wasm or cpu (one
+ * thread each) and the machine has at least 2 cores, else 1. It pays only where the second
+ * core is free: on a machine shared with other sessions, Linux gives each session a share of
+ * the CPU whatever its thread count, and 2 replicas were slower than 1 thread
+ * (docs/backends.md), so neither `train()` nor `scrl pretrain` uses it by default.
  */
 export function defaultThreads(backend: string = tf.getBackend(), cores: number = os.availableParallelism()): number {
   return (backend === 'wasm' || backend === 'cpu') && cores >= 2 ? 2 : 1;

@@ -75,7 +75,7 @@ export const pretrain: Command = {
       type: 'string',
       valueName: 'N|auto',
       description: 'threads computing the step: N data-parallel replicas, each on 1/N of the batch (docs/backends.md)',
-      defaultText: 'auto: 2 on wasm/cpu with >= 2 cores, else 1',
+      defaultText: '1; auto: 2 on wasm/cpu with >= 2 cores',
     },
     CACHE_OPTION,
   ],
@@ -84,7 +84,7 @@ export const pretrain: Command = {
     'scrl pretrain --data ~/images --out runs/r18 --set optimizer.baseLr=0.2 --max-steps 100',
     'scrl pretrain --method byol --preset cpu --set schedule.steps=50',
     'scrl pretrain --out runs/r18 --resume',
-    'scrl pretrain --threads 1 --out runs/one-thread',
+    'scrl pretrain --threads 2 --out runs/two-threads   # on a machine with a free second core',
   ],
   async run({ values, io }) {
     const method = stringOption(values, 'method');
@@ -95,7 +95,8 @@ export const pretrain: Command = {
     const maxSteps = intOption(values, 'max-steps', 0);
     const checkpointEvery = intOption(values, 'checkpoint-every', 1);
     const workers = intOption(values, 'workers', 0);
-    const threads = values.threads === 'auto' || values.threads === undefined ? 'auto' : intOption(values, 'threads', 1);
+    // 1 by default: on the shared 2-core machine this was measured on, 2 replicas were slower (docs/backends.md).
+    const threads = values.threads === 'auto' ? 'auto' : intOption(values, 'threads', 1) ?? 1;
     const resume = values.resume === true;
     let out = stringOption(values, 'out');
     if (!out) {
