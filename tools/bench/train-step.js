@@ -8,7 +8,8 @@
  *       [--warmup 1] [--backends wasm,cpu] [--stock] [--profile] [--no-torch]
  *       [--model inline|models] [--json FILE]
  *
- * --stock    also times each backend with TF.js's stock kernels where ours replace one (wasm
+ * --stock    also times each backend with TF.js's stock kernels where ours replace one and
+ *            BatchNorm as tf.moments + tf.batchNorm instead of @scrl/models' fused kernels (wasm
  *            keeps our added kernels, which it cannot train without); ours and stock steps
  *            alternate, so a change in machine load affects both alike.
  * --profile  prints the per-kernel time split of one step (tf.profile), ours and stock.
@@ -25,6 +26,31 @@ const root = path.resolve(__dirname, '../..');
 const tf = require(require.resolve('@tensorflow/tfjs-core', { paths: [root] }));
 const roi = require('@scrl/roi-align');
 const { withStockKernels } = roi;
+
+/**
+ * withStockKernels, and @scrl/models' training-mode BatchNorm as tf.moments + tf.batchNorm
+ * instead of its fused kernels (when @scrl/models is built and has them).
+ */
+function withStockEverything(fn) {
+  let setFused = null;
+  try {
+    setFused = require('@scrl/models').setFusedBatchNorm ?? null;
+  } catch {
+    setFused = null;
+  }
+  if (!setFused) return withStockKernels(fn);
+  setFused(false);
+  let result;
+  try {
+    result = withStockKernels(fn);
+  } catch (err) {
+    setFused(true);
+    throw err;
+  }
+  if (result instanceof Promise) return result.finally(() => setFused(true));
+  setFused(true);
+  return result;
+}
 
 function parseArgs(argv) {
   const o = { batch: 32, size: 64, steps: 3, warmup: 1, backends: 'wasm,cpu', stock: false, profile: false, torch: true, model: 'auto', classes: 10, json: null };
@@ -203,7 +229,7 @@ async function main() {
     const optimizer = tf.train.sgd(0.01);
     const step = makeStep(model, x, labels, optimizer);
     const variants = [['ours', (f) => f()]];
-    if (o.stock) variants.push(['stock', withStockKernels]);
+    if (o.stock) variants.push(['stock', withStockEverything]);
     // Interleaved (ours, stock, ours, stock, ...) so a change in machine load hits both alike.
     const times = variants.map(() => []);
     for (const [, wrap] of variants) await wrap(() => timeSteps(step, o.warmup, 0));

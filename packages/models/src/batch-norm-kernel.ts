@@ -87,6 +87,163 @@ const sizeOf = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
 const STATS_COUNT = 5;
 const COUNT_SPLIT = 2 ** 24;
 
+// The loops, each in its own small function: V8 then optimises each one on its own (in one large
+// kernel function, on-stack replacement of one loop kept deoptimising on the next). Channels go
+// four at a time (C a multiple of 4; one at a time otherwise) in a strided pass over the rows with
+// the accumulators in registers: C/4 passes over memory, each channel's values still summed in row
+// order, so the results do not depend on the grouping.
+
+/** sums[c] = Σx, sums[C + c] = Σx² over channel c. */
+function sumsOfXAndSquares(x: Float32Array, C: number, sums: Float64Array): void {
+  const total = x.length;
+  const step = C % 4 === 0 ? 4 : 1;
+  for (let c = 0; c < C; c += step) {
+    let s0 = 0;
+    let s1 = 0;
+    let s2 = 0;
+    let s3 = 0;
+    let q0 = 0;
+    let q1 = 0;
+    let q2 = 0;
+    let q3 = 0;
+    if (step === 4) {
+      for (let i = c; i < total; i += C) {
+        const v0 = x[i];
+        const v1 = x[i + 1];
+        const v2 = x[i + 2];
+        const v3 = x[i + 3];
+        s0 += v0;
+        s1 += v1;
+        s2 += v2;
+        s3 += v3;
+        q0 += v0 * v0;
+        q1 += v1 * v1;
+        q2 += v2 * v2;
+        q3 += v3 * v3;
+      }
+      sums[c + 1] = s1;
+      sums[c + 2] = s2;
+      sums[c + 3] = s3;
+      sums[C + c + 1] = q1;
+      sums[C + c + 2] = q2;
+      sums[C + c + 3] = q3;
+    } else {
+      for (let i = c; i < total; i += C) {
+        const v0 = x[i];
+        s0 += v0;
+        q0 += v0 * v0;
+      }
+    }
+    sums[c] = s0;
+    sums[C + c] = q0;
+  }
+}
+
+/** y = x · a + b per channel (relu(...) with `relu`), x · a rounded to float32 (the sum by the store). */
+function affine(x: Float32Array, y: Float32Array, C: number, a: Float64Array, b: Float64Array, relu: boolean): void {
+  const total = x.length;
+  const lo = relu ? 0 : -Infinity;
+  const step = C % 4 === 0 ? 4 : 1;
+  for (let c = 0; c < C; c += step) {
+    const a0 = a[c];
+    const b0 = b[c];
+    if (step === 4) {
+      const a1 = a[c + 1];
+      const a2 = a[c + 2];
+      const a3 = a[c + 3];
+      const b1 = b[c + 1];
+      const b2 = b[c + 2];
+      const b3 = b[c + 3];
+      for (let i = c; i < total; i += C) {
+        const v0 = Math.fround(x[i] * a0) + b0;
+        const v1 = Math.fround(x[i + 1] * a1) + b1;
+        const v2 = Math.fround(x[i + 2] * a2) + b2;
+        const v3 = Math.fround(x[i + 3] * a3) + b3;
+        y[i] = v0 < lo ? lo : v0;
+        y[i + 1] = v1 < lo ? lo : v1;
+        y[i + 2] = v2 < lo ? lo : v2;
+        y[i + 3] = v3 < lo ? lo : v3;
+      }
+    } else {
+      for (let i = c; i < total; i += C) {
+        const v0 = Math.fround(x[i] * a0) + b0;
+        y[i] = v0 < lo ? lo : v0;
+      }
+    }
+  }
+}
+
+/** g = dy where the forward's x · a + b (same arithmetic) was > 0, else 0. */
+function maskByRelu(dy: Float32Array, x: Float32Array, g: Float32Array, C: number, a: Float32Array, b: Float32Array): void {
+  const total = x.length;
+  for (let c = 0; c < C; c++) {
+    const ac = a[c];
+    const bc = b[c];
+    for (let i = c; i < total; i += C) g[i] = Math.fround(x[i] * ac) + bc > 0 ? dy[i] : 0;
+  }
+}
+
+/** sums[c] = Σg, sums[C + c] = Σg·(x − mean) over channel c. */
+function gradientSums(g: Float32Array, x: Float32Array, C: number, mean: Float64Array, sums: Float64Array): void {
+  const total = x.length;
+  const step = C % 4 === 0 ? 4 : 1;
+  for (let c = 0; c < C; c += step) {
+    const m0 = mean[c];
+    let s0 = 0;
+    let t0 = 0;
+    if (step === 4) {
+      const m1 = mean[c + 1];
+      const m2 = mean[c + 2];
+      const m3 = mean[c + 3];
+      let s1 = 0;
+      let s2 = 0;
+      let s3 = 0;
+      let t1 = 0;
+      let t2 = 0;
+      let t3 = 0;
+      for (let i = c; i < total; i += C) {
+        const g0 = g[i];
+        const g1 = g[i + 1];
+        const g2 = g[i + 2];
+        const g3 = g[i + 3];
+        s0 += g0;
+        s1 += g1;
+        s2 += g2;
+        s3 += g3;
+        t0 += g0 * (x[i] - m0);
+        t1 += g1 * (x[i + 1] - m1);
+        t2 += g2 * (x[i + 2] - m2);
+        t3 += g3 * (x[i + 3] - m3);
+      }
+      sums[c + 1] = s1;
+      sums[c + 2] = s2;
+      sums[c + 3] = s3;
+      sums[C + c + 1] = t1;
+      sums[C + c + 2] = t2;
+      sums[C + c + 3] = t3;
+    } else {
+      for (let i = c; i < total; i += C) {
+        const g0 = g[i];
+        s0 += g0;
+        t0 += g0 * (x[i] - m0);
+      }
+    }
+    sums[c] = s0;
+    sums[C + c] = t0;
+  }
+}
+
+/** dx = p · g + q · x + r per channel (dx may be g's buffer). */
+function inputGradient(g: Float32Array, x: Float32Array, dx: Float32Array, C: number, p: Float64Array, q: Float64Array, r: Float64Array): void {
+  const total = x.length;
+  for (let c = 0; c < C; c++) {
+    const pc = p[c];
+    const qc = q[c];
+    const rc = r[c];
+    for (let i = c; i < total; i += C) dx[i] = pc * g[i] + qc * x[i] + rc;
+  }
+}
+
 function batchNormTrainingForward(args: { inputs: tf.NamedTensorInfoMap; backend: tf.KernelBackend; attrs: tf.NamedAttrMap }): TensorInfo[] {
   const { x, scale, offset, runningMean, runningVar } = args.inputs as Record<string, TensorInfo>;
   const eps = args.attrs.epsilon as number;
@@ -101,20 +258,8 @@ function batchNormTrainingForward(args: { inputs: tf.NamedTensorInfoMap; backend
   ]);
   const [xv, gamma, beta, rm, rv, y, newRm, newRv, stats] = views;
 
-  // One channel at a time (a strided pass, accumulators in registers): faster than one pass
-  // that updates 2C accumulators in memory per row.
   const sums = new Float64Array(2 * C + 1);
-  for (let c = 0; c < C; c++) {
-    let s = 0;
-    let s2 = 0;
-    for (let i = c; i < total; i += C) {
-      const v = xv[i];
-      s += v;
-      s2 += v * v;
-    }
-    sums[c] = s;
-    sums[C + c] = s2;
-  }
+  sumsOfXAndSquares(xv, C, sums);
   sums[2 * C] = total / C;
   const reducer = getBatchNormReducer();
   if (reducer) reducer(sums);
@@ -142,19 +287,7 @@ function batchNormTrainingForward(args: { inputs: tf.NamedTensorInfoMap; backend
   stats.set(b, 4 * C);
   stats[STATS_COUNT * C] = Math.floor(n / COUNT_SPLIT);
   stats[STATS_COUNT * C + 1] = n % COUNT_SPLIT;
-  const relu = args.attrs.relu === true;
-  for (let c = 0; c < C; c++) {
-    const ac = a[c];
-    const bc = b[c];
-    if (relu) {
-      for (let i = c; i < total; i += C) {
-        const v = Math.fround(xv[i] * ac) + bc;
-        y[i] = v < 0 ? 0 : v;
-      }
-    } else {
-      for (let i = c; i < total; i += C) y[i] = Math.fround(xv[i] * ac) + bc;
-    }
-  }
+  affine(xv, y, C, a, b, args.attrs.relu === true);
   return outputs;
 }
 
@@ -170,30 +303,12 @@ function batchNormTrainingBackward(args: { inputs: tf.NamedTensorInfoMap; backen
   // Σg and Σg·(x − mean), with g = dy (times the ReLU's mask, kept in dx until dx is computed);
   // the latter times invstd is Σg·x̂.
   const sums = new Float64Array(2 * C);
-  const mean = new Float64Array(C);
-  for (let c = 0; c < C; c++) {
-    const m = st[c];
-    mean[c] = m;
-    let s = 0;
-    let sx = 0;
-    if (relu) {
-      const ac = st[3 * C + c];
-      const bc = st[4 * C + c];
-      for (let i = c; i < total; i += C) {
-        const g = Math.fround(xv[i] * ac) + bc > 0 ? dyv[i] : 0;
-        dx[i] = g;
-        s += g;
-        sx += g * (xv[i] - m);
-      }
-    } else {
-      for (let i = c; i < total; i += C) {
-        const g = dyv[i];
-        s += g;
-        sx += g * (xv[i] - m);
-      }
-    }
-    sums[c] = s;
-    sums[C + c] = sx;
+  const mean = Float64Array.from(st.subarray(0, C));
+  if (relu) {
+    maskByRelu(dyv, xv, dx, C, st.subarray(3 * C, 4 * C), st.subarray(4 * C, 5 * C));
+    gradientSums(dx, xv, C, mean, sums);
+  } else {
+    gradientSums(dyv, xv, C, mean, sums);
   }
   for (let c = 0; c < C; c++) {
     sums[C + c] *= st[C + c];
@@ -216,13 +331,7 @@ function batchNormTrainingBackward(args: { inputs: tf.NamedTensorInfoMap; backen
     q[c] = -kx;
     r[c] = kx * mean[c] - (k * sums[c]) / n;
   }
-  for (let c = 0; c < C; c++) {
-    const pc = p[c];
-    const qc = q[c];
-    const rc = r[c];
-    const g = relu ? dx : dyv;
-    for (let i = c; i < total; i += C) dx[i] = pc * g[i] + qc * xv[i] + rc;
-  }
+  inputGradient(relu ? dx : dyv, xv, dx, C, p, q, r);
   return outputs;
 }
 
