@@ -62,6 +62,40 @@ function buildStep(config, pairs, method) {
   return { step, dispose };
 }
 
+/**
+ * The same step on `threads` worker replicas (@scrl/trainer's ParallelStepper: the batch split
+ * by images, gradients all-reduced over a SharedArrayBuffer): `step()` and `dispose()` as
+ * {@link buildStep}. The views are the same seeded random normals.
+ */
+async function buildParallelStep(config, pairs, method, threads, options = {}) {
+  const B = config.batch.size;
+  const S = config.views.size;
+  const c = T.applyOverrides(config, [`method=${method}`, 'optimizer.weightDecay=1e-6']);
+  const model = T.createPretrainModel(c);
+  const stepper = await T.ParallelStepper.start(model, c, threads, options);
+  const x = tf.randomNormal([2 * B, S, S, 3], 0, 1, 'float32', 1);
+  const data = x.dataSync();
+  x.dispose();
+  const n = B * S * S * 3;
+  const batch = () => ({ view1: data.slice(0, n), view2: data.slice(n, 2 * n), size: S, batchSize: B, boxPairs: pairs });
+  const step = async () => {
+    await stepper.step([batch()], { lr: 0.05, momentum: 0.99 });
+  };
+  /** Replica 0's time in the last step's parts (ms): compute, all-reduce wait and sum, LARS + EMA. */
+  const parts = () => stepper.replicaMilliseconds[0];
+  /** Time (ms) to copy replica 0's weights and optimiser state to this thread: what a broadcast of the updated weights would move. */
+  const broadcastMs = async () => {
+    const t0 = process.hrtime.bigint();
+    await stepper.pullState(model);
+    return Number(process.hrtime.bigint() - t0) / 1e6;
+  };
+  const dispose = async () => {
+    await stepper.close();
+    T.disposePretrainModel(model);
+  };
+  return { step, dispose, parts, broadcastMs };
+}
+
 /** The `cpu` preset at batch B and S px views, and its box pairs. */
 function stepSetup(batch, size) {
   const config = T.applyOverrides(T.presetConfig('cpu'), [`batch.size=${batch}`, `views.size=${size}`]);
@@ -70,4 +104,4 @@ function stepSetup(batch, size) {
   return { config, pairs, stride };
 }
 
-module.exports = { samplePairs, buildStep, stepSetup, root };
+module.exports = { samplePairs, buildStep, buildParallelStep, stepSetup, root };

@@ -19,7 +19,9 @@
  * file or sidecar, between the tensor file and its sidecar, while pruning old checkpoints, or
  * while metrics.jsonl is rewritten on resume.
  *
- *   node tools/reliability/kill-test.js [pretrain|detection|all] [--kills 20] [--seed S] [--keep DIR]
+ *   node tools/reliability/kill-test.js [pretrain|detection|all] [--kills 20] [--seed S] [--keep DIR] [--threads 1]
+ *
+ * --threads N runs `scrl pretrain --threads N` (default 1: the step in the main thread).
  *
  * Prints one line per kill and a summary; exits 0 when every check passes, 1 otherwise. Run in
  * CI by packages/cli/src/kill.e2e.test.ts. Needs the build (dist/).
@@ -37,16 +39,18 @@ const { readCheckpoint, listCheckpoints, readMetrics } = require('@scrl/trainer'
 const { mulberry32 } = require('@scrl/util');
 
 function parseArgs(argv) {
-  const opts = { target: 'all', kills: 20, seed: Date.now() % 100000, keep: null };
+  const opts = { target: 'all', kills: 20, seed: Date.now() % 100000, keep: null, threads: 1 };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--kills') opts.kills = Number(argv[++i]);
     else if (a === '--seed') opts.seed = Number(argv[++i]);
     else if (a === '--keep') opts.keep = argv[++i];
+    else if (a === '--threads') opts.threads = Number(argv[++i]);
     else if (['pretrain', 'detection', 'all'].includes(a)) opts.target = a;
-    else throw new Error(`kill-test: unknown argument '${a}'. Usage: kill-test.js [pretrain|detection|all] [--kills N] [--seed S] [--keep DIR]`);
+    else throw new Error(`kill-test: unknown argument '${a}'. Usage: kill-test.js [pretrain|detection|all] [--kills N] [--seed S] [--keep DIR] [--threads N]`);
   }
   if (!Number.isInteger(opts.kills) || opts.kills < 1) throw new Error('kill-test: --kills must be an integer >= 1');
+  if (!Number.isInteger(opts.threads) || opts.threads < 1) throw new Error('kill-test: --threads must be an integer >= 1');
   return opts;
 }
 
@@ -75,7 +79,7 @@ const TINY_MODEL = ['model.baseWidth=4', 'views.size=16', 'batch.size=4', 'model
 const sets = (kvs) => kvs.flatMap((kv) => ['--set', kv]);
 
 /** What each command needs: its arguments, its step count and checkpoint interval. */
-function jobs(scenes) {
+function jobs(scenes, threads) {
   return {
     pretrain: {
       steps: 48,
@@ -83,7 +87,7 @@ function jobs(scenes) {
       keep: 2,
       args: (out) => [
         'pretrain', '--data', path.join(scenes, 'images'), '--out', out, ...sets([...TINY_MODEL, 'schedule.steps=48', 'schedule.warmupSteps=5', 'checkpoint.keep=2']),
-        '--checkpoint-every', '4', '--workers', '0', '--backend', 'wasm',
+        '--checkpoint-every', '4', '--workers', '0', '--backend', 'wasm', '--threads', String(threads),
       ],
       crashPoints: ['step', 'after-metrics', 'checkpoint-tensors', 'checkpoint-between', 'checkpoint-sidecar', 'checkpoint-prune', 'metrics-truncate'],
     },
@@ -242,7 +246,7 @@ async function main() {
     const scenes = path.join(work, 'scenes');
     const gen = await scrl(['data', 'generate', '--out', scenes, '--images', '16', '--size', '32', '--overwrite'], { cwd: work });
     if (gen.code !== 0) throw new Error(`scrl data generate failed:\n${gen.stderr}`);
-    const all = jobs(scenes);
+    const all = jobs(scenes, opts.threads);
     const names = opts.target === 'all' ? ['pretrain', 'detection'] : [opts.target];
     const failures = [];
     for (const [i, name] of names.entries()) failures.push(...(await runJob(name, all[name], work, opts, mulberry32(opts.seed + i))));

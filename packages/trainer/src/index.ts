@@ -47,7 +47,7 @@ export {
   targetForward,
 } from './networks';
 export type { Networks, OnlineNetwork, Regions, TargetNetwork } from './networks';
-export { planTraining, train } from './train';
+export { defaultThreads, planTraining, train } from './train';
 // The error class lives in @scrl/util (fine-tuning raises it too); re-exported for existing callers.
 export { NonFiniteLossError, ScrlError } from '@scrl/util';
 export type { TrainOptions, TrainPlan, TrainResult } from './train';
@@ -55,5 +55,6 @@ export { byolStep, createPretrainModel, disposePretrainModel, pretrainStep, scrl
 export type { PretrainBatch, PretrainModel, StepOptions, StepResult } from './step';
 export { callbackHook, checkpointHook, evaluationHook, lossCurveHook, metricsHook, progressHook, scheduleHook } from './hooks';
 export type { TrainContext, TrainHook } from './hooks';
+export { ParallelStepper } from './parallel';
 export { microBatchStream } from './micro-batches';
 export type { MicroBatchStream } from './micro-batches';

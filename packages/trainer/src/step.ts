@@ -92,11 +92,25 @@ export function disposePretrainModel(model: PretrainModel): void {
   disposeNetworks(model.nets);
 }
 
+/** One micro-batch's loss, its weight (box pairs for SCRL, images for BYOL) and its gradients (the caller disposes them). */
+export interface MicroBatchGradients {
+  /** The loss (before any `lossScale`). */
+  value: number;
+  /** The factor the gradients were computed for (`lossScale()`, or 1). */
+  scale: number;
+  weight: number;
+  pairs: number;
+  grads: tf.NamedTensorMap;
+}
+
 /**
- * Forward and backward of one micro-batch, its gradients added to the accumulator. Returns
- * the loss and its weight, or null when the micro-batch cannot be used.
+ * Forward and backward of one micro-batch (internal: the one-thread step and each replica of
+ * the multi-thread step run it). `lossScale`, called after the online forward and before the
+ * backward, gives a factor for the loss whose gradients are returned (replicas with
+ * synchronised BatchNorm differentiate their share of the whole batch's loss). Returns null
+ * when the micro-batch cannot be used.
  */
-async function microStep(model: PretrainModel, batch: PretrainBatch, label: string): Promise<{ value: number; weight: number; pairs: number } | null> {
+export async function microBatchGradients(model: PretrainModel, batch: PretrainBatch, lossScale?: () => number): Promise<MicroBatchGradients | null> {
   const scrl = model.method === 'scrl';
   const n = batch.batchSize;
   const S = batch.size;
@@ -112,15 +126,29 @@ async function microStep(model: PretrainModel, batch: PretrainBatch, label: stri
   }
   const R = scrl ? P : n;
   const z = targetForward(model.nets.target, x, regions);
+  let scale = 1;
   const { value, grads } = tf.variableGrads(() => {
     const q = onlineForward(model.nets.online, x, regions);
     const half = (t: tf.Tensor2D, i: number) => tf.slice(t, [i * R, 0], [R, -1]);
     const loss = scrl ? scrlLoss : byolLoss;
-    return loss(half(q, 0), half(q, 1), half(z, 0), half(z, 1));
+    const l = loss(half(q, 0), half(q, 1), half(z, 0), half(z, 1));
+    scale = lossScale?.() ?? 1;
+    return scale === 1 ? l : tf.mul(l, scale);
   }, model.variables);
-  const v = (await value.data())[0];
+  const v = (await value.data())[0] / scale;
   tf.dispose([x, z, value]);
   if (regions) tf.dispose([regions.boxes, regions.boxIndices]);
+  return { value: v, scale, weight, pairs: scrl ? P : 0, grads };
+}
+
+/**
+ * Forward and backward of one micro-batch, its gradients added to the accumulator. Returns
+ * the loss and its weight, or null when the micro-batch cannot be used.
+ */
+async function microStep(model: PretrainModel, batch: PretrainBatch, label: string): Promise<{ value: number; weight: number; pairs: number } | null> {
+  const r = await microBatchGradients(model, batch);
+  if (r === null) return null;
+  const { value: v, weight, pairs, grads } = r;
   if (!Number.isFinite(v)) {
     tf.dispose(Object.values(grads));
     model.accumulator.reset();
@@ -128,7 +156,14 @@ async function microStep(model: PretrainModel, batch: PretrainBatch, label: stri
   }
   model.accumulator.add(grads, weight);
   tf.dispose(Object.values(grads));
-  return { value: v, weight, pairs: scrl ? P : 0 };
+  return { value: v, weight, pairs };
+}
+
+/** The LARS update with the step's mean gradients, then the EMA update of the target (internal). */
+export function applyUpdate(model: PretrainModel, grads: tf.NamedTensorMap, options: StepOptions): void {
+  model.lars.step(grads, options.lr);
+  updateMomentum(model.nets.target.backbone, model.nets.online.backbone, options.momentum);
+  updateMomentum(model.nets.target.projector, model.nets.online.projector, options.momentum);
 }
 
 async function step(model: PretrainModel, batches: PretrainBatch[], options: StepOptions, label: string): Promise<StepResult> {
@@ -157,10 +192,8 @@ async function step(model: PretrainModel, batches: PretrainBatch[], options: Ste
   const skipped = model.accumulator.microBatches === 0;
   if (!skipped) {
     const grads = model.accumulator.mean();
-    model.lars.step(grads, options.lr);
+    applyUpdate(model, grads, options);
     tf.dispose(Object.values(grads));
-    updateMomentum(model.nets.target.backbone, model.nets.online.backbone, options.momentum);
-    updateMomentum(model.nets.target.projector, model.nets.online.projector, options.momentum);
   }
   return { loss: weightSum > 0 ? lossSum / weightSum : 0, boxPairs, skipped };
 }

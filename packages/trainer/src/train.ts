@@ -4,6 +4,7 @@
  * metrics, progress, checkpoints, loss curve), fed by the one data path (micro-batches.ts).
  */
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { createRng } from '@scrl/augment';
@@ -25,6 +26,7 @@ import type { ProgressOptions, StepMetrics } from './metrics';
 import { microBatchStream } from './micro-batches';
 import type { MicroBatchStream } from './micro-batches';
 import { onlineParameters, restoreNetworks } from './networks';
+import { ParallelStepper } from './parallel';
 import { createPretrainModel, disposePretrainModel, NonFiniteStepError, pretrainStep } from './step';
 import type { PretrainModel } from './step';
 
@@ -57,6 +59,12 @@ export interface TrainOptions {
    * this thread.
    */
   workers?: number;
+  /**
+   * Threads that compute the step (`--threads`): 1 (the default here) runs it in this thread;
+   * N > 1 runs N data-parallel replicas in worker threads (parallel.ts), each on 1/N of every
+   * micro-batch; 'auto' picks {@link defaultThreads}. Checkpoints are the same either way.
+   */
+  threads?: number | 'auto';
   /** Aborting stops after the current step, with a checkpoint. */
   signal?: AbortSignal;
   /** Log lines (start, resume, checkpoints, warnings); default `console.error`, null for none. */
@@ -80,6 +88,17 @@ export interface TrainResult {
   /** Sidecar path of the last checkpoint written or resumed from. */
   checkpoint: string | null;
   out: string;
+}
+
+/**
+ * The thread count `'auto'` gives (`--threads auto`): 2 when the backend is wasm or cpu (one
+ * thread each) and the machine has at least 2 cores, else 1. It pays only where the second
+ * core is free: on a machine shared with other sessions, Linux gives each session a share of
+ * the CPU whatever its thread count, and 2 replicas were slower than 1 thread
+ * (docs/backends.md), so neither `train()` nor `scrl pretrain` uses it by default.
+ */
+export function defaultThreads(backend: string = tf.getBackend(), cores: number = os.availableParallelism()): number {
+  return (backend === 'wasm' || backend === 'cpu') && cores >= 2 ? 2 : 1;
 }
 
 /** A run stops when this many steps in a row had nothing to train on (no box pairs, or unreadable images). */
@@ -166,6 +185,10 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   if (!(maxSteps >= 0) || (Number.isFinite(maxSteps) && !Number.isInteger(maxSteps))) {
     throw new ScrlError(`Error in train: maxSteps must be an integer >= 0 but got ${options.maxSteps}.`);
   }
+  const threads = options.threads === 'auto' ? defaultThreads() : options.threads ?? 1;
+  if (!Number.isInteger(threads) || threads < 1) {
+    throw new ScrlError(`Error in train: threads must be an integer >= 1 or 'auto' but got ${JSON.stringify(options.threads)}.`);
+  }
   const every = options.checkpointEvery ?? config.checkpoint.every;
   if (!Number.isInteger(every) || every < 1) {
     throw new ScrlError(`Error in train: checkpointEvery must be an integer >= 1 but got ${options.checkpointEvery}.`);
@@ -201,6 +224,8 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   if (options.onStep) hooks.push(callbackHook(options.onStep));
   hooks.push(checkpointHook(every), lossCurveHook(metrics.file), ...(options.hooks ?? []));
   let stream: MicroBatchStream | null = null;
+  let stepper: ParallelStepper | null = null;
+  let batchNormLogged = false;
   let lastLoss: number | null = null;
   let skippedInARow = 0;
 
@@ -222,7 +247,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     }
     if (ctx.step === 0) fs.rmSync(metrics.file, { force: true });
     const resumedFromStep = ctx.step > 0 ? ctx.step : null;
-    const written = { config, plan, data: description, backend: tf.getBackend(), resumedFromStep };
+    const written = { config, plan, data: description, backend: tf.getBackend(), threads, resumedFromStep };
     writeFileDurably(path.join(out, 'config.json'), JSON.stringify(written, null, 2) + '\n');
     log(
       `[scrl] ${config.method} on ${description}: ResNet-${config.model.depth}, ${config.views.size} px views, ` +
@@ -232,6 +257,15 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     const minBoxSize = model.nets.online.backbone.stride.c5;
     stream = microBatchStream(source, config, { first: ctx.step * accumulate, workers, minBoxSize, warn: log });
 
+    if (threads > 1) {
+      stepper = await ParallelStepper.start(model, config, threads);
+      log(`[scrl] ${threads} threads: data-parallel replicas, each on 1/${threads} of every micro-batch`);
+    }
+    // The hooks read `model`; with replicas it is refreshed from replica 0 when a checkpoint is
+    // due, at the end, and after every step when the caller added hooks of their own.
+    const pull = async (): Promise<void> => {
+      if (stepper) await stepper.pullState(model);
+    };
     for (const h of hooks) await h.beforeTrain?.(ctx);
     const stopAt = Math.min(plan.totalSteps, maxSteps);
     while (ctx.step < stopAt) {
@@ -245,7 +279,14 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       for (let micro = 0; micro < accumulate; micro++) batches.push(await stream.next());
       let r;
       try {
-        r = await pretrainStep(model, batches, { lr: ctx.lr, momentum: ctx.momentum });
+        const stepOptions = { lr: ctx.lr, momentum: ctx.momentum };
+        r = stepper ? await stepper.step(batches, stepOptions) : await pretrainStep(model, batches, stepOptions);
+        if (stepper && !batchNormLogged && stepper.batchNormSynchronised !== null) {
+          batchNormLogged = true;
+          log(
+            `[scrl] BatchNorm statistics: ${stepper.batchNormSynchronised ? 'synchronised across the replicas (as over the whole batch)' : `per replica (over 1/${threads} of the batch, as DDP without SyncBatchNorm)`}`,
+          );
+        }
       } catch (err) {
         if (!(err instanceof NonFiniteStepError)) throw err;
         const last = ctx.lastCheckpoint;
@@ -286,15 +327,18 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
               : 'fewer than 2 readable images per batch. Check the images or raise batch.size.'),
         );
       }
+      if (stepper && ((options.hooks?.length ?? 0) > 0 || ctx.step % every === 0 || ctx.step === plan.totalSteps)) await pull();
       for (const h of hooks) await h.afterStep?.(ctx, record);
     }
     if (ctx.stopReason !== 'aborted' && ctx.step < plan.totalSteps) ctx.stopReason = 'max-steps';
+    await pull();
     for (const h of hooks) await h.afterTrain?.(ctx);
     log(`[scrl] ${ctx.stopReason} at step ${ctx.step} of ${plan.totalSteps}; outputs in ${out}`);
     const { step, stopReason, lastCheckpoint: checkpoint } = ctx;
     return { step, totalSteps: plan.totalSteps, stopReason, lastLoss, checkpoint, out };
   } finally {
     for (const h of hooks) h.dispose?.();
+    await stepper?.close();
     await stream?.close();
     disposePretrainModel(model);
   }

@@ -14,7 +14,7 @@ export const PRETRAIN_SCENES = { images: 1000, size: 64 } as const;
  */
 export async function trainWithInterrupt(
   io: CommandIO,
-  options: { config: TrainConfig; out: string; data: string; allowOutsideRoot?: boolean; resume?: boolean; maxSteps?: number; checkpointEvery?: number; workers?: number; onStep?: TrainOptions['onStep'] },
+  options: { config: TrainConfig; out: string; data: string; allowOutsideRoot?: boolean; resume?: boolean; maxSteps?: number; checkpointEvery?: number; workers?: number; threads?: TrainOptions['threads']; onStep?: TrainOptions['onStep'] },
 ): Promise<TrainResult> {
   const controller = new AbortController();
   let interrupts = 0;
@@ -70,6 +70,13 @@ export const pretrain: Command = {
     { name: 'checkpoint-every', type: 'string', valueName: 'N', description: 'steps between checkpoints', defaultText: 'checkpoint.every' },
     { name: 'resume', type: 'boolean', description: 'continue from the newest checkpoint in --out' },
     { name: 'workers', type: 'string', valueName: 'N', description: 'data loader threads (0 = main thread)', defaultText: 'min(2, cores)' },
+    {
+      name: 'threads',
+      type: 'string',
+      valueName: 'N|auto',
+      description: 'threads computing the step: N data-parallel replicas, each on 1/N of the batch (docs/backends.md)',
+      defaultText: '1; auto: 2 on wasm/cpu with >= 2 cores',
+    },
     CACHE_OPTION,
   ],
   examples: [
@@ -77,6 +84,7 @@ export const pretrain: Command = {
     'scrl pretrain --data ~/images --out runs/r18 --set optimizer.baseLr=0.2 --max-steps 100',
     'scrl pretrain --method byol --preset cpu --set schedule.steps=50',
     'scrl pretrain --out runs/r18 --resume',
+    'scrl pretrain --threads 2 --out runs/two-threads   # on a machine with a free second core',
   ],
   async run({ values, io }) {
     const method = stringOption(values, 'method');
@@ -87,6 +95,8 @@ export const pretrain: Command = {
     const maxSteps = intOption(values, 'max-steps', 0);
     const checkpointEvery = intOption(values, 'checkpoint-every', 1);
     const workers = intOption(values, 'workers', 0);
+    // 1 by default: on the shared 2-core machine this was measured on, 2 replicas were slower (docs/backends.md).
+    const threads = values.threads === 'auto' ? 'auto' : intOption(values, 'threads', 1) ?? 1;
     const resume = values.resume === true;
     let out = stringOption(values, 'out');
     if (!out) {
@@ -99,7 +109,7 @@ export const pretrain: Command = {
       const scenes = await builtinScenes(values, io, PRETRAIN_SCENES);
       data = path.join(scenes.dir, 'images');
     }
-    const result = await trainWithInterrupt(io, { config, out, data, ...containmentFromFlags(values), resume, maxSteps, checkpointEvery, workers });
+    const result = await trainWithInterrupt(io, { config, out, data, ...containmentFromFlags(values), resume, maxSteps, checkpointEvery, workers, threads });
     io.err(
       `[scrl] ${result.stopReason === 'completed' ? 'done' : 'stopped (--max-steps)'}: step ${result.step} of ${result.totalSteps}, ` +
         `last loss ${result.lastLoss === null ? 'n/a' : result.lastLoss.toFixed(4)}`,

@@ -1,0 +1,158 @@
+/**
+ * Blocking collectives over SharedArrayBuffers for the replicas of the multi-thread step
+ * (parallel.ts): a barrier, the all-reduce BatchNorm's statistics go through
+ * (`BatchNormReducer` of `@scrl/models`), and the gradient all-reduce. Every replica sums the
+ * replicas' slots in rank order, so all of them get bit-identical results. Pure JS (no TF.js).
+ */
+import { ScrlError } from '@scrl/util';
+
+const COUNT = 0;
+const GENERATION = 1;
+const ABORT = 2;
+const CONTROL_INTS = 4;
+/** Per-replica scalars of the gradient all-reduce. */
+export const STEP_SCALARS = 8;
+/**
+ * Polls of the generation before a replica sleeps in a barrier (a few microseconds): a peer that
+ * is running on the other core usually arrives within that, and a futex wake-up costs more.
+ */
+const SPIN = 4000;
+/** How long a replica sleeps in a barrier before it looks at the abort flag again (ms). */
+const WAIT_SLICE_MS = 200;
+
+/** The shared buffers of one group of replicas (created by the parent, posted to every worker). */
+export interface CollectiveBuffers {
+  size: number;
+  control: SharedArrayBuffer;
+  /** Two halves (alternate calls) x `size` slots x `bnSlot` doubles. */
+  bn: SharedArrayBuffer;
+  bnSlot: number;
+  /** `size` slots x `gradLength` floats. */
+  grads: SharedArrayBuffer;
+  gradLength: number;
+  /** `size` slots x STEP_SCALARS doubles. */
+  scalars: SharedArrayBuffer;
+}
+
+/** Thrown in a replica whose peer failed (the parent set the abort flag): it stops its step. */
+export class CollectiveAborted extends Error {
+  constructor() {
+    super('a peer replica failed; this step was abandoned');
+    this.name = 'CollectiveAborted';
+  }
+}
+
+/** Buffers for `size` replicas, BatchNorm reductions of up to `bnSlot` values, `gradLength` gradient entries. */
+export function createCollectiveBuffers(size: number, bnSlot: number, gradLength: number): CollectiveBuffers {
+  return {
+    size,
+    control: new SharedArrayBuffer(CONTROL_INTS * 4),
+    bn: new SharedArrayBuffer(2 * size * bnSlot * 8),
+    bnSlot,
+    grads: new SharedArrayBuffer(size * gradLength * 4),
+    gradLength,
+    scalars: new SharedArrayBuffer(size * STEP_SCALARS * 8),
+  };
+}
+
+/** Sets the abort flag and wakes every replica waiting in a barrier (called by the parent when a worker fails). */
+export function abortCollective(buffers: CollectiveBuffers): void {
+  const control = new Int32Array(buffers.control);
+  Atomics.store(control, ABORT, 1);
+  Atomics.notify(control, GENERATION);
+}
+
+/** Clears the abort flag and the barrier count (the parent, with no replica inside a step). */
+export function resetCollective(buffers: CollectiveBuffers): void {
+  const control = new Int32Array(buffers.control);
+  Atomics.store(control, COUNT, 0);
+  Atomics.store(control, ABORT, 0);
+}
+
+/** One replica's view of the collectives. */
+export class Collective {
+  private readonly control: Int32Array;
+  private readonly bn: Float64Array;
+  private readonly grads: Float32Array;
+  private readonly scalars: Float64Array;
+  private bnCalls = 0;
+
+  constructor(
+    private readonly buffers: CollectiveBuffers,
+    readonly rank: number,
+  ) {
+    this.control = new Int32Array(buffers.control);
+    this.bn = new Float64Array(buffers.bn);
+    this.grads = new Float32Array(buffers.grads);
+    this.scalars = new Float64Array(buffers.scalars);
+  }
+
+  get size(): number {
+    return this.buffers.size;
+  }
+
+  /** Returns when every replica has called it; throws CollectiveAborted if the group was aborted. */
+  barrier(): void {
+    const c = this.control;
+    if (Atomics.load(c, ABORT) !== 0) throw new CollectiveAborted();
+    const generation = Atomics.load(c, GENERATION);
+    if (Atomics.add(c, COUNT, 1) === this.size - 1) {
+      Atomics.store(c, COUNT, 0);
+      Atomics.add(c, GENERATION, 1);
+      Atomics.notify(c, GENERATION);
+      return;
+    }
+    for (let i = 0; i < SPIN; i++) if (Atomics.load(c, GENERATION) !== generation) return;
+    while (Atomics.load(c, GENERATION) === generation) {
+      if (Atomics.load(c, ABORT) !== 0) throw new CollectiveAborted();
+      Atomics.wait(c, GENERATION, generation, WAIT_SLICE_MS);
+    }
+  }
+
+  /**
+   * Replaces each entry of `partial` by its sum over the replicas (a `BatchNormReducer`). Calls
+   * alternate between two halves of the buffer, so one barrier per call suffices: a replica
+   * writes half h of call k + 1 only after the barrier of call k, which every replica passes
+   * after it has read half h of call k - 1.
+   */
+  allReduceBn(partial: Float64Array): void {
+    const L = this.buffers.bnSlot;
+    if (partial.length > L) {
+      throw new ScrlError(
+        `Error in the BatchNorm all-reduce: ${partial.length} values exceed the ${L} reserved per replica. ` +
+          'This is a bug in sizing the buffers (parallel.ts); please report it.',
+      );
+    }
+    const half = this.bnCalls++ & 1;
+    const base = half * this.size * L;
+    this.bn.set(partial, base + this.rank * L);
+    this.barrier();
+    for (let i = 0; i < partial.length; i++) {
+      let s = 0;
+      for (let r = 0; r < this.size; r++) s += this.bn[base + r * L + i];
+      partial[i] = s;
+    }
+  }
+
+  /**
+   * Sums `grads` (this replica's weighted gradient sum, `gradLength` entries) over the replicas,
+   * in rank order in float32, and returns the sum and every replica's `scalars` (`[size][STEP_SCALARS]`).
+   * The caller must not call it again before every replica has read the result (the parent's
+   * round trip between steps guarantees it).
+   */
+  allReduceGrads(grads: Float32Array, scalars: Float64Array): { sum: Float32Array; scalars: Float64Array[] } {
+    const G = this.buffers.gradLength;
+    this.grads.set(grads.subarray(0, G), this.rank * G);
+    this.scalars.set(scalars.subarray(0, STEP_SCALARS), this.rank * STEP_SCALARS);
+    this.barrier();
+    // Float32 sums (each addition rounded), as a sum of float32 tensors would be.
+    const sum = this.grads.slice(0, G);
+    for (let r = 1; r < this.size; r++) {
+      const other = this.grads.subarray(r * G, (r + 1) * G);
+      for (let i = 0; i < G; i++) sum[i] = Math.fround(sum[i] + other[i]);
+    }
+    const all: Float64Array[] = [];
+    for (let r = 0; r < this.size; r++) all.push(this.scalars.slice(r * STEP_SCALARS, (r + 1) * STEP_SCALARS));
+    return { sum, scalars: all };
+  }
+}

@@ -1,0 +1,168 @@
+/**
+ * One replica of the multi-thread step (parallel.ts): its own TF.js backend, networks and LARS;
+ * runs its shard of each micro-batch, all-reduces the weighted gradient sums with its peers and
+ * applies the same update as they do.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import * as tf from '@tensorflow/tfjs-core';
+import { fusedBatchNormAvailable, setBatchNormReducer } from '@scrl/models';
+import type { BatchNormReducer } from '@scrl/models';
+import { initBackend } from '@scrl/roi-align';
+import { Collective, CollectiveAborted, STEP_SCALARS, abortCollective } from './collective';
+import { captureReplicaState, restoreReplicaState } from './parallel';
+import type { FromReplica, MicroPlan, ReplicaInit, ToReplica } from './parallel';
+import { applyUpdate, createPretrainModel, microBatchGradients } from './step';
+import type { PretrainBatch, PretrainModel, StepResult } from './step';
+
+const init = workerData as ReplicaInit;
+const port = parentPort;
+if (!port) throw new Error('parallel-worker.js must run in a worker thread (it is started by @scrl/trainer).');
+const collective = new Collective(init.buffers, init.rank);
+let reductions = 0;
+const reducer: BatchNormReducer = (partial) => {
+  reductions += 1;
+  collective.allReduceBn(partial);
+};
+let model: PretrainModel | null = null;
+
+function post(msg: FromReplica): void {
+  port!.postMessage(msg);
+}
+
+/** Box pairs (SCRL) or images (BYOL) of a shard: the count its loss is a mean over. */
+function shardWeight(m: PretrainModel, batch: PretrainBatch): number {
+  return m.method === 'scrl' ? batch.boxPairs.reduce((n, p) => n + p.length, 0) : batch.batchSize;
+}
+
+/** This replica's part of one step; the same sequence of collectives on every replica. */
+async function runStep(m: PretrainModel, plans: MicroPlan[], lr: number, momentum: number): Promise<Extract<FromReplica, { type: 'done' }>> {
+  const vars = m.variables;
+  const G = init.buffers.gradLength;
+  // Float32 arithmetic, as GradientAccumulator's tensors do it: with the same shards, the same sums.
+  const acc = new Float32Array(G);
+  let lossSum = 0;
+  let weightSum = 0;
+  let pairs = 0;
+  let badMicro = 0;
+  let badValue = 0;
+  reductions = 0;
+  const t0 = performance.now();
+  for (let micro = 0; micro < plans.length; micro++) {
+    const plan = plans[micro];
+    if (plan.mode === 'skip' || plan.batch === null) continue;
+    // Only the fused BatchNorm kernels (cpu, wasm) use the reducer; the op path refuses one.
+    setBatchNormReducer(plan.mode === 'split' && init.syncBatchNorm && fusedBatchNormAvailable() ? reducer : null);
+    const before = reductions;
+    // With synchronised BatchNorm (the forward called the reducer) the shards' losses are not
+    // independent: each replica differentiates its share of the micro-batch's loss, mean x
+    // (its pairs / all pairs), so that BatchNorm's backward sums consistent gradients across
+    // replicas; the shares then add up to the micro-batch's gradient. Without it, the shard's
+    // own mean, weighted by its pairs below, as the one-thread step weights micro-batches.
+    const total = plan.mode === 'split' ? plan.weight : 0;
+    const lossScale = () => (reductions > before && total > 0 ? shardWeight(m, plan.batch!) / total : 1);
+    let r;
+    try {
+      r = await microBatchGradients(m, plan.batch, lossScale);
+    } finally {
+      setBatchNormReducer(null);
+    }
+    if (r === null) {
+      throw new Error(`micro-batch ${micro + 1}: its shard had nothing to train on although the split checked it (a bug in planMicroBatch).`);
+    }
+    if (!Number.isFinite(r.value)) {
+      if (badMicro === 0) {
+        badMicro = micro + 1;
+        badValue = r.value;
+      }
+    } else {
+      // The gradient of (share x loss) times the micro-batch's count equals count x gradient of the shard's mean.
+      const w = r.scale === 1 ? r.weight : total;
+      let offset = 0;
+      for (const v of vars) {
+        const g = r.grads[v.name];
+        const data = g.dataSync() as Float32Array;
+        for (let i = 0; i < data.length; i++) acc[offset + i] = Math.fround(acc[offset + i] + Math.fround(w * data[i]));
+        offset += data.length;
+      }
+      lossSum += r.value * r.weight;
+      weightSum += r.weight;
+      pairs += r.pairs;
+    }
+    tf.dispose(Object.values(r.grads));
+  }
+  const scalars = new Float64Array(STEP_SCALARS);
+  scalars.set([lossSum, weightSum, pairs, badMicro, badValue]);
+  const t1 = performance.now();
+  const reduced = collective.allReduceGrads(acc, scalars);
+  const t2 = performance.now();
+  let totalLoss = 0;
+  let totalWeight = 0;
+  let totalPairs = 0;
+  let nonFinite: { value: number; microBatch: number } | null = null;
+  for (const s of reduced.scalars) {
+    totalLoss += s[0];
+    totalWeight += s[1];
+    totalPairs += s[2];
+    if (s[3] > 0 && (nonFinite === null || s[3] < nonFinite.microBatch)) nonFinite = { value: s[4], microBatch: s[3] };
+  }
+  let result: StepResult = { loss: 0, boxPairs: totalPairs, skipped: true };
+  if (nonFinite === null && totalWeight > 0) {
+    const grads: tf.NamedTensorMap = {};
+    let offset = 0;
+    for (const v of vars) {
+      const mean = new Float32Array(v.size);
+      for (let i = 0; i < v.size; i++) mean[i] = reduced.sum[offset + i] / totalWeight; // rounded to float32 on store
+      grads[v.name] = tf.tensor(mean, v.shape, 'float32');
+      offset += v.size;
+    }
+    applyUpdate(m, grads, { lr, momentum });
+    tf.dispose(Object.values(grads));
+    result = { loss: totalLoss / totalWeight, boxPairs: totalPairs, skipped: false };
+  }
+  const t3 = performance.now();
+  const milliseconds = { compute: t1 - t0, allReduce: t2 - t1, update: t3 - t2 };
+  return { type: 'done', id: 0, result, nonFinite, numTensors: tf.memory().numTensors, batchNormReductions: reductions, milliseconds };
+}
+
+async function handle(msg: ToReplica): Promise<void> {
+  if (msg.type === 'close') {
+    process.exit(0);
+  }
+  try {
+    if (!model) throw new Error('the replica is not ready');
+    if (msg.type === 'step') {
+      const done = await runStep(model, msg.plans, msg.lr, msg.momentum);
+      post({ ...done, id: msg.id });
+    } else if (msg.type === 'state') {
+      post({ type: 'state', id: msg.id, state: await captureReplicaState(model) });
+    }
+  } catch (err) {
+    if (err instanceof CollectiveAborted) {
+      post({ type: 'aborted', id: msg.id });
+      return;
+    }
+    // Wake the peers blocked in a collective before reporting.
+    abortCollective(init.buffers);
+    const e = err as Error;
+    post({ type: 'error', id: msg.id, message: e?.message ?? String(err), name: e?.name ?? 'Error' });
+  }
+}
+
+async function main(): Promise<void> {
+  try {
+    await initBackend({ backend: init.backend, log: null });
+    model = createPretrainModel(init.config);
+    restoreReplicaState(model, init.state);
+  } catch (err) {
+    post({ type: 'error', id: 0, message: (err as Error)?.message ?? String(err), name: 'Error' });
+    return;
+  }
+  // Messages are handled one at a time, in order.
+  let chain = Promise.resolve();
+  port!.on('message', (msg: ToReplica) => {
+    chain = chain.then(() => handle(msg));
+  });
+  post({ type: 'ready' });
+}
+
+void main();
