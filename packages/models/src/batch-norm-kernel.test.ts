@@ -165,6 +165,23 @@ describeEachBackend('fused training-mode BatchNorm', () => {
     tf.dispose([x, w]);
   });
 
+  it('keeps a NaN input NaN through a following tf.relu and through the gradient, as PyTorch does', () => {
+    // A NaN written by JavaScript carries the sign bit, and wasm's ReLU (XNNPACK) turned it into 0:
+    // a NaN in a batch then gave a finite loss instead of stopping training.
+    const bn = layer(3, 'BatchNorm2d');
+    const x = tf.tensor4d([1, NaN, 2, 3, 4, 5, 6, Infinity, 8, 9, 10, 11], [2, 2, 1, 3]);
+    const isNaN = (t: tf.Tensor) => Array.from(t.dataSync()).map((v) => Number.isNaN(v));
+    const y = bn.apply(x, true);
+    const relu = tf.relu(y);
+    // Channel 1 holds the NaN and channel 1 the infinity (Σx² − mean² is inf − inf): all NaN.
+    expect(isNaN(relu)).toEqual(isNaN(y));
+    expect(isNaN(relu).filter(Boolean).length).toBe(4);
+    const g = tf.grad((v: tf.Tensor) => tf.sum(tf.relu(bn.applyRelu(v as tf.Tensor4D, true))))(x);
+    expect(isNaN(g).some(Boolean)).toBe(true);
+    tf.dispose([x, y, relu, g]);
+    bn.dispose();
+  });
+
   it('runs one kernel forward and one backward, ReLU included', () => {
     const bn = layer(8, 'BatchNorm2d');
     const x = tf.variable(tf.randomNormal([2, 4, 4, 8], 0, 1, 'float32', 3));

@@ -173,6 +173,23 @@ function affine(x: Float32Array, y: Float32Array, C: number, a: Float64Array, b:
   }
 }
 
+/**
+ * Rewrites every NaN of `y` as the positive quiet NaN 0x7fc00000. V8 stores a NaN computed in
+ * JavaScript with its sign bit set (0xffc00000), and XNNPACK's ReLU on wasm decides by the sign
+ * bit, so such a NaN became 0 at the next ReLU and a NaN loss turned into a finite one; the
+ * positive NaN is what wasm's own kernels write, and it stays NaN through ReLU as in PyTorch.
+ */
+function canonicaliseNaN(y: Float32Array): void {
+  const bits = new Uint32Array(y.buffer, y.byteOffset, y.length);
+  for (let i = 0; i < y.length; i++) if (y[i] !== y[i]) bits[i] = 0x7fc00000;
+}
+
+/** True when any of the arrays holds a NaN or an infinity. */
+function anyNonFinite(...arrays: Float64Array[]): boolean {
+  for (const a of arrays) for (let i = 0; i < a.length; i++) if (!Number.isFinite(a[i])) return true;
+  return false;
+}
+
 /** g = dy where the forward's x · a + b (same arithmetic) was > 0, else 0. */
 function maskByRelu(dy: Float32Array, x: Float32Array, g: Float32Array, C: number, a: Float32Array, b: Float32Array): void {
   const total = x.length;
@@ -288,6 +305,8 @@ function batchNormTrainingForward(args: { inputs: tf.NamedTensorInfoMap; backend
   stats[STATS_COUNT * C] = Math.floor(n / COUNT_SPLIT);
   stats[STATS_COUNT * C + 1] = n % COUNT_SPLIT;
   affine(xv, y, C, a, b, args.attrs.relu === true);
+  // A non-finite x makes its channel's mean or variance non-finite, so checking a and b finds it.
+  if (anyNonFinite(a, b)) canonicaliseNaN(y);
   return outputs;
 }
 
@@ -332,6 +351,7 @@ function batchNormTrainingBackward(args: { inputs: tf.NamedTensorInfoMap; backen
     r[c] = kx * mean[c] - (k * sums[c]) / n;
   }
   inputGradient(relu ? dx : dyv, xv, dx, C, p, q, r);
+  if (anyNonFinite(p, q, r, sums)) canonicaliseNaN(dx);
   return outputs;
 }
 
