@@ -10,6 +10,11 @@
  * differences. One command:
  *
  *   node tools/experiments/fcos-parity.js [--backend cpu] [--width 8] [--batch 8] [--steps 5] [--lr 0.01]
+ *        [--write-init FILE.json]
+ *
+ * --write-init also writes our detector's initial weights (width --width, seed 0: the weights
+ * `scrl eval detection` starts from) in torchvision's names and layout, for
+ * `fcos_torch.py --detector-init FILE.json`: PyTorch trained from exactly our initialisation.
  */
 'use strict';
 const fs = require('node:fs');
@@ -77,6 +82,8 @@ async function main() {
     const ctx = ev.createDetectionTraining(backbone, ds.categories.length, { ...ev.DEFAULT_DETECTION_CONFIG });
     const params = ctx.detector.parameters();
     const out = { data: scenes, width, steps, lr, weights: dump(params.map((p) => [p.name, p.variable])) };
+    const initFile = arg('write-init', null);
+    if (initFile) fs.writeFileSync(initFile, JSON.stringify(out.weights));
     // First step's loss terms and gradients, without updating.
     const x = ev.imagesToTensor(images, { size: 64 });
     let terms = [];

@@ -27,7 +27,7 @@ order, each flipped horizontally with probability 0.5.
 Usage: /usr/bin/python3 tools/experiments/fcos_torch.py --data DIR --out DIR [--steps 1500]
           [--batch 16] [--lr 0.01] [--warmup 100] [--width 16] [--fpn 32] [--head-convs 2]
           [--seed 0] [--threads 1] [--val 0.2] [--train-limit N]
-          [--init BACKBONE.safetensors [--rescale-conv-norms]]
+          [--init BACKBONE.safetensors [--rescale-conv-norms]] [--detector-init WEIGHTS.json]
 Writes OUT/detections.json (COCO results on the test images), OUT/metrics.jsonl (losses per
 step), OUT/summary.json (config, timing, and the COCO stats from
 tools/experiments/score-detections.js when node is available).
@@ -195,6 +195,9 @@ def main():
     p.add_argument('--threads', type=int, default=1)
     p.add_argument('--init', default=None, help='torchvision-named .safetensors backbone (default: random init)')
     p.add_argument('--rescale-conv-norms', action='store_true', help="scale each conv of --init to a fresh init's norm")
+    p.add_argument('--detector-init', default=None,
+                   help='JSON of every detector weight in torchvision names ({name: {shape, data}}), e.g. our own '
+                        'initialisation from `node tools/experiments/fcos-parity.js --write-init FILE`')
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
@@ -207,6 +210,13 @@ def main():
                                 a.center_sampling, no_gn=a.no_gn)
     if a.init:
         load_backbone(model.backbone.body, a.init, a.rescale_conv_norms, a.seed)
+    if a.detector_init:
+        sd = model.state_dict()
+        for name, v in json.load(open(a.detector_init)).items():
+            if name not in sd:
+                raise ValueError(f'{a.detector_init}: {name} is not a weight of this FCOS (width {a.width}?)')
+            sd[name] = torch.tensor(v['data'], dtype=sd[name].dtype).reshape(v['shape'])
+        model.load_state_dict(sd)
     decay = [q for n, q in model.named_parameters() if q.ndim == 4 and n.endswith('weight')]
     no_decay = [q for n, q in model.named_parameters() if not (q.ndim == 4 and n.endswith('weight'))]
     opt = torch.optim.SGD([{'params': decay, 'weight_decay': a.wd}, {'params': no_decay, 'weight_decay': 0.0}],
