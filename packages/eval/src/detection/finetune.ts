@@ -62,7 +62,7 @@ export interface DetectionCategory {
 /**
  * The fine-tuning schedule. Every initialisation of a comparison must use the same one. The
  * defaults are the documented schedule of docs/evaluators.md ("Detection"): torchvision FCOS's
- * recipe at CPU scale (batch 16, SGD lr 0.01, 100 warmup steps, cosine decay, GroupNorm head,
+ * recipe at CPU scale (batch 16, SGD lr 0.02, 100 warmup steps, cosine decay, GroupNorm head,
  * centre sampling).
  */
 export interface DetectionFineTuneConfig {
@@ -109,7 +109,7 @@ export interface DetectionFineTuneConfig {
 export const DEFAULT_DETECTION_CONFIG: DetectionFineTuneConfig = {
   steps: 1500,
   batchSize: 16,
-  lr: 0.01,
+  lr: 0.02,
   momentum: 0.9,
   weightDecay: 1e-4,
   warmupSteps: 100,
