@@ -70,6 +70,7 @@ const JOBS = [
     full: ['--backends', 'cpu', '--depths', '18', '--configs', '32x64', '--modes', 'forward', '--reps', '2', '--warmup', '1'],
     quick: ['--backends', 'cpu', '--depths', '18', '--configs', '8x64', '--modes', 'forward', '--reps', '1', '--warmup', '1'],
   },
+  { name: 'browser-page', bench: 'browser-page', script: 'browser-page.js', full: [], quick: ['--backends', 'wasm'] },
   {
     name: 'train-step-wasm', bench: 'train-step', script: 'train-step.js',
     full: ['--backends', 'wasm', '--batch', '32', '--size', '64', '--steps', '7', '--warmup', '1'],
@@ -359,6 +360,21 @@ function detectionStepSection(jobs) {
   return { md, owned: [], other };
 }
 
+function browserPageSection(jobs) {
+  const r = jobs[0].result;
+  const rows = r.speeds.map((x) => [x.backend, f1(x.imagesPerSecond), f1(x.secondsPerStep)]);
+  const md = [
+    `The page of \`npm run web\` (packages/web) pretraining SCRL with the \`cpu\` preset's network (ResNet-18 small-input, width 8, 32 px`,
+    `views), ${r.run.steps} steps of ${r.run.batch} images per backend, in headless ${r.chromium}, driven by \`npm run test:browser\``,
+    '(packages/web/browser-test.js); median images/s over steps 2 and later, building the views and box pairs in the page included.',
+    'No PyTorch side and no goal: this machine has no GPU, so WebGL2 and WebGPU run on SwiftShader (Chromium\'s CPU implementation);',
+    'the figures show that each backend works. docs/browser.md says how to measure on a real GPU.',
+    '',
+    table(['Backend', 'images/s', 's per step'], rows),
+  ].join('\n');
+  return { md, owned: [], other: [] };
+}
+
 function profileStepSection(jobs) {
   const md = jobs.map((j) => j.result.md).join('\n\n');
   return {
@@ -433,6 +449,7 @@ const SECTIONS = [
   { bench: 'step', title: 'SCRL and BYOL training steps', fn: stepSection },
   { bench: 'profile-step', title: 'Per-kernel profile of one step, stock kernels vs ours', fn: profileStepSection },
   { bench: 'detection-step', title: 'Detection fine-tuning step (FCOS)', fn: detectionStepSection },
+  { bench: 'browser-page', title: 'The browser page (no PyTorch counterpart)', fn: browserPageSection },
   { bench: 'backbone', title: 'Backbone (ResNet; not owned, expected slower)', fn: backboneSection },
   { bench: 'train-step', title: 'ResNet-18 training step (not owned, expected slower)', fn: trainStepSection },
 ];
