@@ -11,7 +11,8 @@
  *
  * The random init takes the supervised file's architecture (depth, stem, width), so the two
  * differ only in their weights. Each run's report folder (report.md, metrics.json) is kept under
- * --out; runs whose metrics.json exists are reused (delete it to rerun).
+ * --out; runs whose metrics.json exists are reused (delete it to rerun), and a run that was
+ * stopped part-way resumes from its checkpoints (written every 100 steps).
  */
 'use strict';
 const fs = require('node:fs');
@@ -43,7 +44,9 @@ function main() {
     const dir = path.join(out, name);
     const metrics = path.join(dir, 'metrics.json');
     if (!fs.existsSync(metrics)) {
-      const argv = [path.join(root, 'packages', 'cli', 'bin', 'scrl.js'), 'eval', 'detection', ...flags, '--out', dir, ...extra];
+      // A run stopped part-way (its checkpoints are there) continues where it stopped.
+      const resume = fs.existsSync(path.join(dir, 'checkpoints')) ? ['--resume'] : [];
+      const argv = [path.join(root, 'packages', 'cli', 'bin', 'scrl.js'), 'eval', 'detection', ...flags, '--out', dir, ...resume, ...extra];
       process.stderr.write(`[evaluators-detection] node ${argv.join(' ')}\n`);
       const r = spawnSync(process.execPath, argv, { cwd: root, stdio: 'inherit' });
       if (r.status !== 0) throw new Error(`scrl eval detection (${name}) failed with exit code ${r.status}`);
