@@ -28,6 +28,18 @@ export { denseProbe, denseTargets, segmentationScores } from './probe/dense-prob
 export type { DenseProbeOptions, DenseProbeResult, SegmentationScores } from './probe/dense-probe';
 export { createFcosDetector, decodeFcos, fcosLoss, fcosTargets } from './detection/fcos';
 export { groupNorm } from './detection/group-norm';
+export type {
+  DecodeOptions,
+  FcosTargetOptions,
+  DetectionTargetsInput,
+  FcosDetection,
+  FcosDetector,
+  FcosLevel,
+  FcosLossTerms,
+  FcosOptions,
+  FcosOutputs,
+  FcosTargets,
+} from './detection/fcos';
 export {
   createDetectionTraining,
   DEFAULT_DETECTION_CONFIG,
@@ -38,6 +50,15 @@ export {
   samplesToCoco,
   flipImage,
 } from './detection/finetune';
-export type { DetectionCategory, DetectionSample, DetectionTrainStepContext } from './detection/finetune';
+export type {
+  DetectionCategory,
+  DetectionEvalResult,
+  DetectionFineTuneConfig,
+  DetectionFineTuneInput,
+  DetectionSample,
+  DetectionStepInfo,
+  DetectionTrainingState,
+  DetectionTrainStepContext,
+} from './detection/finetune';
 export { rescaleConvNorms } from './rescale';
 export type { RescaledConv } from './rescale';

@@ -7,20 +7,14 @@
 import { BACKENDS, type BrowserBackend, useBackend } from './backends';
 import * as tf from '@tensorflow/tfjs-core';
 import { roiAlign } from '@scrl/roi-align';
-
-interface FixtureCase {
-  name: string;
-  seed: number;
-  inputShape: [number, number, number, number];
-  boxes: number[][];
-  boxIndices: number[];
-  outputSize: [number, number];
-  spatialScale: number;
-  samplingRatio: number;
-  aligned: boolean;
-  forward: string;
-  gradInput: string;
-}
+// The fixture format and decoding the Node parity tests use (a test utility of @scrl/roi-align's
+// sources, not part of its published surface, hence the relative path into that project).
+// eslint-disable-next-line @nx/enforce-module-boundaries
+import {
+  decodeFloat32,
+  type RoiAlignFixtureCase as FixtureCase,
+  uniform,
+} from '../../../roi-align/src/roi-align/fixture-format.test-util';
 
 export interface BackendParity {
   backend: string;
@@ -36,27 +30,6 @@ export interface BackendParity {
 }
 
 const TOL = 1e-4;
-
-function decodeFloat32(b64: string): Float32Array {
-  const text = atob(b64);
-  const bytes = new Uint8Array(text.length);
-  for (let i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i);
-  return new Float32Array(bytes.buffer);
-}
-
-/** The fixture script's mulberry32 `uniform` (fixtures.test-util.ts). */
-function uniform(seed: number, count: number): Float32Array {
-  let a = seed | 0;
-  const out = new Float32Array(count);
-  for (let i = 0; i < count; i++) {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    const u = (t ^ (t >>> 14)) >>> 0;
-    out[i] = (u >>> 8) / 4194304 - 2;
-  }
-  return out;
-}
 
 /** Max relative error with a floor of 1e-2, and the relative norm error: the Node tests' measure. */
 function parityError(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
