@@ -28,6 +28,14 @@ Usage: /usr/bin/python3 tools/experiments/fcos_torch.py --data DIR --out DIR [--
           [--batch 16] [--lr 0.01] [--warmup 100] [--width 16] [--fpn 32] [--head-convs 2]
           [--seed 0] [--threads 1] [--val 0.2] [--train-limit N]
           [--init BACKBONE.safetensors [--rescale-conv-norms]] [--detector-init WEIGHTS.json]
+          [--freeze-backbone] [--sweep-val F]
+
+--freeze-backbone trains only the FPN and the head: the ResNet's weights (convolutions and
+BatchNorm scale/shift) stay as initialised, BatchNorm keeps normalising with batch statistics
+(training mode, as in full fine-tuning), so a random backbone is not handicapped by stale
+running statistics. --sweep-val F holds out the last F of the (possibly --train-limit'ed)
+training images as a validation split and scores on it instead of the test split: the test
+images are never seen, so a learning rate chosen on it is fair (tools/experiments/oracle_detection.py).
 Writes OUT/detections.json (COCO results on the test images), OUT/metrics.jsonl (losses per
 step), OUT/summary.json (config, timing, and the COCO stats from
 tools/experiments/score-detections.js when node is available).
@@ -195,6 +203,10 @@ def main():
     p.add_argument('--threads', type=int, default=1)
     p.add_argument('--init', default=None, help='torchvision-named .safetensors backbone (default: random init)')
     p.add_argument('--rescale-conv-norms', action='store_true', help="scale each conv of --init to a fresh init's norm")
+    p.add_argument('--freeze-backbone', action='store_true',
+                   help='train only FPN + head; the ResNet keeps its weights (BatchNorm on batch statistics)')
+    p.add_argument('--sweep-val', type=float, default=0.0,
+                   help='score on the last F of the training images instead of the test split (lr selection)')
     p.add_argument('--detector-init', default=None,
                    help='JSON of every detector weight in torchvision names ({name: {shape, data}}), e.g. our own '
                         'initialisation from `node tools/experiments/fcos-parity.js --write-init FILE`')
@@ -205,6 +217,11 @@ def main():
     os.makedirs(a.out, exist_ok=True)
 
     train, val, cats = load_split(a.data, a.val, a.train_limit)
+    if a.sweep_val > 0:
+        n_hold = max(1, round(len(train) * a.sweep_val))
+        if n_hold >= len(train):
+            raise ValueError(f'--sweep-val {a.sweep_val} leaves no training images of {len(train)}')
+        train, val = train[: len(train) - n_hold], train[len(train) - n_hold:]
     side = train[0]['image'].shape[1]
     model, strides = build_fcos(side, len(cats), a.width, a.fpn, a.head_convs, a.score_thresh,
                                 a.center_sampling, no_gn=a.no_gn)
@@ -217,8 +234,12 @@ def main():
                 raise ValueError(f'{a.detector_init}: {name} is not a weight of this FCOS (width {a.width}?)')
             sd[name] = torch.tensor(v['data'], dtype=sd[name].dtype).reshape(v['shape'])
         model.load_state_dict(sd)
-    decay = [q for n, q in model.named_parameters() if q.ndim == 4 and n.endswith('weight')]
-    no_decay = [q for n, q in model.named_parameters() if not (q.ndim == 4 and n.endswith('weight'))]
+    if a.freeze_backbone:
+        for q in model.backbone.body.parameters():
+            q.requires_grad_(False)
+    trainable = [(n, q) for n, q in model.named_parameters() if q.requires_grad]
+    decay = [q for n, q in trainable if q.ndim == 4 and n.endswith('weight')]
+    no_decay = [q for n, q in trainable if not (q.ndim == 4 and n.endswith('weight'))]
     opt = torch.optim.SGD([{'params': decay, 'weight_decay': a.wd}, {'params': no_decay, 'weight_decay': 0.0}],
                           lr=a.lr, momentum=0.9)
     print(f'[fcos_torch] {len(train)} train / {len(val)} val images of {side} px, strides {strides}, '
@@ -251,7 +272,7 @@ def main():
         opt.zero_grad()
         loss.backward()
         if a.clip > 0:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), a.clip)
+            torch.nn.utils.clip_grad_norm_([q for _, q in trainable], a.clip)
         opt.step()
         rec = {'step': k + 1, 'lr': lr, 'loss': loss.item(), **{n: v.item() for n, v in losses.items()},
                'elapsed_s': time.time() - t0}
@@ -275,9 +296,14 @@ def main():
     json.dump(dets, open(det_file, 'w'))
     summary = {'config': vars(a), 'strides': strides, 'train': len(train), 'val': len(val),
                'train_s': train_s, 'ms_per_step': 1000 * train_s / a.steps, 'detections': len(dets)}
+    score_cmd = ['node', os.path.join(HERE, 'score-detections.js'), '--data', a.data, '--val', str(a.val),
+                 '--detections', det_file]
+    if a.sweep_val > 0:
+        ids_file = os.path.join(a.out, 'image-ids.json')
+        json.dump([s['id'] for s in val], open(ids_file, 'w'))
+        score_cmd += ['--image-ids', ids_file]
     try:
-        out = subprocess.run(['node', os.path.join(HERE, 'score-detections.js'), '--data', a.data, '--val', str(a.val),
-                              '--detections', det_file], check=True, capture_output=True, text=True).stdout
+        out = subprocess.run(score_cmd, check=True, capture_output=True, text=True).stdout
         summary['coco'] = json.loads(out)
         print(f'[fcos_torch] AP {100 * summary["coco"]["AP"]:.1f} AP50 {100 * summary["coco"]["AP50"]:.1f} '
               f'AP75 {100 * summary["coco"]["AP75"]:.1f} ({train_s:.0f} s training)', flush=True)
