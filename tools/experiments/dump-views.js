@@ -7,7 +7,9 @@
  * 50 tries, no jitter), in this thread (workers: 0; batches are seeded per item, so identical to
  * the worker build), epoch after epoch, so batch g is the trainer's micro-batch g for the same seed.
  *
- *   node tools/experiments/dump-views.js [--images DIR] [--out DIR] [--steps 300] [--seed 0]
+ *   node tools/experiments/dump-views.js [--images DIR] [--out DIR] [--steps 300] [--seed 0] [--batch 32]
+ *
+ * --batch overrides the preset's batch size (the regime runs of experiments/regime use 64).
  *
  * File batch-NNNN.bin (little-endian): int32 [B, S, P, 0]; float32 view1 [B,S,S,3] (NHWC,
  * normalised); float32 view2 [B,S,S,3]; float32 boxes [2P,4] (x1,y1,x2,y2 in view pixels: the P
@@ -34,9 +36,11 @@ async function main() {
   const seed = Number(arg('seed', String(cfg.seed)));
   const files = [...(await ImageFolder.open(images)).files].sort();
   fs.mkdirSync(out, { recursive: true });
+  const batchSize = Number(arg('batch', String(cfg.batch.size)));
+  if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`--batch must be a positive integer, got ${arg('batch')}`);
   const S = cfg.views.size;
   const loader = createViewPairLoader(files, {
-    batchSize: cfg.batch.size,
+    batchSize,
     workers: 0,
     seed,
     viewSize: S,

@@ -9,6 +9,9 @@ nn.Linear's default; the target is initialised independently (seed + 1000).
 
 Usage: /usr/bin/python3 tools/experiments/torch_reference.py --method byol|scrl
            [--batches DIR] [--out DIR] [--steps 300] [--seed 0] [--every 50] [--threads 1]
+           [--width 8] [--batch 32] [--ema 0.97] [--warmup 30] [--total-steps N]
+The regime runs' cross-check (experiments/regime/README.md): --width 16 --batch 64 --ema 0.99
+--warmup 100 --total-steps 2000 --steps 500 on batches dumped with dump-views.js --batch 64.
 Writes OUT/metrics.jsonl (loss per step) and OUT/ckpt-NNNNNNNN.safetensors (online backbone,
 torchvision names, steps 0, 50, ..., 300).
 """
@@ -132,6 +135,8 @@ def main():
     ap.add_argument('--out', default=None)
     ap.add_argument('--steps', type=int, default=300)
     ap.add_argument('--warmup', type=int, default=30)
+    ap.add_argument('--total-steps', type=int, default=0,
+                    help='length of the lr / EMA schedules (default: --steps); a longer run stopped at --steps')
     ap.add_argument('--seed', type=int, default=0)
     ap.add_argument('--every', type=int, default=50)
     ap.add_argument('--threads', type=int, default=1)
@@ -143,6 +148,7 @@ def main():
     ap.add_argument('--wd', type=float, default=1e-6)
     ap.add_argument('--ema', type=float, default=0.97)
     args = ap.parse_args()
+    total = args.total_steps or args.steps
     out = args.out or os.path.join(REPO, 'runs', 'results', 'torch-ref', f'{args.method}-s{args.seed}')
     os.makedirs(out, exist_ok=True)
     torch.set_num_threads(args.threads)
@@ -177,8 +183,8 @@ def main():
     t0 = time.perf_counter()
     for k in range(args.steps):
         x, rois, B, P = read_batch(os.path.join(args.batches, f'batch-{k:04d}.bin'))
-        lr = lr_at(k, peak, args.warmup, args.steps)
-        m = momentum_at(k, args.ema, args.steps)
+        lr = lr_at(k, peak, args.warmup, total)
+        m = momentum_at(k, args.ema, total)
         R = P if args.method == 'scrl' else B
         if R == 0:
             rec = {'step': k + 1, 'loss': 0.0, 'lr': lr, 'momentum': m, 'boxPairs': 0, 'skipped': True}
