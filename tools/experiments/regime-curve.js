@@ -50,14 +50,15 @@ function main() {
     .split(',')
     .map((s) => {
       const [name, dir] = s.includes('=') ? s.split('=') : [s, path.join(root, 'experiments', 'regime', s, 'checkpoints')];
-      if (!/^(byol|scrl)-s\d+$/.test(name)) throw new Error(`--runs: "${name}" must be METHOD-sSEED (byol-s0, scrl-s1, ...)`);
+      if (!/^(byol|scrl)-s\d+(-blr[\d.]+)?$/.test(name)) throw new Error(`--runs: "${name}" must be METHOD-sSEED[-blrLR] (byol-s0, scrl-s1-blr7.2, ...)`);
       return { name, dir };
     });
   const file = path.join(out, 'curve.json');
   const curve = fs.existsSync(file) ? JSON.parse(fs.readFileSync(file, 'utf8')) : { points: [] };
   const have = (name, step, kind) => curve.points.some((p) => p.run === name && p.step === step && p.probe === kind);
   const save = () => {
-    curve.points.sort((a, b) => a.run.localeCompare(b.run) || a.step - b.step || a.probe.localeCompare(b.probe));
+    const rank = (r) => (r === 'random' ? '' : r); // random init (step 0) first
+    curve.points.sort((a, b) => rank(a.run).localeCompare(rank(b.run)) || a.step - b.step || a.probe.localeCompare(b.probe));
     fs.writeFileSync(file, JSON.stringify(curve, null, 1) + '\n');
     render(curve, path.join(out, 'curve.md'));
   };
