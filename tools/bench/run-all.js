@@ -38,6 +38,12 @@ const JOBS = [
     quick: ['--images', '32', '--size', '256', '--batch', '8', '--epochs', '1'],
   },
   { name: 'step-wasm', bench: 'step', script: 'step.js', full: ['--backends', 'wasm', '--steps', '6', '--warmup', '1'], quick: ['--backends', 'wasm', '--batch', '8', '--steps', '1', '--warmup', '1'] },
+  // Both cores (issue 15 item 2): ours as `scrl pretrain --threads 2` runs it, PyTorch with 2 threads.
+  {
+    name: 'step-wasm-2threads', bench: 'step', script: 'step.js',
+    full: ['--backends', 'wasm', '--steps', '6', '--warmup', '1', '--threads', '2', '--torch-threads', '2'],
+    quick: ['--backends', 'wasm', '--batch', '8', '--steps', '1', '--warmup', '1', '--threads', '2', '--torch-threads', '2'],
+  },
   {
     name: 'profile-step-wasm', bench: 'profile-step', script: 'profile-step.js',
     full: ['--backend', 'wasm', '--warmup', '2'],
@@ -307,11 +313,12 @@ function stepSection(jobs) {
     for (const row of r.rows) {
       for (const m of ['scrl', 'byol']) {
         const ratio = row[m].imagesPerSecond / t[m].imagesPerSecond;
-        other.push({ label: `${m.toUpperCase()} step ${row.backend}`, ratio });
-        rows.push([row.backend, m.toUpperCase(), f1(row[m].imagesPerSecond), f1(t[m].imagesPerSecond), ratioCell(ratio), f1(row[m].secondsPerStep * 1000), f1(t[m].secondsPerStep * 1000), mb(r.maxRssKb), mb(r.torch.maxRssKb)]);
+        const threads = `${row.threads ?? 1} / ${r.torch.threads ?? 1}`;
+        other.push({ label: `${m.toUpperCase()} step ${row.backend}${(row.threads ?? 1) > 1 ? ` ${row.threads} threads` : ''}`, ratio });
+        rows.push([row.backend, threads, m.toUpperCase(), f1(row[m].imagesPerSecond), f1(t[m].imagesPerSecond), ratioCell(ratio), f1(row[m].secondsPerStep * 1000), f1(t[m].secondsPerStep * 1000), mb(r.maxRssKb), mb(r.torch.maxRssKb)]);
       }
       rows.push([
-        row.backend, 'SCRL time / BYOL time', `${(row.scrl.secondsPerStep / row.byol.secondsPerStep).toFixed(2)}`,
+        row.backend, `${row.threads ?? 1} / ${r.torch.threads ?? 1}`, 'SCRL time / BYOL time', `${(row.scrl.secondsPerStep / row.byol.secondsPerStep).toFixed(2)}`,
         `${(t.scrl.secondsPerStep / t.byol.secondsPerStep).toFixed(2)}`, '', '', '', '', '',
       ]);
     }
@@ -320,12 +327,14 @@ function stepSection(jobs) {
     `One optimiser step (target forward without gradient, online forward, loss, backward, LARS, EMA) with the \`cpu\``,
     `preset's network (ResNet-18, CIFAR stem, base width ${r0.baseWidth}, heads ${r0.hidden}/${r0.out}), batch ${r0.batch}, ${r0.size} px views,`,
     `${r0.boxPairs} box pairs from the real samplers; mean over the timed steps after the warm-up (counts in the commands below). PyTorch: the same network`,
-    'written in torch (tools/bench/step_torch.py) with torchvision\'s roi_align, 1 thread, measured in each job.',
+    'written in torch (tools/bench/step_torch.py) with torchvision\'s roi_align, measured in each job at the same number of threads as ours',
+    '("threads" = ours / PyTorch\'s; ours on 2 threads is `scrl pretrain --threads 2`: two wasm replicas in worker threads, gradients',
+    'all-reduced over a SharedArrayBuffer, synchronised BatchNorm).',
     'Speed ratio = our images/s / PyTorch images/s (> 1: ours faster). The step is dominated by the backbone\'s',
     'convolutions, so as a whole it is not an "owned" part; the last row per backend shows what SCRL adds over BYOL',
     '(RoIAlign, box batching, heads over box rows instead of image rows) on each side.',
     '',
-    table(['Backend', 'Step', 'ours img/s', 'PyTorch img/s', 'speed ratio', 'ours ms/step', 'PyTorch ms/step', 'peak RSS ours', 'peak RSS PyTorch'], rows),
+    table(['Backend', 'threads', 'Step', 'ours img/s', 'PyTorch img/s', 'speed ratio', 'ours ms/step', 'PyTorch ms/step', 'peak RSS ours', 'peak RSS PyTorch'], rows),
   ].join('\n');
   return { md, owned: [], other };
 }
