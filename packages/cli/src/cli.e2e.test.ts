@@ -141,6 +141,15 @@ describe('scrl pretrain, export, eval', () => {
     expect(r.io.outLines.join('\n')).toMatch(/lr: 0\.0?01 \(chosen by --lr-sweep on \d+ validation images of the training split\)/);
   });
 
+  it('fine-tunes only the FPN and head with --freeze-backbone', async () => {
+    const out = path.join(tmp, 'det-frozen');
+    const r = await scrl(['eval', 'detection', '--init', run, '--data', scenes, '--steps', '1', '--image-size', '32', '--backend', 'wasm', '--freeze-backbone', '--out', out]);
+    expect(r.code).toBe(0);
+    const metrics = JSON.parse(fs.readFileSync(path.join(out, 'metrics.json'), 'utf8'));
+    expect(metrics.config.freezeBackbone).toBe(true);
+    expect(metrics.notes.join('\n')).toMatch(/backbone frozen \(--freeze-backbone\)/);
+  });
+
   it('runs the kNN and linear probes on scene object crops', async () => {
     const knn = await scrl(['eval', 'knn', '--init', run, '--data', scenes, '--out', path.join(tmp, 'knn'), '--k', '3', '--backend', 'wasm']);
     expect(knn.code).toBe(0);

@@ -225,6 +225,11 @@ const DETECTION_SCHEDULE_OPTIONS: OptionSpec[] = [
     type: 'boolean',
     description: 'rescale each backbone conv to the norm of a fresh random init (same architecture and seed) first',
   },
+  {
+    name: 'freeze-backbone',
+    type: 'boolean',
+    description: 'train only the FPN and the head; the backbone keeps its weights (BatchNorm on batch statistics)',
+  },
   { name: 'limit', type: 'string', valueName: 'N', description: 'use only the first N images of the dataset', defaultText: 'all' },
   { name: 'seed', type: 'string', valueName: 'S', description: 'seed of the head initialisation, flips and batch order', defaultText: String(DEFAULT_DETECTION_CONFIG.seed) },
 ];
@@ -253,6 +258,7 @@ export function detectionConfig(values: CommandContext['values']): Partial<Detec
     lr,
     warmupSteps: intOption(values, 'warmup', 0) ?? Math.min(DEFAULT_DETECTION_CONFIG.warmupSteps, Math.floor(steps / 6)),
     seed: intOption(values, 'seed', 0) ?? DEFAULT_DETECTION_CONFIG.seed,
+    freezeBackbone: values['freeze-backbone'] === true,
   };
 }
 
@@ -282,6 +288,7 @@ export const evalDetection: Command = {
     'scrl eval detection --init r18-scrl.safetensors --data data/scenes --out runs/det-scrl',
     'scrl eval detection --init random --steps 50 --limit 200',
     'scrl eval detection --init runs/pretrain-byol --lr-sweep 0.003,0.01,0.03 --rescale-conv-norms',
+    'scrl eval detection --init runs/pretrain-byol --freeze-backbone',
   ],
   async run({ values, io }) {
     const init = stringOption(values, 'init') ?? 'random';
@@ -350,9 +357,10 @@ export const evalDetection: Command = {
       io.err(`[scrl] ${line}`);
       notes.push(line);
     }
+    if (config.freezeBackbone) notes.push('backbone frozen (--freeze-backbone): only the FPN and the head were trained');
     const { model, description } = makeBackbone(false);
     try {
-      io.err(`[scrl] detection: ${train.length} train / ${val.length} val images from ${dir}, ${config.steps} steps, lr ${config.lr}`);
+      io.err(`[scrl] detection: ${train.length} train / ${val.length} val images from ${dir}, ${config.steps} steps, lr ${config.lr}${config.freezeBackbone ? ', backbone frozen' : ''}`);
       const result = await runDetection({
         io,
         backbone: model,

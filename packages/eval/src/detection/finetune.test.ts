@@ -142,6 +142,40 @@ describeEachBackend('fineTuneDetection', () => {
     backbone.dispose();
   });
 
+  it('freezeBackbone trains the FPN and head only: every backbone weight keeps its value', () => {
+    const scenes = rectangleScenes(2);
+    const snapshot = (b: ReturnType<typeof tinyBackbone>) => b.parameters().map((p) => ({ name: p.name, data: Array.from(p.variable.dataSync()) }));
+    for (const freezeBackbone of [true, false]) {
+      const backbone = tinyBackbone([8, 8, 16, 16, 16], 2);
+      const before = snapshot(backbone);
+      const result = fineTuneDetection({
+        backbone,
+        categories: RECT_CATEGORIES,
+        train: scenes,
+        val: scenes,
+        config: { steps: 2, batchSize: 2, fpnChannels: 8, headConvs: 1, freezeBackbone },
+      });
+      const after = snapshot(backbone);
+      const changed = before.filter((p, i) => p.data.some((v, j) => v !== after[i].data[j])).map((p) => p.name);
+      // Frozen: nothing of the backbone moves. Trained (the control, so the check can fail): convs and BN do.
+      if (freezeBackbone) expect(changed).toEqual([]);
+      else expect(changed.length).toBeGreaterThan(before.length / 2);
+      const head = result.detector.parameters().filter((p) => !p.name.startsWith('backbone.'));
+      expect(head.length).toBeGreaterThan(0);
+      result.detector.dispose();
+      backbone.dispose();
+    }
+  });
+
+  it('rejects a non-boolean freezeBackbone', () => {
+    const scenes = rectangleScenes(1);
+    const backbone = tinyBackbone();
+    expect(() =>
+      fineTuneDetection({ backbone, categories: RECT_CATEGORIES, train: scenes, val: scenes, config: { freezeBackbone: 'yes' as unknown as boolean } }),
+    ).toThrow(/config\.freezeBackbone must be true or false/);
+    backbone.dispose();
+  });
+
   it('rejects categories missing from the list', () => {
     const scenes = rectangleScenes(1);
     const backbone = tinyBackbone();

@@ -12,6 +12,13 @@
  * backbone in inference mode (running statistics of the initialisation) and does not train
  * the BN parameters, as detectron2 does for supervised ImageNet inits; choose it for
  * pretrained inits with very small batches.
+ *
+ * `freezeBackbone: true` trains only the FPN and the head: every backbone weight (convolutions
+ * and BatchNorm scale/shift) keeps its initial value, while BatchNorm keeps normalising as `bn`
+ * says (with `bn: 'batch'`, batch statistics, so a random init is not handicapped by stale
+ * running statistics). It measures how good the initialisation's features are for detection
+ * as they are (experiments/oracle: it separates pretrained from random init far more widely
+ * than full fine-tuning with many labels).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { RgbImage } from '@scrl/augment';
@@ -94,6 +101,8 @@ export interface DetectionFineTuneConfig {
   flipProb: number;
   /** BatchNorm handling, see the module comment (default 'batch'). */
   bn: 'batch' | 'frozen';
+  /** Train only FPN + head; the backbone's weights stay as initialised (default false; see the module comment). */
+  freezeBackbone: boolean;
   /** Seed of batch order, flips and head initialisation (default 0). */
   seed: number;
   /** FPN / head width and depth, head normalisation (see `FcosOptions`). */
@@ -120,6 +129,7 @@ export const DEFAULT_DETECTION_CONFIG: DetectionFineTuneConfig = {
   imageSize: 64,
   flipProb: 0.5,
   bn: 'batch',
+  freezeBackbone: false,
   seed: 0,
   fpnChannels: 32,
   headConvs: 2,
@@ -299,10 +309,12 @@ export function createDetectionTraining(
     seed: config.seed,
   };
   const detector = createFcosDetector(backbone, fcosOptions);
-  // bn: 'frozen' freezes the backbone's BatchNorm parameters; the head's GroupNorm always trains.
+  // bn: 'frozen' freezes the backbone's BatchNorm parameters, freezeBackbone all of its
+  // parameters; the FPN and the head (its GroupNorm included) always train.
   const backboneNames = new Set(backbone.parameters().map((p) => `backbone.${p.name}`));
   const trainable: NamedParameter[] = detector
     .parameters()
+    .filter((p) => !(config.freezeBackbone && backboneNames.has(p.name)))
     .filter((p) => config.bn === 'batch' || !backboneNames.has(p.name) || (p.role !== 'bn-weight' && p.role !== 'bn-bias'));
   const vars = trainable.map((p) => p.variable);
   const sgd = new SgdMomentum(trainable, { momentum: config.momentum, weightDecay: config.weightDecay });
@@ -369,6 +381,9 @@ export function fineTuneDetection(input: DetectionFineTuneInput): DetectionEvalR
   }
   if (config.bn !== 'batch' && config.bn !== 'frozen') {
     throw new Error(`${fn}: config.bn must be 'batch' or 'frozen', got ${JSON.stringify(config.bn)}.`);
+  }
+  if (typeof config.freezeBackbone !== 'boolean') {
+    throw new Error(`${fn}: config.freezeBackbone must be true or false, got ${JSON.stringify(config.freezeBackbone)}.`);
   }
   if (config.lrSchedule !== 'cosine' && config.lrSchedule !== 'step') {
     throw new Error(`${fn}: config.lrSchedule must be 'cosine' or 'step', got ${JSON.stringify(config.lrSchedule)}.`);
