@@ -139,7 +139,11 @@ function sumsOfXAndSquares(x: Float32Array, C: number, sums: Float64Array): void
   }
 }
 
-/** y = x · a + b per channel (relu(...) with `relu`), x · a rounded to float32 (the sum by the store). */
+/**
+ * y = x · a + b per channel (relu(...) with `relu`), x · a rounded to float32 (the sum by the store).
+ * The reference loop: a data-dependent branch per element (the ReLU), which V8 compiles to a jump
+ * that random signs mispredict half the time. Used where a or b is not finite (then NaNs flow).
+ */
 function affine(x: Float32Array, y: Float32Array, C: number, a: Float64Array, b: Float64Array, relu: boolean): void {
   const total = x.length;
   const lo = relu ? 0 : -Infinity;
@@ -174,6 +178,49 @@ function affine(x: Float32Array, y: Float32Array, C: number, a: Float64Array, b:
 }
 
 /**
+ * relu(x · a + b) per channel for finite a and b, without a branch per element: the float32 result
+ * is stored, then its bits are cleared where the sign bit is set (−0 and every negative value,
+ * −∞ included, become +0). With finite a and b, x is finite too (a non-finite x makes its
+ * channel's mean or variance non-finite), so no NaN reaches the sign test.
+ */
+function affineRelu(x: Float32Array, y: Float32Array, yBits: Int32Array, C: number, a: Float64Array, b: Float64Array): void {
+  const total = x.length;
+  const step = C % 4 === 0 ? 4 : 1;
+  for (let c = 0; c < C; c += step) {
+    const a0 = a[c];
+    const b0 = b[c];
+    if (step === 4) {
+      const a1 = a[c + 1];
+      const a2 = a[c + 2];
+      const a3 = a[c + 3];
+      const b1 = b[c + 1];
+      const b2 = b[c + 2];
+      const b3 = b[c + 3];
+      for (let i = c; i < total; i += C) {
+        y[i] = Math.fround(x[i] * a0) + b0;
+        y[i + 1] = Math.fround(x[i + 1] * a1) + b1;
+        y[i + 2] = Math.fround(x[i + 2] * a2) + b2;
+        y[i + 3] = Math.fround(x[i + 3] * a3) + b3;
+        const w0 = yBits[i];
+        const w1 = yBits[i + 1];
+        const w2 = yBits[i + 2];
+        const w3 = yBits[i + 3];
+        yBits[i] = w0 & ~(w0 >> 31);
+        yBits[i + 1] = w1 & ~(w1 >> 31);
+        yBits[i + 2] = w2 & ~(w2 >> 31);
+        yBits[i + 3] = w3 & ~(w3 >> 31);
+      }
+    } else {
+      for (let i = c; i < total; i += C) {
+        y[i] = Math.fround(x[i] * a0) + b0;
+        const w0 = yBits[i];
+        yBits[i] = w0 & ~(w0 >> 31);
+      }
+    }
+  }
+}
+
+/**
  * Rewrites every NaN of `y` as the positive quiet NaN 0x7fc00000. V8 stores a NaN computed in
  * JavaScript with its sign bit set (0xffc00000), and XNNPACK's ReLU on wasm decides by the sign
  * bit, so such a NaN became 0 at the next ReLU and a NaN loss turned into a finite one; the
@@ -185,18 +232,61 @@ function canonicaliseNaN(y: Float32Array): void {
 }
 
 /** True when any of the arrays holds a NaN or an infinity. */
-function anyNonFinite(...arrays: Float64Array[]): boolean {
+function anyNonFinite(...arrays: Array<Float64Array | Float32Array>): boolean {
   for (const a of arrays) for (let i = 0; i < a.length; i++) if (!Number.isFinite(a[i])) return true;
   return false;
 }
 
-/** g = dy where the forward's x · a + b (same arithmetic) was > 0, else 0. */
+/** g = dy where the forward's x · a + b (same arithmetic) was > 0, else 0: the reference loop (non-finite a or b). */
 function maskByRelu(dy: Float32Array, x: Float32Array, g: Float32Array, C: number, a: Float32Array, b: Float32Array): void {
   const total = x.length;
   for (let c = 0; c < C; c++) {
     const ac = a[c];
     const bc = b[c];
     for (let i = c; i < total; i += C) g[i] = Math.fround(x[i] * ac) + bc > 0 ? dy[i] : 0;
+  }
+}
+
+/**
+ * {@link maskByRelu} for finite a and b without a branch per element: the forward's float32
+ * x · a + b is stored in g, and its bits w select dy's bits through the mask (−w & ~w) >> 31,
+ * which is −1 exactly for w > 0 as an int32 (sign bit clear, not +0), i.e. for a float32 > 0
+ * (no NaN here: finite a and b mean finite x), and 0 otherwise (−0 included).
+ */
+function maskByReluBits(dyBits: Int32Array, x: Float32Array, g: Float32Array, gBits: Int32Array, C: number, a: Float32Array, b: Float32Array): void {
+  const total = x.length;
+  const step = C % 4 === 0 ? 4 : 1;
+  for (let c = 0; c < C; c += step) {
+    const a0 = a[c];
+    const b0 = b[c];
+    if (step === 4) {
+      const a1 = a[c + 1];
+      const a2 = a[c + 2];
+      const a3 = a[c + 3];
+      const b1 = b[c + 1];
+      const b2 = b[c + 2];
+      const b3 = b[c + 3];
+      for (let i = c; i < total; i += C) {
+        g[i] = Math.fround(x[i] * a0) + b0;
+        g[i + 1] = Math.fround(x[i + 1] * a1) + b1;
+        g[i + 2] = Math.fround(x[i + 2] * a2) + b2;
+        g[i + 3] = Math.fround(x[i + 3] * a3) + b3;
+        const w0 = gBits[i];
+        const w1 = gBits[i + 1];
+        const w2 = gBits[i + 2];
+        const w3 = gBits[i + 3];
+        gBits[i] = dyBits[i] & ((-w0 & ~w0) >> 31);
+        gBits[i + 1] = dyBits[i + 1] & ((-w1 & ~w1) >> 31);
+        gBits[i + 2] = dyBits[i + 2] & ((-w2 & ~w2) >> 31);
+        gBits[i + 3] = dyBits[i + 3] & ((-w3 & ~w3) >> 31);
+      }
+    } else {
+      for (let i = c; i < total; i += C) {
+        g[i] = Math.fround(x[i] * a0) + b0;
+        const w0 = gBits[i];
+        gBits[i] = dyBits[i] & ((-w0 & ~w0) >> 31);
+      }
+    }
   }
 }
 
@@ -253,11 +343,30 @@ function gradientSums(g: Float32Array, x: Float32Array, C: number, mean: Float64
 /** dx = p · g + q · x + r per channel (dx may be g's buffer). */
 function inputGradient(g: Float32Array, x: Float32Array, dx: Float32Array, C: number, p: Float64Array, q: Float64Array, r: Float64Array): void {
   const total = x.length;
-  for (let c = 0; c < C; c++) {
-    const pc = p[c];
-    const qc = q[c];
-    const rc = r[c];
-    for (let i = c; i < total; i += C) dx[i] = pc * g[i] + qc * x[i] + rc;
+  const step = C % 4 === 0 ? 4 : 1;
+  for (let c = 0; c < C; c += step) {
+    const p0 = p[c];
+    const q0 = q[c];
+    const r0 = r[c];
+    if (step === 4) {
+      const p1 = p[c + 1];
+      const p2 = p[c + 2];
+      const p3 = p[c + 3];
+      const q1 = q[c + 1];
+      const q2 = q[c + 2];
+      const q3 = q[c + 3];
+      const r1 = r[c + 1];
+      const r2 = r[c + 2];
+      const r3 = r[c + 3];
+      for (let i = c; i < total; i += C) {
+        dx[i] = p0 * g[i] + q0 * x[i] + r0;
+        dx[i + 1] = p1 * g[i + 1] + q1 * x[i + 1] + r1;
+        dx[i + 2] = p2 * g[i + 2] + q2 * x[i + 2] + r2;
+        dx[i + 3] = p3 * g[i + 3] + q3 * x[i + 3] + r3;
+      }
+    } else {
+      for (let i = c; i < total; i += C) dx[i] = p0 * g[i] + q0 * x[i] + r0;
+    }
   }
 }
 
@@ -304,9 +413,14 @@ function batchNormTrainingForward(args: { inputs: tf.NamedTensorInfoMap; backend
   stats.set(b, 4 * C);
   stats[STATS_COUNT * C] = Math.floor(n / COUNT_SPLIT);
   stats[STATS_COUNT * C + 1] = n % COUNT_SPLIT;
-  affine(xv, y, C, a, b, args.attrs.relu === true);
   // A non-finite x makes its channel's mean or variance non-finite, so checking a and b finds it.
-  if (anyNonFinite(a, b)) canonicaliseNaN(y);
+  const nonFinite = anyNonFinite(a, b);
+  if (args.attrs.relu === true && !nonFinite) {
+    affineRelu(xv, y, new Int32Array(y.buffer, y.byteOffset, y.length), C, a, b);
+  } else {
+    affine(xv, y, C, a, b, args.attrs.relu === true);
+  }
+  if (nonFinite) canonicaliseNaN(y);
   return outputs;
 }
 
@@ -324,7 +438,14 @@ function batchNormTrainingBackward(args: { inputs: tf.NamedTensorInfoMap; backen
   const sums = new Float64Array(2 * C);
   const mean = Float64Array.from(st.subarray(0, C));
   if (relu) {
-    maskByRelu(dyv, xv, dx, C, st.subarray(3 * C, 4 * C), st.subarray(4 * C, 5 * C));
+    const a = st.subarray(3 * C, 4 * C);
+    const b = st.subarray(4 * C, 5 * C);
+    if (anyNonFinite(a, b)) {
+      maskByRelu(dyv, xv, dx, C, a, b);
+    } else {
+      const bits = (v: Float32Array) => new Int32Array(v.buffer, v.byteOffset, v.length);
+      maskByReluBits(bits(dyv), xv, dx, bits(dx), C, a, b);
+    }
     gradientSums(dx, xv, C, mean, sums);
   } else {
     gradientSums(dyv, xv, C, mean, sums);
