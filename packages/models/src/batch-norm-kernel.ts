@@ -42,6 +42,7 @@ import {
   sizeOf,
   sumsOfXAndSquares,
 } from './host-norm-loops';
+import type { HeapNormLoops } from './norm-simd';
 
 type TensorInfo = tf.TensorInfo;
 
@@ -64,16 +65,27 @@ function batchNormTrainingForward(args: { inputs: tf.NamedTensorInfoMap; backend
   const momentum = args.attrs.momentum as number;
   const C = x.shape[x.shape.length - 1];
   const total = sizeOf(x.shape);
-  const { outputs, views } = hostBuffers(BATCH_NORM_TRAINING, args.backend as HostBackend, [x, scale, offset, runningMean, runningVar], [
-    x.shape,
-    [C],
-    [C],
-    [STATS_COUNT * C + 2],
-  ]);
-  const [xv, gamma, beta, rm, rv, y, newRm, newRv, stats] = views;
+  const { outputs, views, simd, release } = hostBuffers(
+    BATCH_NORM_TRAINING,
+    args.backend as HostBackend,
+    [x, scale, offset, runningMean, runningVar],
+    [x.shape, [C], [C], [STATS_COUNT * C + 2]],
+    C,
+  );
+  try {
+    forward(views, C, total, eps, momentum, args.attrs.relu === true, simd);
+  } finally {
+    release();
+  }
+  return outputs;
+}
 
+/** The forward on the views [x, γ, β, running mean, running var, y, new running mean, new running var, stats]. */
+function forward(views: Float32Array[], C: number, total: number, eps: number, momentum: number, relu: boolean, simd: HeapNormLoops | null): void {
+  const [xv, gamma, beta, rm, rv, y, newRm, newRv, stats] = views;
   const sums = new Float64Array(2 * C + 1);
-  sumsOfXAndSquares(xv, C, sums);
+  if (simd) simd.sums(xv, sums);
+  else sumsOfXAndSquares(xv, C, sums);
   sums[2 * C] = total / C;
   const reducer = getBatchNormReducer();
   if (reducer) reducer(sums);
@@ -103,37 +115,49 @@ function batchNormTrainingForward(args: { inputs: tf.NamedTensorInfoMap; backend
   stats[STATS_COUNT * C + 1] = n % COUNT_SPLIT;
   // A non-finite x makes its channel's mean or variance non-finite, so checking a and b finds it.
   const nonFinite = anyNonFinite(a, b);
-  if (args.attrs.relu === true && !nonFinite) {
+  if (nonFinite) {
+    affine(xv, y, C, a, b, relu);
+    canonicaliseNaN(y);
+  } else if (simd) {
+    simd.affine(xv, y, a, b, relu);
+  } else if (relu) {
     affineRelu(xv, y, new Int32Array(y.buffer, y.byteOffset, y.length), C, a, b);
   } else {
-    affine(xv, y, C, a, b, args.attrs.relu === true);
+    affine(xv, y, C, a, b, false);
   }
-  if (nonFinite) canonicaliseNaN(y);
-  return outputs;
 }
 
 function batchNormTrainingBackward(args: { inputs: tf.NamedTensorInfoMap; backend: tf.KernelBackend; attrs: tf.NamedAttrMap }): TensorInfo[] {
   const { dy, x, stats } = args.inputs as Record<string, TensorInfo>;
   const C = x.shape[x.shape.length - 1];
-  const total = sizeOf(x.shape);
-  const { outputs, views } = hostBuffers(BATCH_NORM_TRAINING_GRAD, args.backend as HostBackend, [dy, x, stats], [x.shape, [C], [C]]);
+  const { outputs, views, simd, release } = hostBuffers(BATCH_NORM_TRAINING_GRAD, args.backend as HostBackend, [dy, x, stats], [x.shape, [C], [C]], C);
+  try {
+    backward(views, C, args.attrs.relu === true, simd);
+  } finally {
+    release();
+  }
+  return outputs;
+}
+
+/** The backward on the views [dy, x, stats, dx, dγ, dβ]. */
+function backward(views: Float32Array[], C: number, relu: boolean, simd: HeapNormLoops | null): void {
   const [dyv, xv, st, dx, dGamma, dBeta] = views;
   const gamma = st.subarray(2 * C, 3 * C);
-  const relu = args.attrs.relu === true;
 
   // Σg and Σg·(x − mean), with g = dy (times the ReLU's mask, kept in dx until dx is computed);
   // the latter times invstd is Σg·x̂.
   const sums = new Float64Array(2 * C);
   const mean = Float64Array.from(st.subarray(0, C));
-  if (relu) {
-    const a = st.subarray(3 * C, 4 * C);
-    const b = st.subarray(4 * C, 5 * C);
-    if (anyNonFinite(a, b)) {
-      maskByRelu(dyv, xv, dx, C, a, b);
-    } else {
-      const bits = (v: Float32Array) => new Int32Array(v.buffer, v.byteOffset, v.length);
-      maskByReluBits(bits(dyv), xv, dx, bits(dx), C, a, b);
-    }
+  const a = st.subarray(3 * C, 4 * C);
+  const b = st.subarray(4 * C, 5 * C);
+  if (relu && anyNonFinite(a, b)) {
+    maskByRelu(dyv, xv, dx, C, a, b);
+    gradientSums(dx, xv, C, mean, sums);
+  } else if (simd) {
+    simd.gradientSums(dyv, xv, mean, sums, relu ? { a, b, g: dx } : null);
+  } else if (relu) {
+    const bits = (v: Float32Array) => new Int32Array(v.buffer, v.byteOffset, v.length);
+    maskByReluBits(bits(dyv), xv, dx, bits(dx), C, a, b);
     gradientSums(dx, xv, C, mean, sums);
   } else {
     gradientSums(dyv, xv, C, mean, sums);
@@ -159,9 +183,9 @@ function batchNormTrainingBackward(args: { inputs: tf.NamedTensorInfoMap; backen
     q[c] = -kx;
     r[c] = kx * mean[c] - (k * sums[c]) / n;
   }
-  inputGradient(relu ? dx : dyv, xv, dx, C, p, q, r);
+  if (simd) simd.inputGradient(relu ? dx : dyv, xv, dx, p, q, r);
+  else inputGradient(relu ? dx : dyv, xv, dx, C, p, q, r);
   if (anyNonFinite(p, q, r, sums)) canonicaliseNaN(dx);
-  return outputs;
 }
 
 let registered = false;

@@ -6,7 +6,7 @@
  *
  * ```
  * forward:  mean = Σx / M,  var = Σx² / M − mean²  (biased),  rstd = 1 / sqrt(var + eps)
- *           α = γ · rstd,  y = x · α + (β − mean · α)   per channel, x · α rounded to float32 (as ATen's kernel)
+ *           α = γ · rstd,  y = x · α + (β − mean · α)   per channel, α and β − mean · α in float32 and y in float32 arithmetic
  * backward: x̂ = (x − mean) · rstd,  dβ = Σ_n Σ dy,  dγ = Σ_n Σ dy · x̂   (per channel)
  *           dx = rstd · (γ · dy − Σ_g γ·dy / M − x̂ · Σ_g γ·dy·x̂ / M)   (Σ_g: over the group's values)
  * ```
@@ -26,6 +26,7 @@ import {
   sumsOfXAndSquares,
   type HostBackend,
 } from './host-norm-loops';
+import type { HeapNormLoops } from './norm-simd';
 
 type TensorInfo = tf.TensorInfo;
 
@@ -58,7 +59,17 @@ function groupNormForward(args: { inputs: tf.NamedTensorInfoMap; backend: tf.Ker
   const { x, scale, offset } = args.inputs as Record<string, TensorInfo>;
   const eps = args.attrs.epsilon as number;
   const { n, m, C, groups, per } = geometry(GROUP_NORM, x, args.attrs.groups as number);
-  const { outputs, views } = hostBuffers(GROUP_NORM, args.backend as HostBackend, [x, scale, offset], [x.shape, [2 * n * groups]]);
+  const { outputs, views, simd, release } = hostBuffers(GROUP_NORM, args.backend as HostBackend, [x, scale, offset], [x.shape, [2 * n * groups]], C);
+  try {
+    forward(views, { n, m, C, groups, per }, eps, simd);
+  } finally {
+    release();
+  }
+  return outputs;
+}
+
+/** The forward on the views [x, γ, β, y, stats]. */
+function forward(views: Float32Array[], { n, m, C, groups, per }: Geometry, eps: number, simd: HeapNormLoops | null): void {
   const [xv, gamma, beta, y, stats] = views;
   const count = (m / C) * per;
   const sums = new Float64Array(2 * C);
@@ -67,7 +78,8 @@ function groupNormForward(args: { inputs: tf.NamedTensorInfoMap; backend: tf.Ker
   for (let img = 0; img < n; img++) {
     const xs = xv.subarray(img * m, (img + 1) * m);
     const ys = y.subarray(img * m, (img + 1) * m);
-    sumsOfXAndSquares(xs, C, sums);
+    if (simd) simd.sums(xs, sums);
+    else sumsOfXAndSquares(xs, C, sums);
     for (let g = 0; g < groups; g++) {
       let s = 0;
       let q = 0;
@@ -77,25 +89,41 @@ function groupNormForward(args: { inputs: tf.NamedTensorInfoMap; backend: tf.Ker
       }
       const mean = s / count;
       const rstd = 1 / Math.sqrt(Math.max(0, q / count - mean * mean) + eps);
+      // The affine terms in float32, as ATen computes them, and y = x · α + β' in float32.
       for (let c = g * per; c < (g + 1) * per; c++) {
-        a[c] = rstd * gamma[c];
-        b[c] = beta[c] - mean * a[c];
+        a[c] = Math.fround(rstd * gamma[c]);
+        b[c] = Math.fround(beta[c] - mean * a[c]);
       }
       stats[img * groups + g] = mean;
       stats[(n + img) * groups + g] = rstd;
     }
-    affine(xs, ys, C, a, b, false);
     // A non-finite x makes its group's statistics non-finite, so checking a and b finds it; the
     // NaNs are rewritten as positive NaNs, which wasm's ReLU keeps (see canonicaliseNaN).
-    if (anyNonFinite(a, b)) canonicaliseNaN(ys);
+    if (anyNonFinite(a, b)) {
+      affine(xs, ys, C, a, b, false);
+      canonicaliseNaN(ys);
+    } else if (simd) {
+      simd.affine(xs, ys, a, b, false);
+    } else {
+      affine(xs, ys, C, a, b, false);
+    }
   }
-  return outputs;
 }
 
 function groupNormBackward(args: { inputs: tf.NamedTensorInfoMap; backend: tf.KernelBackend; attrs: tf.NamedAttrMap }): TensorInfo[] {
   const { dy, x, scale, stats } = args.inputs as Record<string, TensorInfo>;
   const { n, m, C, groups, per } = geometry(GROUP_NORM_GRAD, x, args.attrs.groups as number);
-  const { outputs, views } = hostBuffers(GROUP_NORM_GRAD, args.backend as HostBackend, [dy, x, scale, stats], [x.shape, [C], [C]]);
+  const { outputs, views, simd, release } = hostBuffers(GROUP_NORM_GRAD, args.backend as HostBackend, [dy, x, scale, stats], [x.shape, [C], [C]], C);
+  try {
+    backward(views, { n, m, C, groups, per }, simd);
+  } finally {
+    release();
+  }
+  return outputs;
+}
+
+/** The backward on the views [dy, x, γ, stats, dx, dγ, dβ]. */
+function backward(views: Float32Array[], { n, m, C, groups, per }: Geometry, simd: HeapNormLoops | null): void {
   const [dyv, xv, gamma, st, dx, dGamma, dBeta] = views;
   const count = (m / C) * per;
   const sums = new Float64Array(2 * C);
@@ -110,7 +138,10 @@ function groupNormBackward(args: { inputs: tf.NamedTensorInfoMap; backend: tf.Ke
     const lo = img * m;
     for (let c = 0; c < C; c++) mean[c] = st[img * groups + Math.floor(c / per)];
     // Σdy and Σdy·(x − mean) per channel.
-    gradientSums(dyv.subarray(lo, lo + m), xv.subarray(lo, lo + m), C, mean, sums);
+    const dys = dyv.subarray(lo, lo + m);
+    const xs = xv.subarray(lo, lo + m);
+    if (simd) simd.gradientSums(dys, xs, mean, sums, null);
+    else gradientSums(dys, xs, C, mean, sums);
     for (let g = 0; g < groups; g++) {
       const mu = st[img * groups + g];
       const rstd = st[(n + img) * groups + g];
@@ -130,7 +161,8 @@ function groupNormBackward(args: { inputs: tf.NamedTensorInfoMap; backend: tf.Ke
       }
     }
     const dxs = dx.subarray(lo, lo + m);
-    inputGradient(dyv.subarray(lo, lo + m), xv.subarray(lo, lo + m), dxs, C, p, q, r);
+    if (simd) simd.inputGradient(dys, xs, dxs, p, q, r);
+    else inputGradient(dys, xs, dxs, C, p, q, r);
     if (anyNonFinite(p, q, r)) {
       canonicaliseNaN(dxs);
       nonFinite = true;
@@ -142,7 +174,6 @@ function groupNormBackward(args: { inputs: tf.NamedTensorInfoMap; backend: tf.Ke
     canonicaliseNaN(dGamma);
     canonicaliseNaN(dBeta);
   }
-  return outputs;
 }
 
 let registered = false;

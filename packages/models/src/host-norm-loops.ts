@@ -8,6 +8,8 @@
  * Internal to @scrl/models (not exported from the package index).
  */
 import * as tf from '@tensorflow/tfjs-core';
+import type { WasmMemory } from '@scrl/roi-align/wasm';
+import { HeapNormLoops, normSimdFor, scratchFloats } from './norm-simd';
 
 /** The backends the kernels are registered on. */
 export const HOST_BACKENDS = ['cpu', 'wasm'] as const;
@@ -20,30 +22,48 @@ export interface HostBackend extends tf.KernelBackend {
   makeOutput?(shape: number[], dtype: tf.DataType): TensorInfo;
   /** wasm: a view of a tensor's heap memory (detached by the next heap growth). */
   typedArrayFromHeap?(info: TensorInfo): Float32Array;
+  /** wasm: the Emscripten module, whose `asm.memory` is the heap's WebAssembly.Memory. */
+  wasm?: { asm?: { memory?: WasmMemory } };
   /** cpu: a tensor holding `values` (by reference). */
   makeTensorInfo?(shape: number[], dtype: tf.DataType, values: Float32Array): TensorInfo;
 }
 
+/** Whether the SIMD loops are on (the default); off, the wasm backend runs the JavaScript loops too. */
+let simdEnabled = true;
+
+/** Turns the WebAssembly SIMD loops of the wasm backend on or off (tests and benchmarks). */
+export function setNormSimd(enabled: boolean): void {
+  simdEnabled = enabled;
+}
+
 /**
- * Allocates float32 outputs, then returns views of `inputs` and the outputs, in that order.
- * Everything is allocated before any view is taken: on wasm an allocation can grow the heap,
- * which detaches earlier views.
+ * Allocates float32 outputs, then returns views of `inputs` and the outputs, in that order, and
+ * on wasm (C a multiple of 4, SIMD available and enabled) the SIMD loops bound to a scratch
+ * tensor, which `release` frees (call it before returning). Everything is allocated before any
+ * view is taken: on wasm an allocation can grow the heap, which detaches earlier views.
  */
 export function hostBuffers(
   kernelName: string,
   backend: HostBackend,
   inputs: TensorInfo[],
   outputShapes: number[][],
-): { outputs: TensorInfo[]; views: Float32Array[] } {
+  channels = 0,
+): { outputs: TensorInfo[]; views: Float32Array[]; simd: HeapNormLoops | null; release: () => void } {
   for (const t of inputs) {
     if (t.dtype !== 'float32') {
       throw new Error(`${kernelName}: expected float32 tensors, got ${t.dtype} (cast the input first).`);
     }
   }
   if (backend.typedArrayFromHeap && backend.makeOutput) {
-    const outputs = outputShapes.map((s) => (backend.makeOutput as NonNullable<HostBackend['makeOutput']>)(s, 'float32'));
-    const views = [...inputs, ...outputs].map((t) => (backend.typedArrayFromHeap as NonNullable<HostBackend['typedArrayFromHeap']>)(t));
-    return { outputs, views };
+    const makeOutput = backend.makeOutput.bind(backend);
+    const fromHeap = backend.typedArrayFromHeap.bind(backend);
+    const memory = backend.wasm?.asm?.memory;
+    const loops = simdEnabled && channels > 0 && channels % 4 === 0 && memory ? normSimdFor(memory) : null;
+    const outputs = outputShapes.map((s) => makeOutput(s, 'float32'));
+    const scratch = loops ? makeOutput([scratchFloats(channels)], 'float32') : null;
+    const views = [...inputs, ...outputs].map((t) => fromHeap(t));
+    const simd = loops && scratch ? new HeapNormLoops(loops, fromHeap(scratch), channels) : null;
+    return { outputs, views, simd, release: () => scratch && backend.disposeData(scratch.dataId) };
   }
   if (!backend.makeTensorInfo) {
     throw new Error(`${kernelName}: registered only for the cpu and wasm backends.`);
@@ -51,7 +71,7 @@ export function hostBuffers(
   const arrays = outputShapes.map((s) => new Float32Array(s.reduce((a, b) => a * b, 1)));
   const outputs = outputShapes.map((s, i) => (backend.makeTensorInfo as NonNullable<HostBackend['makeTensorInfo']>)(s, 'float32', arrays[i]));
   const views = [...inputs.map((t) => backend.readSync(t.dataId) as Float32Array), ...arrays];
-  return { outputs, views };
+  return { outputs, views, simd: null, release: () => undefined };
 }
 
 export const sizeOf = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
