@@ -12,7 +12,7 @@
  *
  * Internal to @scrl/models. The same technique as @scrl/roi-align's SIMD axpy (simd-axpy.ts).
  */
-import { wasmApi as WA, type WasmMemory } from '@scrl/roi-align/wasm';
+import { W, wasmApi as WA, wasmModuleBytes, type WasmFunction, type WasmMemory } from '@scrl/roi-align/wasm';
 
 /** The functions the module exports, with their parameters (all i32). */
 export interface NormSimd {
@@ -33,72 +33,8 @@ export interface NormSimd {
   inputGrad(g: number, x: number, end: number, C: number, p: number, q: number, r: number, dx: number): void;
 }
 
-// ---- encoding -------------------------------------------------------------------------------
-
-function uleb(n: number): number[] {
-  const out: number[] = [];
-  do {
-    let byte = n & 0x7f;
-    n >>>= 7;
-    if (n !== 0) byte |= 0x80;
-    out.push(byte);
-  } while (n !== 0);
-  return out;
-}
-
-function sleb(n: number): number[] {
-  const out: number[] = [];
-  for (;;) {
-    const byte = n & 0x7f;
-    n >>= 7;
-    if ((n === 0 && (byte & 0x40) === 0) || (n === -1 && (byte & 0x40) !== 0)) {
-      out.push(byte);
-      return out;
-    }
-    out.push(byte | 0x80);
-  }
-}
-
-const str = (s: string) => [...uleb(s.length), ...Array.from(s, (ch) => ch.charCodeAt(0))];
-const section = (id: number, body: number[]) => [id, ...uleb(body.length), ...body];
-const vec = (items: number[][]) => [...uleb(items.length), ...items.flat()];
-
-const I32 = 0x7f;
-const V128 = 0x7b;
-
-// Instructions (core).
-const get = (i: number) => [0x20, ...uleb(i)];
-const set = (i: number) => [0x21, ...uleb(i)];
-const tee = (i: number) => [0x22, ...uleb(i)];
-const i32c = (v: number) => [0x41, ...sleb(v)];
-const add32 = [0x6a];
-const geU = [0x4f];
-const ltU = [0x49];
-const block = [0x02, 0x40];
-const loop = [0x03, 0x40];
-const end = [0x0b];
-const br = (l: number) => [0x0c, ...uleb(l)];
-const brIf = (l: number) => [0x0d, ...uleb(l)];
-
-// SIMD (prefix 0xfd, opcode as unsigned LEB128); memory operands: alignment hint 0, offset.
-const simd = (op: number, ...imm: number[]) => [0xfd, ...uleb(op), ...imm];
-const load = (offset = 0) => simd(0x00, 0, ...uleb(offset));
-const store = (offset = 0) => simd(0x0b, 0, ...uleb(offset));
-const zero128 = simd(0x0c, ...new Array(16).fill(0));
-/** The upper two float32 lanes of the first operand moved down (the second operand's lanes unused). */
-const highHalf = simd(0x0d, 8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7);
-/** Low two lanes of each operand: [a0, a1, b0, b1] (for two demoted f64x2). */
-const lowHalves = simd(0x0d, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23);
-const f32x4Gt = simd(0x44);
-const v128And = simd(0x4e);
-const demote = simd(0x5e); // f32x4.demote_f64x2_zero
-const promote = simd(0x5f); // f64x2.promote_low_f32x4
-const f32x4Add = simd(0xe4);
-const f32x4Mul = simd(0xe6);
-const f32x4Max = simd(0xe9);
-const f64x2Add = simd(0xf0);
-const f64x2Sub = simd(0xf1);
-const f64x2Mul = simd(0xf2);
+const { I32, V128, get, set, tee, i32c, add32, mul32, geU, ltU, block, loop, end, br, brIf, load, store, zero128, highHalf, lowHalves } = W;
+const { f32x4Gt, v128And, demote, promote, f32x4Add, f32x4Mul, f32x4Max, f64x2Add, f64x2Sub, f64x2Mul } = W;
 
 /**
  * A loop over rows and, inside, over groups of four channels: `perGroup` is the body for one
@@ -142,17 +78,9 @@ function accumulate(ptr: number, offset: number, valueLocal: number): number[] {
   return [...get(ptr), ...get(ptr), ...load(offset), ...get(valueLocal), ...f64x2Add, ...store(offset)];
 }
 
-interface FunctionDef {
-  name: string;
-  params: number;
-  /** Extra locals: [count, type]. */
-  locals: Array<[number, number]>;
-  code: number[];
-}
-
 /** Local index helpers: parameters first, then i32 locals, then v128 locals. */
-function buildFunctions(): FunctionDef[] {
-  const fns: FunctionDef[] = [];
+function buildFunctions(): WasmFunction[] {
+  const fns: WasmFunction[] = [];
 
   // sums(x, end, C, sums) -- locals: 4 rowBytes, 5 rowEnd, 6 s (sum ptr), 7 q (sum of squares ptr) | 8 v, 9 lo, 10 hi
   {
@@ -171,8 +99,8 @@ function buildFunctions(): FunctionDef[] {
       params: 4,
       locals: [[4, I32], [3, V128], [1, I32]],
       code: [
-        ...get(C), ...i32c(4), ...[0x6c], ...set(rowBytes), // rowBytes = 4C
-        ...get(sums), ...get(C), ...i32c(8), ...[0x6c], ...add32, ...set(qBase),
+        ...get(C), ...i32c(4), ...mul32, ...set(rowBytes), // rowBytes = 4C
+        ...get(sums), ...get(C), ...i32c(8), ...mul32, ...add32, ...set(qBase),
         ...rowsAndGroups({ first: x, endLocal: endL, rowBytes, dataPtrs: [x], ch32: [], ch64: [[s, sums], [q, qBase]], rowEnd, body }),
       ],
     });
@@ -192,7 +120,7 @@ function buildFunctions(): FunctionDef[] {
       params: 6,
       locals: [[4, I32]],
       code: [
-        ...get(C), ...i32c(4), ...[0x6c], ...set(rowBytes),
+        ...get(C), ...i32c(4), ...mul32, ...set(rowBytes),
         ...rowsAndGroups({ first: x, endLocal: endL, rowBytes, dataPtrs: [x, y], ch32: [[ap, a], [bp, b]], ch64: [], rowEnd, body }),
       ],
     });
@@ -238,8 +166,8 @@ function buildFunctions(): FunctionDef[] {
       params: P,
       locals: [[8, I32], [6, V128]],
       code: [
-        ...get(C), ...i32c(4), ...[0x6c], ...set(rowBytes),
-        ...get(sums), ...get(C), ...i32c(8), ...[0x6c], ...add32, ...set(qBase),
+        ...get(C), ...i32c(4), ...mul32, ...set(rowBytes),
+        ...get(sums), ...get(C), ...i32c(8), ...mul32, ...add32, ...set(qBase),
         ...rowsAndGroups({
           first: x,
           endLocal: endL,
@@ -278,7 +206,7 @@ function buildFunctions(): FunctionDef[] {
       params: 8,
       locals: [[5, I32], [3, V128]],
       code: [
-        ...get(C), ...i32c(4), ...[0x6c], ...set(rowBytes),
+        ...get(C), ...i32c(4), ...mul32, ...set(rowBytes),
         ...rowsAndGroups({ first: x, endLocal: endL, rowBytes, dataPtrs: [x, g, dx], ch32: [], ch64: [[pp, p], [qp, q], [rp, r]], rowEnd, body }),
       ],
     });
@@ -288,24 +216,7 @@ function buildFunctions(): FunctionDef[] {
 
 /** The module's bytes. */
 export function normSimdModuleBytes(): Uint8Array {
-  const fns = buildFunctions();
-  const arities = [...new Set(fns.map((f) => f.params))];
-  const types = arities.map((n) => [0x60, ...uleb(n), ...new Array(n).fill(I32), 0]);
-  const imports = [[...str('env'), ...str('memory'), 0x02, 0x00, 0x00]];
-  const funcs = fns.map((f) => uleb(arities.indexOf(f.params)));
-  const exports = fns.map((f, i) => [...str(f.name), 0x00, ...uleb(i)]);
-  const bodies = fns.map((f) => {
-    const body = [...vec(f.locals.map(([count, type]) => [...uleb(count), type])), ...f.code, ...end];
-    return [...uleb(body.length), ...body];
-  });
-  return Uint8Array.from([
-    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
-    ...section(1, vec(types)),
-    ...section(2, vec(imports)),
-    ...section(3, vec(funcs)),
-    ...section(7, vec(exports)),
-    ...section(10, vec(bodies)),
-  ]);
+  return wasmModuleBytes(buildFunctions());
 }
 
 const instances = new WeakMap<WasmMemory, NormSimd | null>();
