@@ -91,7 +91,7 @@ export function wasmModuleBytes(fns: WasmFunction[]): Uint8Array {
   const types = arities.map((n) => [0x60, ...uleb(n), ...new Array(n).fill(W.I32), 0]);
   const imports = [[...str('env'), ...str('memory'), 0x02, 0x00, 0x00]];
   const funcs = fns.map((f) => uleb(arities.indexOf(f.params)));
-  const exports = fns.map((f, i) => [...str(f.name), 0x00, ...uleb(i)]);
+  const exportEntries = fns.map((f, i) => [...str(f.name), 0x00, ...uleb(i)]);
   const bodies = fns.map((f) => {
     const body = [...vec(f.locals.map(([count, type]) => [...uleb(count), type])), ...f.code, ...W.end];
     return [...uleb(body.length), ...body];
@@ -101,7 +101,7 @@ export function wasmModuleBytes(fns: WasmFunction[]): Uint8Array {
     ...section(1, vec(types)),
     ...section(2, vec(imports)),
     ...section(3, vec(funcs)),
-    ...section(7, vec(exports)),
+    ...section(7, vec(exportEntries)),
     ...section(10, vec(bodies)),
   ]);
 }
