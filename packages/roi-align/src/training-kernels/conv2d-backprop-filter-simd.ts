@@ -1,6 +1,7 @@
 /**
  * `Conv2DBackpropFilter` on wasm as a WebAssembly SIMD loop over the heap (built in memory, see
- * runtime/wasm-encode.ts), for input channels a multiple of 4 and output channels a multiple of 8:
+ * runtime/wasm-encode.ts), for input channels a multiple of 4 and output channels a multiple of 8
+ * (other counts on zero-padded copies):
  *
  *   dw[kh, kw, ci, co] = Σ_{n, oh, ow} x[n, oh·s + kh − pad, ow·s + kw − pad, ci] · dy[n, oh, ow, co]
  *
@@ -11,7 +12,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { W, wasmApi as WA, wasmModuleBytes, type WasmMemory } from '../runtime/wasm';
-import { allocate, convGeometry, view } from './kernel-utils';
+import { allocate, convGeometry, release, view } from './kernel-utils';
 
 const { I32, V128, get, set, i32c, add32, mul32, geU, block, loop, end, br, brIf, load, loadSplat, store, f32x4Add, f32x4Mul, zero128 } = W;
 
@@ -93,7 +94,33 @@ interface WasmBackendLike extends tf.KernelBackend {
   wasm?: { asm?: { memory?: WasmMemory } };
 }
 
-/** The SIMD weight gradient, or null where it does not apply (channels, backend, no SIMD). */
+/**
+ * Channel counts padded for the SIMD loop: input channels to a multiple of 4, output channels to
+ * a multiple of 8, or null where the padding would waste more than it saves (the zero channels
+ * are computed too): at most 8x the work (the detection head's 1 output channel).
+ */
+function paddedChannels(ci: number, co: number): [number, number] | null {
+  const ciP = Math.ceil(ci / 4) * 4;
+  const coP = Math.ceil(co / 8) * 8;
+  return (ciP * coP) / (ci * co) <= 8 ? [ciP, coP] : null;
+}
+
+/** `src` [rows, c] into `dst` [rows, cP] (the extra channels stay 0). */
+function padChannels(src: Float32Array, dst: Float32Array, c: number, cP: number): void {
+  const rows = src.length / c;
+  for (let r = 0; r < rows; r++) {
+    const s = r * c;
+    const d = r * cP;
+    for (let k = 0; k < c; k++) dst[d + k] = src[s + k];
+  }
+}
+
+/**
+ * The SIMD weight gradient on wasm, or null where it does not apply (another backend, no SIMD,
+ * dtypes, channel counts whose padding would cost too much). Channel counts that are not
+ * multiples of 4 (input) and 8 (output) run on zero-padded copies of x and dy (the stem's 3 input
+ * channels, the detection head's 1, 4 and 5 output channels).
+ */
 export function conv2dBackpropFilterSimd(args: { inputs: tf.NamedTensorInfoMap; backend: tf.KernelBackend; attrs: tf.NamedAttrMap }): tf.TensorInfo | null {
   const { inputs, backend } = args;
   const attrs = args.attrs as unknown as tf.Conv2DBackpropFilterAttrs;
@@ -101,39 +128,66 @@ export function conv2dBackpropFilterSimd(args: { inputs: tf.NamedTensorInfoMap; 
   const memory = (backend as WasmBackendLike).wasm?.asm?.memory;
   if (!memory || x.dtype !== 'float32' || dy.dtype !== 'float32') return null;
   const g = convGeometry('Conv2DBackpropFilter', x.shape, attrs.filterShape, attrs);
-  if (g.inChannels % 4 !== 0 || g.outChannels % 8 !== 0) return null;
   if (dy.shape[1] !== g.outHeight || dy.shape[2] !== g.outWidth || dy.shape[3] !== g.outChannels) {
     throw new Error(
       `Error in Conv2DBackpropFilter: dy has shape [${dy.shape}] but x [${x.shape}] with filter ` +
         `[${attrs.filterShape}] gives outputs [${g.batch},${g.outHeight},${g.outWidth},${g.outChannels}].`,
     );
   }
+  const padded = paddedChannels(g.inChannels, g.outChannels);
+  if (!padded) return null;
   const kernel = tapKernelFor(memory);
   if (!kernel) return null;
   const { batch, inHeight: H, inWidth: Wd, inChannels: ci, outHeight: OH, outWidth: OW, outChannels: co } = g;
   const { filterHeight: KH, filterWidth: KW, strideHeight: sh, strideWidth: sw, padTop, padLeft } = g;
-  const dw = allocate(backend, [KH, KW, ci, co], 'float32'); // zero-filled; views after it
-  const xb = (view(backend, x) as Float32Array).byteOffset;
-  const dyb = (view(backend, dy) as Float32Array).byteOffset;
-  const dwb = dw.data.byteOffset;
-  for (let kh = 0; kh < KH; kh++) {
-    // Output rows whose input row oh·sh + kh − padTop lies in [0, H).
-    const oh0 = Math.max(0, Math.ceil((padTop - kh) / sh));
-    const oh1 = Math.min(OH, Math.floor((H - 1 + padTop - kh) / sh) + 1);
-    if (oh1 <= oh0) continue;
-    for (let kw = 0; kw < KW; kw++) {
-      const ow0 = Math.max(0, Math.ceil((padLeft - kw) / sw));
-      const ow1 = Math.min(OW, Math.floor((Wd - 1 + padLeft - kw) / sw) + 1);
-      if (ow1 <= ow0) continue;
-      const tapOut = dwb + (kh * KW + kw) * ci * co * 4;
-      for (let n = 0; n < batch; n++) {
-        const ih = oh0 * sh + kh - padTop;
-        const iw = ow0 * sw + kw - padLeft;
-        const xStart = xb + (((n * H + ih) * Wd + iw) * ci) * 4;
-        const dyStart = dyb + (((n * OH + oh0) * OW + ow0) * co) * 4;
-        kernel.tap(xStart, dyStart, tapOut, oh1 - oh0, sh * Wd * ci * 4, OW * co * 4, ow1 - ow0, sw * ci * 4, ci, co);
+  const [ciP, coP] = padded;
+  // Everything allocated before any view is taken (an allocation can grow the heap).
+  const temps: tf.TensorInfo[] = [];
+  const xP = ciP === ci ? x : allocate(backend, [batch, H, Wd, ciP], 'float32').info;
+  const dyP = coP === co ? dy : allocate(backend, [batch, OH, OW, coP], 'float32').info;
+  const dwP = allocate(backend, [KH, KW, ciP, coP], 'float32').info; // zero-filled
+  const dw = ciP === ci && coP === co ? dwP : allocate(backend, [KH, KW, ci, co], 'float32').info;
+  for (const t of [xP, dyP, dwP]) if (t !== x && t !== dy && t !== dw) temps.push(t);
+  try {
+    const f32 = (t: tf.TensorInfo) => view(backend, t) as Float32Array;
+    if (xP !== x) padChannels(f32(x), f32(xP), ci, ciP);
+    if (dyP !== dy) padChannels(f32(dy), f32(dyP), co, coP);
+    const xb = f32(xP).byteOffset;
+    const dyb = f32(dyP).byteOffset;
+    const dwb = f32(dwP).byteOffset;
+    for (let kh = 0; kh < KH; kh++) {
+      // Output rows whose input row oh·sh + kh − padTop lies in [0, H).
+      const oh0 = Math.max(0, Math.ceil((padTop - kh) / sh));
+      const oh1 = Math.min(OH, Math.floor((H - 1 + padTop - kh) / sh) + 1);
+      if (oh1 <= oh0) continue;
+      for (let kw = 0; kw < KW; kw++) {
+        const ow0 = Math.max(0, Math.ceil((padLeft - kw) / sw));
+        const ow1 = Math.min(OW, Math.floor((Wd - 1 + padLeft - kw) / sw) + 1);
+        if (ow1 <= ow0) continue;
+        const tapOut = dwb + (kh * KW + kw) * ciP * coP * 4;
+        for (let n = 0; n < batch; n++) {
+          const ih = oh0 * sh + kh - padTop;
+          const iw = ow0 * sw + kw - padLeft;
+          const xStart = xb + ((n * H + ih) * Wd + iw) * ciP * 4;
+          const dyStart = dyb + ((n * OH + oh0) * OW + ow0) * coP * 4;
+          kernel.tap(xStart, dyStart, tapOut, oh1 - oh0, sh * Wd * ciP * 4, OW * coP * 4, ow1 - ow0, sw * ciP * 4, ciP, coP);
+        }
       }
     }
+    if (dw !== dwP) {
+      // dw[tap, i, j] = dwP[tap, i, j] for the real channels.
+      const src = f32(dwP);
+      const dst = f32(dw);
+      for (let t = 0; t < KH * KW; t++) {
+        for (let i = 0; i < ci; i++) {
+          const s = (t * ciP + i) * coP;
+          const d = (t * ci + i) * co;
+          for (let j = 0; j < co; j++) dst[d + j] = src[s + j];
+        }
+      }
+    }
+    return dw;
+  } finally {
+    for (const t of temps) release(backend, t);
   }
-  return dw.info;
 }

@@ -16,12 +16,14 @@ interface Case {
 }
 
 /**
- * Batch 2 with 3 -> 5 channels (no SIMD path anywhere), batch 1 with 8 -> 16 channels (wasm's
- * SIMD weight gradient: input channels a multiple of 4, output channels a multiple of 8).
+ * wasm's weight gradient: batch 1 with 8 -> 16 channels is the SIMD loop as it is (input channels
+ * a multiple of 4, output channels of 8), batch 2 with 3 -> 5 the SIMD loop on zero-padded
+ * channels, batch 2 with 1 -> 2 the conv formulation (padding would cost 16x).
  */
 const CHANNELS: Array<[number, number, number]> = [
   [2, 3, 5],
   [1, 8, 16],
+  [2, 1, 2],
 ];
 
 function cases(): Case[] {
