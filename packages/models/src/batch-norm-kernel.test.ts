@@ -182,6 +182,47 @@ describeEachBackend('fused training-mode BatchNorm', () => {
     bn.dispose();
   });
 
+  it.each([
+    ['C a multiple of 4 (four channels per pass)', 8],
+    ['C not a multiple of 4', 6],
+  ])('applies the ReLU and its mask exactly as y > 0 ? y : 0, zeros and overflows to ±∞ included (%s)', (_, C) => {
+    // The ReLU paths for finite statistics select by the float32 sign bit instead of branching:
+    // they must agree with the plain definition on every element, also where x · a + b is exactly
+    // 0 or −0 and where x · a overflows float32 to ±∞.
+    const rows = 37;
+    const xs = randomArray(rows * C, 21, 0, 2);
+    for (let i = 0; i < xs.length; i += 5) xs[i] = 0;
+    const x = tf.tensor2d(xs, [rows, C]);
+    const gamma = tf.tensor1d(Array.from({ length: C }, (_, c) => (c === 1 ? 3e38 : c === 2 ? -3e38 : 1 + c / 4)));
+    const beta = tf.tensor1d(Array.from({ length: C }, (_, c) => (c === 3 ? -0 : c % 2 === 0 ? 0.5 : -0.25)));
+    const zeros = tf.zeros([C]);
+    const ones = tf.ones([C]);
+    const forward = (relu: boolean) =>
+      tf.engine().runKernel('ScrlBatchNormTraining', { x, scale: gamma, offset: beta, runningMean: zeros, runningVar: ones }, { epsilon: 1e-5, momentum: 0.1, relu }) as tf.Tensor[];
+    const plain = forward(false);
+    const fused = forward(true);
+    const y = plain[0].dataSync();
+    const yRelu = fused[0].dataSync();
+    expect(y.some((v) => v === Infinity) && y.some((v) => v === -Infinity)).toBe(true);
+    // ... with finite affine terms α, β − mean · α (the stats output's third and fourth rows): the branch-free path.
+    expect(fused[3].dataSync().subarray(3 * C, 5 * C).every(Number.isFinite)).toBe(true);
+    expect(Array.from(yRelu)).toEqual(Array.from(y, (v) => (v > 0 ? v : 0)));
+
+    // The backward's mask, seen in dβ = Σ dy over y > 0 (dy holds a NaN where y ≤ 0: masked, as PyTorch's threshold_backward does).
+    const dys = randomArray(rows * C, 22, 0, 1);
+    const dyNaN = dys.map((v, i) => (y[i] > 0 ? v : i % 3 === 0 ? NaN : v));
+    const dy = tf.tensor2d(dyNaN, [rows, C]);
+    const [dx, , dBeta] = tf.engine().runKernel('ScrlBatchNormTrainingGrad', { dy, x, stats: fused[3] }, { relu: true }) as tf.Tensor[];
+    const expected = new Float32Array(C);
+    for (let c = 0; c < C; c++) {
+      let sum = 0;
+      for (let i = c; i < dyNaN.length; i += C) if (y[i] > 0) sum += dyNaN[i];
+      expected[c] = sum;
+    }
+    expect(Array.from(dBeta.dataSync())).toEqual(Array.from(expected));
+    tf.dispose([x, gamma, beta, zeros, ones, dy, dx, dBeta, ...plain, ...fused]);
+  });
+
   it('runs one kernel forward and one backward, ReLU included', () => {
     const bn = layer(8, 'BatchNorm2d');
     const x = tf.variable(tf.randomNormal([2, 4, 4, 8], 0, 1, 'float32', 3));

@@ -27,57 +27,29 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { getBatchNormReducer } from './batch-norm-sync';
+import {
+  affine,
+  affineRelu,
+  anyNonFinite,
+  canonicaliseNaN,
+  gradientSums,
+  HOST_BACKENDS,
+  hostBuffers,
+  type HostBackend,
+  inputGradient,
+  maskByRelu,
+  maskByReluBits,
+  sizeOf,
+  sumsOfXAndSquares,
+} from './host-norm-loops';
+import type { HeapNormLoops } from './norm-simd';
+
+type TensorInfo = tf.TensorInfo;
 
 /** Forward: inputs x, scale (γ), offset (β), runningMean, runningVar; attrs epsilon, momentum, relu. */
 export const BATCH_NORM_TRAINING = 'ScrlBatchNormTraining';
 /** Backward: inputs dy, x, stats (the forward's fourth output); attr relu. */
 export const BATCH_NORM_TRAINING_GRAD = 'ScrlBatchNormTrainingGrad';
-
-/** The backends the kernels are registered on. */
-const HOST_BACKENDS = ['cpu', 'wasm'] as const;
-
-type TensorInfo = tf.TensorInfo;
-
-/** The parts of the cpu and wasm backends the kernels use (tfjs-backend-cpu / -wasm 4.x). */
-interface HostBackend extends tf.KernelBackend {
-  /** wasm: a tensor in the heap. */
-  makeOutput?(shape: number[], dtype: tf.DataType): TensorInfo;
-  /** wasm: a view of a tensor's heap memory (detached by the next heap growth). */
-  typedArrayFromHeap?(info: TensorInfo): Float32Array;
-  /** cpu: a tensor holding `values` (by reference). */
-  makeTensorInfo?(shape: number[], dtype: tf.DataType, values: Float32Array): TensorInfo;
-}
-
-/**
- * Allocates float32 outputs, then returns views of `inputs` and the outputs, in that order.
- * Everything is allocated before any view is taken: on wasm an allocation can grow the heap,
- * which detaches earlier views.
- */
-function hostBuffers(
-  backend: HostBackend,
-  inputs: TensorInfo[],
-  outputShapes: number[][],
-): { outputs: TensorInfo[]; views: Float32Array[] } {
-  for (const t of inputs) {
-    if (t.dtype !== 'float32') {
-      throw new Error(`${BATCH_NORM_TRAINING}: expected float32 tensors, got ${t.dtype} (cast the input first).`);
-    }
-  }
-  if (backend.typedArrayFromHeap && backend.makeOutput) {
-    const outputs = outputShapes.map((s) => (backend.makeOutput as NonNullable<HostBackend['makeOutput']>)(s, 'float32'));
-    const views = [...inputs, ...outputs].map((t) => (backend.typedArrayFromHeap as NonNullable<HostBackend['typedArrayFromHeap']>)(t));
-    return { outputs, views };
-  }
-  if (!backend.makeTensorInfo) {
-    throw new Error(`${BATCH_NORM_TRAINING}: registered only for the cpu and wasm backends.`);
-  }
-  const arrays = outputShapes.map((s) => new Float32Array(s.reduce((a, b) => a * b, 1)));
-  const outputs = outputShapes.map((s, i) => (backend.makeTensorInfo as NonNullable<HostBackend['makeTensorInfo']>)(s, 'float32', arrays[i]));
-  const views = [...inputs.map((t) => backend.readSync(t.dataId) as Float32Array), ...arrays];
-  return { outputs, views };
-}
-
-const sizeOf = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
 
 /**
  * The stats output: mean (C), invstd (C), γ (C), the float32 affine terms α and β − mean · α
@@ -87,196 +59,33 @@ const sizeOf = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
 const STATS_COUNT = 5;
 const COUNT_SPLIT = 2 ** 24;
 
-// The loops, each in its own small function: V8 then optimises each one on its own (in one large
-// kernel function, on-stack replacement of one loop kept deoptimising on the next). Channels go
-// four at a time (C a multiple of 4; one at a time otherwise) in a strided pass over the rows with
-// the accumulators in registers: C/4 passes over memory, each channel's values still summed in row
-// order, so the results do not depend on the grouping.
-
-/** sums[c] = Σx, sums[C + c] = Σx² over channel c. */
-function sumsOfXAndSquares(x: Float32Array, C: number, sums: Float64Array): void {
-  const total = x.length;
-  const step = C % 4 === 0 ? 4 : 1;
-  for (let c = 0; c < C; c += step) {
-    let s0 = 0;
-    let s1 = 0;
-    let s2 = 0;
-    let s3 = 0;
-    let q0 = 0;
-    let q1 = 0;
-    let q2 = 0;
-    let q3 = 0;
-    if (step === 4) {
-      for (let i = c; i < total; i += C) {
-        const v0 = x[i];
-        const v1 = x[i + 1];
-        const v2 = x[i + 2];
-        const v3 = x[i + 3];
-        s0 += v0;
-        s1 += v1;
-        s2 += v2;
-        s3 += v3;
-        q0 += v0 * v0;
-        q1 += v1 * v1;
-        q2 += v2 * v2;
-        q3 += v3 * v3;
-      }
-      sums[c + 1] = s1;
-      sums[c + 2] = s2;
-      sums[c + 3] = s3;
-      sums[C + c + 1] = q1;
-      sums[C + c + 2] = q2;
-      sums[C + c + 3] = q3;
-    } else {
-      for (let i = c; i < total; i += C) {
-        const v0 = x[i];
-        s0 += v0;
-        q0 += v0 * v0;
-      }
-    }
-    sums[c] = s0;
-    sums[C + c] = q0;
-  }
-}
-
-/** y = x · a + b per channel (relu(...) with `relu`), x · a rounded to float32 (the sum by the store). */
-function affine(x: Float32Array, y: Float32Array, C: number, a: Float64Array, b: Float64Array, relu: boolean): void {
-  const total = x.length;
-  const lo = relu ? 0 : -Infinity;
-  const step = C % 4 === 0 ? 4 : 1;
-  for (let c = 0; c < C; c += step) {
-    const a0 = a[c];
-    const b0 = b[c];
-    if (step === 4) {
-      const a1 = a[c + 1];
-      const a2 = a[c + 2];
-      const a3 = a[c + 3];
-      const b1 = b[c + 1];
-      const b2 = b[c + 2];
-      const b3 = b[c + 3];
-      for (let i = c; i < total; i += C) {
-        const v0 = Math.fround(x[i] * a0) + b0;
-        const v1 = Math.fround(x[i + 1] * a1) + b1;
-        const v2 = Math.fround(x[i + 2] * a2) + b2;
-        const v3 = Math.fround(x[i + 3] * a3) + b3;
-        y[i] = v0 < lo ? lo : v0;
-        y[i + 1] = v1 < lo ? lo : v1;
-        y[i + 2] = v2 < lo ? lo : v2;
-        y[i + 3] = v3 < lo ? lo : v3;
-      }
-    } else {
-      for (let i = c; i < total; i += C) {
-        const v0 = Math.fround(x[i] * a0) + b0;
-        y[i] = v0 < lo ? lo : v0;
-      }
-    }
-  }
-}
-
-/**
- * Rewrites every NaN of `y` as the positive quiet NaN 0x7fc00000. V8 stores a NaN computed in
- * JavaScript with its sign bit set (0xffc00000), and XNNPACK's ReLU on wasm decides by the sign
- * bit, so such a NaN became 0 at the next ReLU and a NaN loss turned into a finite one; the
- * positive NaN is what wasm's own kernels write, and it stays NaN through ReLU as in PyTorch.
- */
-function canonicaliseNaN(y: Float32Array): void {
-  const bits = new Uint32Array(y.buffer, y.byteOffset, y.length);
-  for (let i = 0; i < y.length; i++) if (y[i] !== y[i]) bits[i] = 0x7fc00000;
-}
-
-/** True when any of the arrays holds a NaN or an infinity. */
-function anyNonFinite(...arrays: Float64Array[]): boolean {
-  for (const a of arrays) for (let i = 0; i < a.length; i++) if (!Number.isFinite(a[i])) return true;
-  return false;
-}
-
-/** g = dy where the forward's x · a + b (same arithmetic) was > 0, else 0. */
-function maskByRelu(dy: Float32Array, x: Float32Array, g: Float32Array, C: number, a: Float32Array, b: Float32Array): void {
-  const total = x.length;
-  for (let c = 0; c < C; c++) {
-    const ac = a[c];
-    const bc = b[c];
-    for (let i = c; i < total; i += C) g[i] = Math.fround(x[i] * ac) + bc > 0 ? dy[i] : 0;
-  }
-}
-
-/** sums[c] = Σg, sums[C + c] = Σg·(x − mean) over channel c. */
-function gradientSums(g: Float32Array, x: Float32Array, C: number, mean: Float64Array, sums: Float64Array): void {
-  const total = x.length;
-  const step = C % 4 === 0 ? 4 : 1;
-  for (let c = 0; c < C; c += step) {
-    const m0 = mean[c];
-    let s0 = 0;
-    let t0 = 0;
-    if (step === 4) {
-      const m1 = mean[c + 1];
-      const m2 = mean[c + 2];
-      const m3 = mean[c + 3];
-      let s1 = 0;
-      let s2 = 0;
-      let s3 = 0;
-      let t1 = 0;
-      let t2 = 0;
-      let t3 = 0;
-      for (let i = c; i < total; i += C) {
-        const g0 = g[i];
-        const g1 = g[i + 1];
-        const g2 = g[i + 2];
-        const g3 = g[i + 3];
-        s0 += g0;
-        s1 += g1;
-        s2 += g2;
-        s3 += g3;
-        t0 += g0 * (x[i] - m0);
-        t1 += g1 * (x[i + 1] - m1);
-        t2 += g2 * (x[i + 2] - m2);
-        t3 += g3 * (x[i + 3] - m3);
-      }
-      sums[c + 1] = s1;
-      sums[c + 2] = s2;
-      sums[c + 3] = s3;
-      sums[C + c + 1] = t1;
-      sums[C + c + 2] = t2;
-      sums[C + c + 3] = t3;
-    } else {
-      for (let i = c; i < total; i += C) {
-        const g0 = g[i];
-        s0 += g0;
-        t0 += g0 * (x[i] - m0);
-      }
-    }
-    sums[c] = s0;
-    sums[C + c] = t0;
-  }
-}
-
-/** dx = p · g + q · x + r per channel (dx may be g's buffer). */
-function inputGradient(g: Float32Array, x: Float32Array, dx: Float32Array, C: number, p: Float64Array, q: Float64Array, r: Float64Array): void {
-  const total = x.length;
-  for (let c = 0; c < C; c++) {
-    const pc = p[c];
-    const qc = q[c];
-    const rc = r[c];
-    for (let i = c; i < total; i += C) dx[i] = pc * g[i] + qc * x[i] + rc;
-  }
-}
-
 function batchNormTrainingForward(args: { inputs: tf.NamedTensorInfoMap; backend: tf.KernelBackend; attrs: tf.NamedAttrMap }): TensorInfo[] {
   const { x, scale, offset, runningMean, runningVar } = args.inputs as Record<string, TensorInfo>;
   const eps = args.attrs.epsilon as number;
   const momentum = args.attrs.momentum as number;
   const C = x.shape[x.shape.length - 1];
   const total = sizeOf(x.shape);
-  const { outputs, views } = hostBuffers(args.backend as HostBackend, [x, scale, offset, runningMean, runningVar], [
-    x.shape,
-    [C],
-    [C],
-    [STATS_COUNT * C + 2],
-  ]);
-  const [xv, gamma, beta, rm, rv, y, newRm, newRv, stats] = views;
+  const { outputs, views, simd, release } = hostBuffers(
+    BATCH_NORM_TRAINING,
+    args.backend as HostBackend,
+    [x, scale, offset, runningMean, runningVar],
+    [x.shape, [C], [C], [STATS_COUNT * C + 2]],
+    C,
+  );
+  try {
+    forward(views, C, total, eps, momentum, args.attrs.relu === true, simd);
+  } finally {
+    release();
+  }
+  return outputs;
+}
 
+/** The forward on the views [x, γ, β, running mean, running var, y, new running mean, new running var, stats]. */
+function forward(views: Float32Array[], C: number, total: number, eps: number, momentum: number, relu: boolean, simd: HeapNormLoops | null): void {
+  const [xv, gamma, beta, rm, rv, y, newRm, newRv, stats] = views;
   const sums = new Float64Array(2 * C + 1);
-  sumsOfXAndSquares(xv, C, sums);
+  if (simd) simd.sums(xv, sums);
+  else sumsOfXAndSquares(xv, C, sums);
   sums[2 * C] = total / C;
   const reducer = getBatchNormReducer();
   if (reducer) reducer(sums);
@@ -304,27 +113,51 @@ function batchNormTrainingForward(args: { inputs: tf.NamedTensorInfoMap; backend
   stats.set(b, 4 * C);
   stats[STATS_COUNT * C] = Math.floor(n / COUNT_SPLIT);
   stats[STATS_COUNT * C + 1] = n % COUNT_SPLIT;
-  affine(xv, y, C, a, b, args.attrs.relu === true);
   // A non-finite x makes its channel's mean or variance non-finite, so checking a and b finds it.
-  if (anyNonFinite(a, b)) canonicaliseNaN(y);
-  return outputs;
+  const nonFinite = anyNonFinite(a, b);
+  if (nonFinite) {
+    affine(xv, y, C, a, b, relu);
+    canonicaliseNaN(y);
+  } else if (simd) {
+    simd.affine(xv, y, a, b, relu);
+  } else if (relu) {
+    affineRelu(xv, y, new Int32Array(y.buffer, y.byteOffset, y.length), C, a, b);
+  } else {
+    affine(xv, y, C, a, b, false);
+  }
 }
 
 function batchNormTrainingBackward(args: { inputs: tf.NamedTensorInfoMap; backend: tf.KernelBackend; attrs: tf.NamedAttrMap }): TensorInfo[] {
   const { dy, x, stats } = args.inputs as Record<string, TensorInfo>;
   const C = x.shape[x.shape.length - 1];
-  const total = sizeOf(x.shape);
-  const { outputs, views } = hostBuffers(args.backend as HostBackend, [dy, x, stats], [x.shape, [C], [C]]);
+  const { outputs, views, simd, release } = hostBuffers(BATCH_NORM_TRAINING_GRAD, args.backend as HostBackend, [dy, x, stats], [x.shape, [C], [C]], C);
+  try {
+    backward(views, C, args.attrs.relu === true, simd);
+  } finally {
+    release();
+  }
+  return outputs;
+}
+
+/** The backward on the views [dy, x, stats, dx, dγ, dβ]. */
+function backward(views: Float32Array[], C: number, relu: boolean, simd: HeapNormLoops | null): void {
   const [dyv, xv, st, dx, dGamma, dBeta] = views;
   const gamma = st.subarray(2 * C, 3 * C);
-  const relu = args.attrs.relu === true;
 
   // Σg and Σg·(x − mean), with g = dy (times the ReLU's mask, kept in dx until dx is computed);
   // the latter times invstd is Σg·x̂.
   const sums = new Float64Array(2 * C);
   const mean = Float64Array.from(st.subarray(0, C));
-  if (relu) {
-    maskByRelu(dyv, xv, dx, C, st.subarray(3 * C, 4 * C), st.subarray(4 * C, 5 * C));
+  const a = st.subarray(3 * C, 4 * C);
+  const b = st.subarray(4 * C, 5 * C);
+  if (relu && anyNonFinite(a, b)) {
+    maskByRelu(dyv, xv, dx, C, a, b);
+    gradientSums(dx, xv, C, mean, sums);
+  } else if (simd) {
+    simd.gradientSums(dyv, xv, mean, sums, relu ? { a, b, g: dx } : null);
+  } else if (relu) {
+    const bits = (v: Float32Array) => new Int32Array(v.buffer, v.byteOffset, v.length);
+    maskByReluBits(bits(dyv), xv, dx, bits(dx), C, a, b);
     gradientSums(dx, xv, C, mean, sums);
   } else {
     gradientSums(dyv, xv, C, mean, sums);
@@ -350,9 +183,9 @@ function batchNormTrainingBackward(args: { inputs: tf.NamedTensorInfoMap; backen
     q[c] = -kx;
     r[c] = kx * mean[c] - (k * sums[c]) / n;
   }
-  inputGradient(relu ? dx : dyv, xv, dx, C, p, q, r);
+  if (simd) simd.inputGradient(relu ? dx : dyv, xv, dx, p, q, r);
+  else inputGradient(relu ? dx : dyv, xv, dx, C, p, q, r);
   if (anyNonFinite(p, q, r, sums)) canonicaliseNaN(dx);
-  return outputs;
 }
 
 let registered = false;

@@ -11,6 +11,7 @@ export { BATCH_NORM_EPS, BATCH_NORM_MOMENTUM } from './layers';
 export { getBatchNormReducer, setBatchNormReducer } from './batch-norm-sync';
 export type { BatchNormReducer } from './batch-norm-sync';
 export { fusedBatchNormAvailable, setFusedBatchNorm } from './batch-norm-kernel';
+export { fusedGroupNorm, fusedGroupNormAvailable } from './group-norm-kernel';
 export { decodeSafetensors, encodeSafetensors, readSafetensors, writeSafetensors } from './safetensors';
 export type { SafetensorsDtype, SafetensorsFile, SafetensorsTensor, TensorDict, TensorRecord } from './safetensors';
 export {

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Module, NamedBuffer, NamedParameter } from '@scrl/models';
 import { describeEachBackend, maxRelativeError } from '@scrl/testing';
-import { Lars, onHost, setHostLoops, updateMomentum } from './index';
+import { globalNorm, Lars, onHost, SgdMomentum, setHostLoops, updateMomentum } from './index';
 
 /** Deterministic values in [-1, 1) (an LCG), the same on every run. */
 function values(n: number, seed: number): Float32Array {
@@ -64,7 +64,7 @@ function run(host: boolean, steps: number): { online: Float32Array[]; target: Fl
   }
 }
 
-describeEachBackend('host loops of Lars and updateMomentum', (backend) => {
+describeEachBackend('host loops of Lars, SgdMomentum, globalNorm and updateMomentum', (backend) => {
   it('run on this backend', () => {
     expect(onHost()).toBe(backend === 'cpu' || backend === 'wasm');
     setHostLoops(false);
@@ -96,6 +96,67 @@ describeEachBackend('host loops of Lars and updateMomentum', (backend) => {
       }
     };
     expect(once(true)).toEqual(once(false));
+  });
+
+  it('give SgdMomentum bit-identical results (momentum, weight decay on weights only, scaled gradients)', () => {
+    const once = (host: boolean) => {
+      setHostLoops(host);
+      try {
+        const net = new Net(3);
+        const sgd = new SgdMomentum(net.parameters(), { momentum: 0.9, weightDecay: 1e-4 });
+        for (let k = 0; k < 4; k++) {
+          const grads: tf.NamedTensorMap = {};
+          // The last parameter gets no gradient: it must stay as it is.
+          net.parameters().slice(0, -1).forEach((p, i) => {
+            grads[p.variable.name] = tf.tensor(values(p.variable.size, 500 * k + i), p.variable.shape);
+          });
+          sgd.step(grads, 0.02 + 0.01 * k, k % 2 === 0 ? 1 : 0.37);
+          tf.dispose(Object.values(grads));
+        }
+        const out = [...net.parameters().map((p) => Array.from(p.variable.dataSync())), ...sgd.buffers.map((b) => Array.from(b.dataSync()))];
+        sgd.dispose();
+        net.dispose();
+        return out;
+      } finally {
+        setHostLoops(true);
+      }
+    };
+    const host = once(true);
+    const tensors = tf.memory().numTensors;
+    expect(host).toEqual(once(false));
+    expect(once(true)).toEqual(host);
+    expect(tf.memory().numTensors).toBe(tensors);
+    expect(host[3]).toEqual(Array.from({ length: 6 }, () => 0)); // zero.weight, no gradient
+  });
+
+  it('give globalNorm the tensor path\'s value to float32 rounding', () => {
+    const tensors = [tf.tensor(values(300, 9), [3, 100]), tf.tensor(values(7, 10)), tf.tensor([3e-3, -4e-3])];
+    const norm = (host: boolean) => {
+      setHostLoops(host);
+      try {
+        return globalNorm(tensors);
+      } finally {
+        setHostLoops(true);
+      }
+    };
+    let exact = 0;
+    for (const t of tensors) for (const v of t.dataSync()) exact += v * v;
+    expect(Math.abs(norm(true) - Math.sqrt(exact))).toBeLessThan(1e-12);
+    expect(Math.abs(norm(false) - Math.sqrt(exact)) / Math.sqrt(exact)).toBeLessThan(1e-6);
+    expect(globalNorm([])).toBe(0);
+    tf.dispose(tensors);
+  });
+
+  it('refuse a gradient whose shape is not the parameter\'s (SgdMomentum), naming it', () => {
+    const net = new Net(3);
+    const sgd = new SgdMomentum(net.parameters(), { momentum: 0.9 });
+    const g = tf.zeros([8, 3, 3, 4]);
+    expect(() => sgd.step({ [net.params[0].variable.name]: g }, 0.1)).toThrow(
+      "Error in SgdMomentum.step: gradient 0 ('conv.weight') has shape [8,3,3,4] but the parameter has shape [3,3,4,8].",
+    );
+    tf.dispose(g);
+    sgd.dispose();
+    net.dispose();
   });
 
   it('keep the tensor count flat', () => {

@@ -8,7 +8,7 @@ import '@scrl/roi-align';
 
 export { Lars, onHost, setHostLoops } from './lars';
 export type { LarsConfig, LarsOptions, LarsState } from './lars';
-export { SgdMomentum } from './sgd';
+export { globalNorm, SgdMomentum } from './sgd';
 export type { SgdOptions } from './sgd';
 export { learningRateAt, momentumAt, multiStepLearningRateAt, scaledLearningRate } from './schedules';
 export type { LearningRateSchedule, MultiStepSchedule } from './schedules';

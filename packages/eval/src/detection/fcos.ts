@@ -403,8 +403,11 @@ export function fcosLoss(outputs: FcosOutputs, targets: FcosTargets): FcosLossTe
     const lossCls = tf.div(tf.sum(focal), numPos) as tf.Scalar;
 
     // GIoU between predicted and target (l, t, r, b) around the same point.
-    const [pl, pt, pr, pb] = tf.unstack(outputs.box, 2);
-    const [gl, gt, gr, gb] = tf.unstack(tBox, 2);
+    // Split along the first axis after a transpose: wasm's Unpack along the last axis (and the
+    // Pack of its gradient) is a strided slice per part, 10x slower than a transpose and
+    // contiguous parts ([16, 1344, 4]: about 10 ms each way against 1 ms).
+    const [pl, pt, pr, pb] = tf.unstack(tf.transpose(outputs.box, [2, 0, 1]));
+    const [gl, gt, gr, gb] = tf.unstack(tf.transpose(tBox, [2, 0, 1]));
     const predArea = tf.mul(tf.add(pl, pr), tf.add(pt, pb));
     const gtArea = tf.mul(tf.add(gl, gr), tf.add(gt, gb));
     const iw = tf.add(tf.minimum(pl, gl), tf.minimum(pr, gr));

@@ -30,7 +30,7 @@ import {
   type CocoEvalResult,
   type CocoGroundTruth,
 } from '../coco/evaluate-coco';
-import { multiStepLearningRateAt, SgdMomentum } from '@scrl/optim';
+import { globalNorm, multiStepLearningRateAt, SgdMomentum } from '@scrl/optim';
 import { mulberry32Open, NonFiniteLossError } from '@scrl/util';
 import {
   createFcosDetector,
@@ -357,16 +357,13 @@ export function detectionTrainStep(
   const loss = value.dataSync()[0];
   try {
     if (!Number.isFinite(loss)) return { loss, terms };
-    tf.tidy(() => {
-      let scale = 1;
-      if (config.clipGradNorm > 0) {
-        const present = vars.filter((v) => grads[v.name] !== undefined);
-        const norm = tf.sqrt(tf.addN(present.map((v) => tf.sum(tf.square(grads[v.name]))))).dataSync()[0];
-        if (norm > config.clipGradNorm) scale = config.clipGradNorm / norm;
-      }
-      // A parameter the loss does not reach (e.g. an unused classifier) has no gradient: left as is.
-      sgd.step(grads, lr, scale);
-    });
+    let scale = 1;
+    if (config.clipGradNorm > 0) {
+      const norm = globalNorm(vars.filter((v) => grads[v.name] !== undefined).map((v) => grads[v.name]));
+      if (norm > config.clipGradNorm) scale = config.clipGradNorm / norm;
+    }
+    // A parameter the loss does not reach (e.g. an unused classifier) has no gradient: left as is.
+    sgd.step(grads, lr, scale);
   } finally {
     tf.dispose([x, value, ...Object.values(grads)]);
   }

@@ -55,3 +55,4 @@ export function ensureWasmMemory(memory: WasmMemory, bytes: number): void {
   const need = bytes - memory.buffer.byteLength;
   if (need > 0) memory.grow(Math.ceil(need / 65536));
 }
+export { sleb, uleb, W, wasmModuleBytes, type WasmFunction } from './wasm-encode';

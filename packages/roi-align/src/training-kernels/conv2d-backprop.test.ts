@@ -6,6 +6,8 @@ import { onStockCpu, seeded, sizeOf } from './__tests__/helpers';
 type Pad = 'same' | 'valid' | number | tf.backend_util.ExplicitPadding;
 
 interface Case {
+  /** Batch, input and output channels. */
+  channels: [number, number, number];
   stride: number;
   kernel: number;
   pad: Pad;
@@ -13,12 +15,23 @@ interface Case {
   width: number;
 }
 
-const N = 2;
-const CIN = 3;
-const COUT = 5;
+/**
+ * wasm's weight gradient: batch 1 with 8 -> 16 channels is the SIMD loop as it is (input channels
+ * a multiple of 4, output channels of 8), batch 2 with 3 -> 5 the SIMD loop on zero-padded
+ * channels, batch 2 with 1 -> 2 the conv formulation (padding would cost 16x).
+ */
+const CHANNELS: Array<[number, number, number]> = [
+  [2, 3, 5],
+  [1, 8, 16],
+  [2, 1, 2],
+];
 
 function cases(): Case[] {
-  const out: Case[] = [];
+  return CHANNELS.flatMap((channels) => geometries().map((g) => ({ ...g, channels })));
+}
+
+function geometries(): Array<Omit<Case, 'channels'>> {
+  const out: Array<Omit<Case, 'channels'>> = [];
   for (const stride of [1, 2]) {
     for (const kernel of [1, 3, 7]) {
       const p = (kernel - 1) / 2; // ResNet's explicit padding: 1x1 pad 0, 3x3 pad 1, 7x7 pad 3
@@ -51,13 +64,15 @@ function maxAbs(a: Float32Array): number {
   return m;
 }
 
-const label = (c: Case) => `stride ${c.stride}, ${c.kernel}x${c.kernel}, pad ${JSON.stringify(c.pad)}, ${c.height}x${c.width}`;
+const label = (c: Case) =>
+  `batch ${c.channels[0]}, ${c.channels[1]} -> ${c.channels[2]} channels, stride ${c.stride}, ${c.kernel}x${c.kernel}, pad ${JSON.stringify(c.pad)}, ${c.height}x${c.width}`;
 
 /** Both weight and input gradients of one conv2d through the registered kernels. */
 function backprops(c: Case): { dw: Float32Array; dx: Float32Array } {
   return tf.tidy(() => {
-    const xShape: [number, number, number, number] = [N, c.height, c.width, CIN];
-    const wShape: [number, number, number, number] = [c.kernel, c.kernel, CIN, COUT];
+    const [n, cin, cout] = c.channels;
+    const xShape: [number, number, number, number] = [n, c.height, c.width, cin];
+    const wShape: [number, number, number, number] = [c.kernel, c.kernel, cin, cout];
     const x = tf.tensor4d(seeded(sizeOf(xShape), 1), xShape);
     const w = tf.tensor4d(seeded(sizeOf(wShape), 2), wShape);
     const yShape = tf.conv2d(x, w, c.stride, c.pad).shape;

@@ -50,7 +50,7 @@ export const TRAINING_KERNELS: readonly TrainingKernelInfo[] = [
     kernelName: 'Conv2DBackpropFilter',
     backendName: 'wasm',
     action: 'adds',
-    how: 'one XNNPACK Conv2D over the transposed input with dy as a dilated filter; 1x1 filters: im2col + the XNNPACK BatchMatMul',
+    how: 'a WebAssembly SIMD loop over the heap (input channels a multiple of 4, output channels of 8); otherwise one XNNPACK Conv2D over the transposed input with dy as a dilated filter, 1x1 filters: im2col + the XNNPACK BatchMatMul',
   },
   {
     kernelName: 'Conv2DBackpropInput',
