@@ -179,6 +179,7 @@ export async function runZooDemo({ values, io, argv }: CommandContext): Promise<
   // same number of steps for every backbone, planned from a timing of a few steps.
   let detection: ZooFigures['detection'] = null;
   let steps = fixedDetection;
+  if (steps === 0) detection = { steps: 0, note: 'Detection not run (--detection-steps 0).' };
   if (steps === undefined) {
     const model = inits[0].build();
     const stamps: number[] = [];
