@@ -22,12 +22,12 @@ function pct(v: number | null | undefined): string {
 }
 
 /**
- * The short detection schedule the demos use (measured, docs/demo.md): the documented schedule's
- * optimiser (SGD lr 0.02, batch 16, cosine) with a short warmup, so that random init reaches a
- * clearly nonzero AP in a few minutes of one core.
+ * The short detection schedule of the demos (measured: docs/demo.md): the documented schedule's
+ * optimiser (SGD, lr 0.02, cosine decay) at batch {@link DEMO_DETECTION_BATCH}, with a short warmup.
  */
+export const DEMO_DETECTION_BATCH = 16;
 export function demoDetectionConfig(steps: number): Partial<DetectionFineTuneConfig> {
-  return { steps, warmupSteps: Math.min(25, Math.floor(steps / 6)), lr: 0.02 };
+  return { steps, batchSize: DEMO_DETECTION_BATCH, warmupSteps: Math.min(25, Math.floor(steps / 6)), lr: 0.02 };
 }
 
 interface ZooRow {
@@ -189,7 +189,7 @@ export async function runZooDemo({ values, io, argv }: CommandContext): Promise<
         categories: categories.map((c) => ({ id: c.id, name: c.name })),
         train,
         val: test.slice(0, 8),
-        config: { steps: 3, warmupSteps: 0 },
+        config: { ...demoDetectionConfig(3), warmupSteps: 0 },
         onStep: () => stamps.push(Date.now()),
       });
       r.detector.dispose();
@@ -236,7 +236,7 @@ export async function runZooDemo({ values, io, argv }: CommandContext): Promise<
     detection = {
       steps,
       note:
-        `Detection: FCOS fine-tuned ${steps} steps from each backbone (lr 0.02, batch 16, ${train.length} train / ` +
+        `Detection: FCOS fine-tuned ${steps} steps from each backbone (lr 0.02, batch ${DEMO_DETECTION_BATCH}, ${train.length} train / ` +
         `${test.length} held-out scenes), one seed: far shorter than the documented schedule (1500 steps, docs/evaluators.md).`,
     };
   }

@@ -10,7 +10,7 @@ import { UsageError } from '../errors';
 import { backboneFromInit, builtinScenes, CACHE_OPTION, CONFIG_OPTIONS, configFromFlags, setupBackend, timestampedDir, writeJson } from '../shared';
 import { detectionTable, runDetection, splitSamples } from './eval';
 import { boxProbeTable } from './eval-probes';
-import { DEMO_MIN_DETECTION_STEPS, demoDetectionConfig, runZooDemo, zooComparisonLines } from './demo-zoo';
+import { DEMO_DETECTION_BATCH, DEMO_MIN_DETECTION_STEPS, demoDetectionConfig, runZooDemo, zooComparisonLines } from './demo-zoo';
 import { PRETRAIN_SCENES, trainWithInterrupt } from './pretrain';
 import { writeBoxPairPictures } from './viz-boxes';
 
@@ -174,7 +174,7 @@ export const demo: Command = {
     const samples = await loadDetectionSamples(dataset, { limit: images });
     const { train, val } = splitSamples(samples, 0.2);
     const categories = dataset.categories.map((c) => ({ id: c.id, name: c.name }));
-    const detBase: Partial<DetectionFineTuneConfig> = {};
+    const detBase: Partial<DetectionFineTuneConfig> = { batchSize: DEMO_DETECTION_BATCH };
 
     io.err(`[scrl] demo 2/6: timing ${CALIBRATION_STEPS} pretraining and ${CALIBRATION_STEPS} detection steps on ${backend}`);
     let pretrainSecondsPerStep = NaN;
