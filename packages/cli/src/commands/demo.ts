@@ -32,7 +32,7 @@ export interface DemoPlan {
  * Share of the planned time that goes to pretraining (the rest to the three detection runs).
  * Pretraining inside a demo budget (tens of steps) is far too short to beat random init either
  * way (experiments/regime: the box probe gains after about 750 steps at width 16), while the
- * detector needs about 100 steps before random init's AP is clearly above 0 (docs/demo.md), so
+ * detector needs about 300 steps (batch 8) before random init's AP is clearly above 0 (docs/demo.md), so
  * the detector gets the larger share.
  */
 export const DEMO_PRETRAIN_SHARE = 0.35;
@@ -326,7 +326,8 @@ export const demo: Command = {
     if (plan.detectionSteps < DEMO_MIN_DETECTION_STEPS) {
       verdict.push(
         `Detection had ${plan.detectionSteps} steps, fewer than the ${DEMO_MIN_DETECTION_STEPS} at which random init's AP is clearly above 0 ` +
-          '(docs/demo.md): its AP column says little at this budget; the box probe is the comparison to read. Raise --minutes for more.',
+          '(3.9 AP after 300, docs/demo.md): its AP column says little at this budget; the box probe is the comparison to read. ' +
+          'Raise --minutes for more.',
       );
     }
     // Pretraining inside the budget that did not beat random init: show the comparison at the
