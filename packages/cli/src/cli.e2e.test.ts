@@ -191,7 +191,7 @@ describe('scrl pretrain, export, eval', () => {
     const out = path.join(tmp, 'demo');
     const { code, io } = await scrl([
       'demo', '--out', out, '--cache', path.join(tmp, 'cache'), '--scenes', '12', '--images', '12',
-      '--pretrain-steps', '2', '--detection-steps', '2', ...SMALL, '--backend', 'wasm',
+      '--pretrain-steps', '2', '--detection-steps', '2', ...SMALL, '--backend', 'wasm', '--zoo', path.join(tmp, 'no-zoo'),
     ]);
     expect(io.errLines.filter((l) => l.startsWith('scrl: error'))).toEqual([]);
     expect(code).toBe(0);
@@ -200,12 +200,17 @@ describe('scrl pretrain, export, eval', () => {
     expect(io.outLines.slice(8, 11).map((l) => l.split('|')[1].trim())).toEqual(['random', 'BYOL', 'SCRL']);
     expect(io.outLines.slice(12, 14)).toEqual([expect.stringMatching(/^BYOL against random init: box probe [+-]\d/), expect.stringMatching(/^SCRL against random init/)]);
     expect(io.outLines[14]).toMatch(/^(Within this budget pretraining did not beat random init|Above random init on at least one evaluator)/);
+    expect(io.outLines[15]).toMatch(/^Detection had 2 steps, fewer than the 300 at which random init's AP is clearly above 0 \(3\.9 AP after 300/);
+    // When pretraining did not beat random init, the comparison from the zoo follows (here: none).
+    const beaten = io.outLines[14].startsWith('Above');
+    expect(io.outLines.slice(16)).toEqual(beaten ? [] : ['', expect.stringMatching(/^No model zoo at '.*no-zoo' to compare with/)]);
     const report = fs.readFileSync(path.join(out, 'report.md'), 'utf8');
     const pictures = [...report.matchAll(/\]\(([^)]+\.png)\)/g)].map((m) => m[1]);
     expect(pictures).toEqual(expect.arrayContaining(['pretrain-scrl/loss.png', 'box-pairs/box-pairs-0.png', 'detection/scrl/detections.png', 'detection/random/loss.png']));
     for (const p of pictures) expect([p, fs.existsSync(path.join(out, p))]).toEqual([p, true]);
     expect(JSON.parse(fs.readFileSync(path.join(out, 'pretrain-byol', 'config.json'), 'utf8')).config.method).toBe('byol');
-  });
+    expect(JSON.parse(fs.readFileSync(path.join(out, 'demo.json'), 'utf8')).detectionConfig).toMatchObject({ steps: 2, batchSize: 8, lr: 0.02 });
+  }, 600_000); // well under a minute of CPU; minutes of wall time on a loaded machine
 });
 
 describe('demoVerdict', () => {
@@ -224,10 +229,10 @@ describe('demoVerdict', () => {
 
 describe('planDemo', () => {
   it('fits both pretraining runs and three detection runs into the time left', () => {
-    const plan = planDemo({ remaining: 600, budgetSeconds: 840, pretrainSecondsPerStep: 5, detectionSecondsPerStep: 2, detectionEvalSeconds: 10 });
-    // usable = 600 - 40 = 560: 0.55 * 560 / 10 = 30.8 and 0.45 * 560 / 6 = 42.
-    expect(plan.pretrainSteps).toBe(30);
-    expect(plan.detectionSteps).toBe(42);
+    const plan = planDemo({ remaining: 600, budgetSeconds: 840, pretrainSecondsPerStep: 5, detectionSecondsPerStep: 2, detectionEvalSeconds: 10, probeSeconds: 20 });
+    // usable = 600 - 30 - 60 - 10 = 500: 0.35 * 500 / 10 = 17.5 and 0.65 * 500 / 6 = 54.2.
+    expect(plan.pretrainSteps).toBe(17);
+    expect(plan.detectionSteps).toBe(54);
     expect(plan.predictedSeconds).toBeLessThanOrEqual(600);
   });
 

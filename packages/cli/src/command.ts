@@ -52,6 +52,14 @@ export interface CommandContext {
   values: Record<string, string | boolean | string[] | undefined>;
   positionals: string[];
   io: CommandIO;
+  /** The words after `scrl` as given (for records of the exact command). */
+  argv?: string[];
+}
+
+/** `scrl <argv>` as a shell command line (arguments quoted where the shell needs it). */
+export function commandLine(argv: string[]): string {
+  const quote = (arg: string) => (/^[A-Za-z0-9_./=:,@+%-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`);
+  return ['scrl', ...argv].map(quote).join(' ');
 }
 
 export interface Command {

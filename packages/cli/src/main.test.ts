@@ -36,8 +36,8 @@ describe('scrl', () => {
   // Every group (`eval`, `viz`, `data`) and every command answers --help with exit 0.
   const groups = [...new Set(commands.filter((c) => c.name.includes(' ')).map((c) => c.name.split(' ')[0]))];
 
-  it('has the command groups eval, viz and data', () => {
-    expect(groups.sort()).toEqual(['data', 'eval', 'viz']);
+  it('has the command groups eval, viz, data and zoo', () => {
+    expect(groups.sort()).toEqual(['data', 'eval', 'viz', 'zoo']);
   });
 
   it.each(groups.flatMap((g) => [[g, '--help'], [g, '-h'], ['help', g]]))('scrl %s %s prints the subcommands and exits 0', async (...args) => {

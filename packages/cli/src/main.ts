@@ -104,7 +104,7 @@ export async function main(argv: string[], io: CommandIO = defaultIO()): Promise
       io.out(commandHelp(found.command));
       return EXIT_OK;
     }
-    await found.command.run({ values, positionals, io });
+    await found.command.run({ values, positionals, io, argv });
     return EXIT_OK;
   } catch (err) {
     const code = exitCodeFor(err);

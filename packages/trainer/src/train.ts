@@ -75,6 +75,11 @@ export interface TrainOptions {
   onStep?: (metrics: StepMetrics) => void;
   /** Your own hooks (detectron2 style), run after the built-in ones at each point. */
   hooks?: TrainHook[];
+  /**
+   * Provenance written into `<out>/config.json` beside the config (e.g. the `command` and
+   * `commit` that started or resumed the run; `scrl zoo add` reads them).
+   */
+  record?: Record<string, unknown>;
 }
 
 export interface TrainResult {
@@ -247,7 +252,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     }
     if (ctx.step === 0) fs.rmSync(metrics.file, { force: true });
     const resumedFromStep = ctx.step > 0 ? ctx.step : null;
-    const written = { config, plan, data: description, backend: tf.getBackend(), threads, resumedFromStep };
+    const written = { config, plan, data: description, backend: tf.getBackend(), threads, resumedFromStep, ...(options.record ?? {}) };
     writeFileDurably(path.join(out, 'config.json'), JSON.stringify(written, null, 2) + '\n');
     log(
       `[scrl] ${config.method} on ${description}: ResNet-${config.model.depth}, ${config.views.size} px views, ` +

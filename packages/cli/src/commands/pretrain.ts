@@ -1,8 +1,9 @@
 import * as path from 'node:path';
 import { train } from '@scrl/trainer';
 import type { TrainConfig, TrainOptions, TrainResult } from '@scrl/trainer';
-import { intOption, progressStream, stringOption, type Command, type CommandIO } from '../command';
+import { commandLine, intOption, progressStream, stringOption, type Command, type CommandIO } from '../command';
 import { InterruptedError, UsageError } from '../errors';
+import { gitCommit } from '../zoo';
 import { ALLOW_OUTSIDE_ROOT_OPTION, builtinScenes, CACHE_OPTION, containmentFromFlags, CONFIG_OPTIONS, configFromFlags, setupBackend, timestampedDir } from '../shared';
 
 /** Built-in scenes used when `--data` is not given. */
@@ -14,7 +15,7 @@ export const PRETRAIN_SCENES = { images: 1000, size: 64 } as const;
  */
 export async function trainWithInterrupt(
   io: CommandIO,
-  options: { config: TrainConfig; out: string; data: string; allowOutsideRoot?: boolean; resume?: boolean; maxSteps?: number; checkpointEvery?: number; workers?: number; threads?: TrainOptions['threads']; onStep?: TrainOptions['onStep'] },
+  options: { config: TrainConfig; out: string; data: string; allowOutsideRoot?: boolean; resume?: boolean; maxSteps?: number; checkpointEvery?: number; workers?: number; threads?: TrainOptions['threads']; onStep?: TrainOptions['onStep']; record?: TrainOptions['record'] },
 ): Promise<TrainResult> {
   const controller = new AbortController();
   let interrupts = 0;
@@ -86,7 +87,7 @@ export const pretrain: Command = {
     'scrl pretrain --out runs/r18 --resume',
     'scrl pretrain --threads 2 --out runs/two-threads   # on a machine with a free second core',
   ],
-  async run({ values, io }) {
+  async run({ values, io, argv }) {
     const method = stringOption(values, 'method');
     if (method !== undefined && method !== 'scrl' && method !== 'byol') {
       throw new UsageError(`--method must be scrl or byol, got '${method}'`, 'pretrain');
@@ -109,7 +110,9 @@ export const pretrain: Command = {
       const scenes = await builtinScenes(values, io, PRETRAIN_SCENES);
       data = path.join(scenes.dir, 'images');
     }
-    const result = await trainWithInterrupt(io, { config, out, data, ...containmentFromFlags(values), resume, maxSteps, checkpointEvery, workers, threads });
+    // The command and commit go into config.json, so that `scrl zoo add` can record what made a checkpoint.
+    const record = { command: commandLine(argv ?? []), commit: gitCommit() };
+    const result = await trainWithInterrupt(io, { config, out, data, ...containmentFromFlags(values), resume, maxSteps, checkpointEvery, workers, threads, record });
     io.err(
       `[scrl] ${result.stopReason === 'completed' ? 'done' : 'stopped (--max-steps)'}: step ${result.step} of ${result.totalSteps}, ` +
         `last loss ${result.lastLoss === null ? 'n/a' : result.lastLoss.toFixed(4)}`,
