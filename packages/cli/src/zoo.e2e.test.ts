@@ -179,13 +179,15 @@ describe('scrl zoo build', () => {
 
   it('builds exactly what experiments/regime/run.sh runs', () => {
     const script = fs.readFileSync(path.join(__dirname, '..', '..', '..', 'experiments', 'regime', 'run.sh'), 'utf8');
-    const sets = [...script.matchAll(/--set ([^\s"]+(?:"\$seed")?)/g)].map((m) => m[1].replace('"$seed"', '0'));
+    // run.sh's defaults: seed 0 as the test's, base lr 0.45 (its optional third argument)
+    const sets = [...script.matchAll(/--set ([^\s"]+(?:"\$seed"|"\$lr")?)/g)].map((m) => m[1].replace('"$seed"', '0').replace('"$lr"', '0.45'));
+    expect(script).toContain('lr=${3:-0.45}');
     expect(sets).toEqual(['seed=0', ...REGIME_RECIPE.overrides]);
     const s = REGIME_RECIPE.scenes;
     expect(script).toContain(`--images ${s.images} --size ${s.size} --min-objects ${s.minObjects} --max-objects ${s.maxObjects} --seed ${s.seed}`);
-    expect(script).toContain(`data=${s.dir}`);
+    expect(script).toContain(`data=\${REGIME_DATA:-${s.dir}}`);
     expect(script).toContain(`--checkpoint-every ${REGIME_RECIPE.checkpointEvery} --workers ${REGIME_RECIPE.workers}`);
-    expect(script).toContain(`out=${REGIME_RECIPE.runs}/$method-s$seed`);
+    expect(script).toContain(`out=\${REGIME_OUT:-${REGIME_RECIPE.runs}}/$method-s$seed$suffix`);
   });
 });
 

@@ -42,6 +42,8 @@ export const REGIME_RECIPE = {
     'batch.size=64',
     'schedule.steps=2000',
     'schedule.warmupSteps=100',
+    // run.sh's default base lr (its third argument); experiments/regime/README.md on base lr 7.2
+    'optimizer.baseLr=0.45',
     'ema.baseMomentum=0.99',
     'checkpoint.every=250',
     'checkpoint.keep=0',
