@@ -108,14 +108,18 @@ export function zooComparisonLines(zoo: string): string[] {
   ];
 }
 
-/** `scrl demo --from-zoo`. */
-export async function runZooDemo({ values, io, argv }: CommandContext): Promise<void> {
+/** The demo's clock from now and its budget in seconds (`--minutes`, default 12), for both demos. */
+export function demoBudget(values: CommandContext['values']): { elapsed: () => number; budgetSeconds: number } {
   const started = Date.now();
-  const elapsed = () => (Date.now() - started) / 1000;
   const minutesText = stringOption(values, 'minutes') ?? '12';
   const minutes = Number(minutesText);
   if (!(minutes > 0)) throw new UsageError(`--minutes must be a number > 0, got '${minutesText}'`, 'demo');
-  const budgetSeconds = minutes * 60;
+  return { elapsed: () => (Date.now() - started) / 1000, budgetSeconds: minutes * 60 };
+}
+
+/** `scrl demo --from-zoo`. */
+export async function runZooDemo({ values, io, argv }: CommandContext): Promise<void> {
+  const { elapsed, budgetSeconds } = demoBudget(values);
   const zoo = stringOption(values, 'zoo') ?? 'zoo';
   const fixedDetection = intOption(values, 'detection-steps', 0);
   const out = stringOption(values, 'out') ?? timestampedDir('demo-zoo');

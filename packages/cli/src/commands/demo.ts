@@ -10,7 +10,7 @@ import { UsageError } from '../errors';
 import { backboneFromInit, builtinScenes, CACHE_OPTION, CONFIG_OPTIONS, configFromFlags, setupBackend, timestampedDir, writeJson } from '../shared';
 import { detectionTable, runDetection, splitSamples } from './eval';
 import { boxProbeTable } from './eval-probes';
-import { DEMO_DETECTION_BATCH, DEMO_MIN_DETECTION_STEPS, demoDetectionConfig, runZooDemo, zooComparisonLines } from './demo-zoo';
+import { DEMO_DETECTION_BATCH, DEMO_MIN_DETECTION_STEPS, demoBudget, demoDetectionConfig, runZooDemo, zooComparisonLines } from './demo-zoo';
 import { PRETRAIN_SCENES, trainWithInterrupt } from './pretrain';
 import { writeBoxPairPictures } from './viz-boxes';
 
@@ -149,12 +149,7 @@ export const demo: Command = {
     const { values, io } = ctx;
     if (values['from-zoo'] === true) return runZooDemo(ctx);
     if (values.record === true) throw new UsageError('--record goes with --from-zoo', 'demo');
-    const started = Date.now();
-    const elapsed = () => (Date.now() - started) / 1000;
-    const minutesText = stringOption(values, 'minutes') ?? '12';
-    const minutes = Number(minutesText);
-    if (!(minutes > 0)) throw new UsageError(`--minutes must be a number > 0, got '${minutesText}'`, 'demo');
-    const budgetSeconds = minutes * 60;
+    const { elapsed, budgetSeconds } = demoBudget(values);
     const images = intOption(values, 'images', 10) ?? 500;
     const sceneCount = intOption(values, 'scenes', 10) ?? PRETRAIN_SCENES.images;
     const fixedPretrain = intOption(values, 'pretrain-steps', 1);
