@@ -15,23 +15,11 @@
  */
 
 import { isWasmMemory, wasmApi as WA, type WasmMemory } from '../runtime/wasm';
+import { section, uleb as leb128 } from '../runtime/wasm-encode';
 
 export { isWasmMemory };
 export type { WasmMemory };
 
-function leb128(value: number): number[] {
-  const out: number[] = [];
-  let v = value >>> 0;
-  do {
-    let byte = v & 0x7f;
-    v >>>= 7;
-    if (v !== 0) byte |= 0x80;
-    out.push(byte);
-  } while (v !== 0);
-  return out;
-}
-
-const section = (id: number, bytes: number[]) => [id, ...leb128(bytes.length), ...bytes];
 const name = (s: string) => [s.length, ...Array.from(s, (c) => c.charCodeAt(0))];
 
 // Opcodes used below.

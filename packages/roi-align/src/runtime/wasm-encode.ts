@@ -30,7 +30,8 @@ export function sleb(n: number): number[] {
 }
 
 const str = (s: string) => [...uleb(s.length), ...Array.from(s, (ch) => ch.charCodeAt(0))];
-const section = (id: number, body: number[]) => [id, ...uleb(body.length), ...body];
+/** A module section: id, byte length (LEB128), body. */
+export const section = (id: number, body: number[]) => [id, ...uleb(body.length), ...body];
 const vec = (items: number[][]) => [...uleb(items.length), ...items.flat()];
 
 /** SIMD instruction: prefix 0xfd, opcode as unsigned LEB128, then immediates. */
