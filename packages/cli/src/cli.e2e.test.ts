@@ -150,6 +150,19 @@ describe('scrl pretrain, export, eval', () => {
     expect(metrics.notes.join('\n')).toMatch(/backbone frozen \(--freeze-backbone\)/);
   });
 
+  it('fine-tunes on the first N training images with --labels, keeping the same held-out images', async () => {
+    const out = path.join(tmp, 'det-labels');
+    const r = await scrl(['eval', 'detection', '--init', 'random', '--set', 'model.baseWidth=4', '--data', scenes, '--steps', '1', '--image-size', '32', '--backend', 'wasm', '--labels', '5', '--out', out]);
+    expect(r.code).toBe(0);
+    const notes = JSON.parse(fs.readFileSync(path.join(out, 'metrics.json'), 'utf8')).notes.join('\n');
+    // 16 scenes, val 0.2: 13 train / 3 held out, of which --labels keeps 5 for training.
+    expect(notes).toMatch(/few labels \(--labels 5\): 5 of the 13 training images/);
+    expect(notes).toMatch(/\(5 train, 3 val\)/);
+    const tooMany = await scrl(['eval', 'detection', '--init', 'random', '--set', 'model.baseWidth=4', '--data', scenes, '--steps', '1', '--backend', 'wasm', '--labels', '14', '--out', path.join(tmp, 'det-labels-14')]);
+    expect(tooMany.code).toBe(2);
+    expect(tooMany.io.errLines.join('\n')).toMatch(/--labels 14 is more than the 13 images of the training split/);
+  });
+
   it('runs the kNN and linear probes on scene object crops', async () => {
     const knn = await scrl(['eval', 'knn', '--init', run, '--data', scenes, '--out', path.join(tmp, 'knn'), '--k', '3', '--backend', 'wasm']);
     expect(knn.code).toBe(0);

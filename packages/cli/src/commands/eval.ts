@@ -231,6 +231,13 @@ const DETECTION_SCHEDULE_OPTIONS: OptionSpec[] = [
     description: 'train only the FPN and the head; the backbone keeps its weights (BatchNorm on batch statistics)',
   },
   { name: 'limit', type: 'string', valueName: 'N', description: 'use only the first N images of the dataset', defaultText: 'all' },
+  {
+    name: 'labels',
+    type: 'string',
+    valueName: 'N',
+    description: 'fine-tune on only the first N images of the training split (few labels); the held-out images stay the same',
+    defaultText: 'the whole training split',
+  },
   { name: 'seed', type: 'string', valueName: 'S', description: 'seed of the head initialisation, flips and batch order', defaultText: String(DEFAULT_DETECTION_CONFIG.seed) },
 ];
 
@@ -289,6 +296,7 @@ export const evalDetection: Command = {
     'scrl eval detection --init random --steps 50 --limit 200',
     'scrl eval detection --init runs/pretrain-byol --lr-sweep 0.003,0.01,0.03 --rescale-conv-norms',
     'scrl eval detection --init runs/pretrain-byol --freeze-backbone',
+    'scrl eval detection --init runs/pretrain-byol --labels 160 --steps 500',
   ],
   async run({ values, io }) {
     const init = stringOption(values, 'init') ?? 'random';
@@ -311,8 +319,15 @@ export const evalDetection: Command = {
     const backend = await setupBackend(values, io);
     const { dir, dataset } = await detectionData(values, io, DETECTION_SCENES);
     const samples = await loadDetectionSamples(dataset, { limit });
-    const { train, val } = splitSamples(samples, valFraction);
+    const split = splitSamples(samples, valFraction);
+    const { val } = split;
+    const labels = intOption(values, 'labels', 1);
+    if (labels !== undefined && labels > split.train.length) {
+      throw new UsageError(`--labels ${labels} is more than the ${split.train.length} images of the training split of ${dir}; give at most ${split.train.length}, or leave --labels out to use them all`, 'eval detection');
+    }
+    const train = labels === undefined ? split.train : split.train.slice(0, labels);
     const notes: string[] = [];
+    if (labels !== undefined) notes.push(`few labels (--labels ${labels}): ${train.length} of the ${split.train.length} training images`);
     // The initialisation, rescaled to a fresh init's conv norms when asked; a new copy per run.
     const makeBackbone = (quiet: boolean): { model: ResNet; description: string } => {
       const built = backboneFromInit(init, fallback, quiet ? { ...io, err: () => undefined } : io);
