@@ -1,28 +1,35 @@
 #!/usr/bin/env node
 /**
- * The paper's claim in miniature (docs/results.md): pretrain SCRL and BYOL with the same
- * backbone, data, budget and schedule on generated scenes, fine-tune the FCOS detector from
- * random, BYOL and SCRL initialisations, run the linear probe, for several seeds, and tabulate
- * mean and spread. Every step is a `scrl` command (printed, and logged under OUT/logs/), so each
- * number can also be reproduced by hand.
+ * The comparison of issue 22 item 3: random init vs BYOL vs SCRL, per seed, on every validated
+ * evaluator (docs/evaluators.md): detection fine-tuning with all labels, with few labels and with
+ * a frozen backbone, box probe, dense probe and the global linear probe. Writes
+ * docs/results.json (the numbers, in %, one entry per seed) and docs/results.md (rendered from
+ * it). Every step is a `scrl` command or experiments/regime/run.sh (printed, and logged under
+ * OUT/logs/), so each number can be reproduced by hand.
  *
- *   node tools/experiments/results.js [--out runs/results] [--seeds 0,1,2] [--jobs 2]
- *        [--pretrain-steps 300] [--detection-steps 400] [--curve-at 150] [--curve-seeds 0]
- *        [--probe-steps 300] [--stage all|pretrain|downstream|report] [--dry-run]
+ *   node tools/experiments/results.js [--out experiments/results] [--seeds 0,1,2] [--jobs 2]
+ *        [--pretrain-root experiments/regime] [--evals box,dense,linear,few,frozen,detection]
+ *        [--stage all|pretrain|downstream|report] [--wait] [--dry-run]
  *
- * Layout of OUT:
- *   pretrain-scenes/          2000 generated scenes (seed 1) used, without labels, for pretraining
- *   .scrl-cache/              the built-in 1000 scenes (seed 0): detection train 800 / val 200, probe crops
- *   pretrain/{scrl,byol}-sS/  pretrain runs (checkpoints every 50 steps, all kept)
- *   detection/INIT-sS[-atK]/  `scrl eval detection` reports (INIT random, byol or scrl; K = pretraining step)
- *   probe/INIT-sS/            `scrl eval linear` reports
- *   logs/                     one log per command
- *   summary.json, tables.md, ap-vs-steps.svg   written by the report stage
+ * Pretraining is the regime recipe (experiments/regime/run.sh METHOD SEED 7.2: ResNet-18
+ * small-input width 16, 32 px views, batch 64, LARS base lr 7.2, EMA 0.99, 2000 steps on 4000
+ * unlabelled scenes), run as that script into --pretrain-root/<method>-s<seed>-blr7.2 (env
+ * REGIME_OUT / REGIME_DATA as the script reads them). The downstream evaluations take its step-2000
+ * checkpoint; random init is the same architecture drawn with the same seed, which is the
+ * pretraining runs' starting point, so that within a seed only pretraining differs. The detector's
+ * head, flips and batch order use the seed too, so differences are paired by seed.
  *
- * The runner is resumable: a finished command (its metrics file exists) is skipped, and an
- * unfinished pretrain run is continued with --resume. `--jobs 2` runs two commands at once (the
- * wasm backend uses one thread per process, so two fill a 2-core machine). A failed command is
- * reported, the commands that do not depend on it still run, and the exit code is 1.
+ * Layout of OUT (committed, except checkpoints and images; see OUT/.gitignore):
+ *   <eval>/<init>-s<seed>/   one evaluation's metrics.json and report.md
+ *   logs/                    one log per command (its command line first)
+ *
+ * Resumable: a finished evaluation (its metrics.json exists) is skipped, an unfinished pretraining
+ * run continues from its newest checkpoint, and an interrupted detection fine-tuning continues
+ * from its own (--resume). `--jobs 2` runs two commands at once (one wasm thread each). A failed
+ * command is reported, the commands that do not need it still run, and the exit code is 1.
+ * `--stage downstream` never starts pretraining (use it while the runs go on elsewhere): the
+ * evaluations of unfinished runs are left for later, or, with --wait, started as their checkpoints
+ * appear (polled every minute).
  */
 'use strict';
 const { spawn } = require('node:child_process');
@@ -31,7 +38,6 @@ const path = require('node:path');
 
 const root = path.join(__dirname, '..', '..');
 const scrlBin = path.join(root, 'packages', 'cli', 'bin', 'scrl.js');
-const { readMetrics } = require('@scrl/trainer');
 
 function arg(name, fallback) {
   const i = process.argv.indexOf(`--${name}`);
@@ -51,111 +57,103 @@ const ints = (s, name) =>
       return n;
     });
 
+/** The evaluations, in the order they run within a seed (cheap first). */
+const EVALS = {
+  box: { key: 'boxProbe', metric: 'top1', title: 'Box probe (RoIAlign 2x2 on C4+C5, logistic), top-1' },
+  dense: { key: 'denseProbe', metric: 'miou', title: 'Dense probe (stride-4 cells, linear), mIoU' },
+  linear: { key: 'linearProbe', metric: 'top1', title: 'Global linear probe (object crops, 32 px), top-1' },
+  few: { key: 'detectionFewLabels', metric: 'ap', title: 'Detection, few labels (160 scenes, 500 steps, lr swept), COCO AP' },
+  frozen: { key: 'detectionFrozen', metric: 'ap', title: 'Detection, frozen backbone (1600 scenes, 1500 steps), COCO AP' },
+  detection: { key: 'detection', metric: 'ap', title: 'Detection, full fine-tuning (1600 scenes, 1500 steps), COCO AP' },
+};
+const INITS = ['random', 'byol', 'scrl'];
+const METHODS = ['byol', 'scrl'];
+const LABEL = { random: 'random', byol: 'BYOL', scrl: 'SCRL' };
+const BASE_LR = '7.2';
+const PRETRAIN_STEPS = 2000;
+const WIDTH = 16;
+const FEW = { labels: 160, steps: 500, lrs: '0.01,0.02,0.04', sweepSteps: 250 };
+
 const opts = {
-  out: path.resolve(arg('out', path.join(root, 'runs', 'results'))),
+  out: path.resolve(arg('out', path.join(root, 'experiments', 'results'))),
   seeds: ints(arg('seeds', '0,1,2'), 'seeds'),
   jobs: ints(arg('jobs', '2'), 'jobs')[0] || 1,
-  pretrainSteps: ints(arg('pretrain-steps', '300'), 'pretrain-steps')[0],
-  detectionSteps: ints(arg('detection-steps', '400'), 'detection-steps')[0],
-  curveAt: ints(arg('curve-at', '150'), 'curve-at'),
-  curveSeeds: ints(arg('curve-seeds', '0'), 'curve-seeds'),
-  probeSteps: ints(arg('probe-steps', '300'), 'probe-steps')[0],
-  pretrainImages: ints(arg('pretrain-images', '2000'), 'pretrain-images')[0],
+  pretrainRoot: path.resolve(arg('pretrain-root', process.env.REGIME_OUT ?? path.join(root, 'experiments', 'regime'))),
+  evals: arg('evals', Object.keys(EVALS).join(',')).split(','),
   stage: arg('stage', 'all'),
   dryRun: flag('dry-run'),
+  wait: flag('wait'),
+  json: path.resolve(arg('json', path.join(root, 'docs', 'results.json'))),
+  md: path.resolve(arg('md', path.join(root, 'docs', 'results.md'))),
 };
 if (!['all', 'pretrain', 'downstream', 'report'].includes(opts.stage)) {
   throw new Error(`--stage must be all, pretrain, downstream or report, got '${opts.stage}'`);
 }
-for (const k of opts.curveAt) {
-  if (k % 50 !== 0 || k <= 0 || k >= opts.pretrainSteps) {
-    throw new Error(`--curve-at: ${k} must be a multiple of 50 (the checkpoint interval) between 0 and --pretrain-steps (${opts.pretrainSteps})`);
-  }
-}
+for (const e of opts.evals) if (!EVALS[e]) throw new Error(`--evals: unknown evaluation '${e}' (${Object.keys(EVALS).join(', ')})`);
 
 const O = (...p) => path.join(opts.out, ...p);
-const METHODS = ['byol', 'scrl'];
-const INITS = ['random', 'byol', 'scrl'];
-const cache = ['--cache', O('.scrl-cache')];
-const ckptName = (step) => `ckpt-${String(step).padStart(8, '0')}.json`;
+const runDir = (method, seed) => path.join(opts.pretrainRoot, `${method}-s${seed}-blr${BASE_LR}`);
+const ckpt = (method, seed) => path.join(runDir(method, seed), 'checkpoints', `ckpt-${String(PRETRAIN_STEPS).padStart(8, '0')}.json`);
+const rel = (p) => path.relative(root, p) || '.';
 
-function hasCheckpoint(dir) {
-  return fs.existsSync(dir) && fs.readdirSync(dir).some((f) => /^ckpt-\d+\.json$/.test(f));
+function initArgs(init, seed) {
+  return init === 'random' ? ['--init', 'random', '--set', `model.baseWidth=${WIDTH}`, '--set', `seed=${seed}`] : ['--init', rel(ckpt(init, seed))];
 }
 
-/** The commands, each { name, args, done(): boolean, deps: names }. */
+function evalArgs(kind, init, seed, dir, initArgv = initArgs(init, seed)) {
+  const base = [...initArgv, '--out', rel(dir)];
+  const resume = () => (fs.existsSync(path.join(dir, 'checkpoints')) ? ['--resume'] : []);
+  switch (kind) {
+    case 'box':
+      return ['eval', 'box-probe', ...base];
+    case 'dense':
+      return ['eval', 'dense-probe', ...base];
+    case 'linear':
+      return ['eval', 'linear', ...base];
+    case 'few':
+      return ['eval', 'detection', ...base, '--seed', String(seed), '--labels', String(FEW.labels), '--steps', String(FEW.steps), '--lr-sweep', FEW.lrs, '--sweep-steps', String(FEW.sweepSteps), ...resume()];
+    case 'frozen':
+      return ['eval', 'detection', ...base, '--seed', String(seed), '--freeze-backbone', ...resume()];
+    case 'detection':
+      return ['eval', 'detection', ...base, '--seed', String(seed), ...resume()];
+    default:
+      throw new Error(`unknown evaluation ${kind}`);
+  }
+}
+
+/** The commands, each { name, cmd, args(), env, done(), deps, after? }. */
 function plan() {
   const jobs = [];
-  jobs.push({
-    name: 'data-pretrain-scenes',
-    args: ['data', 'generate', '--out', O('pretrain-scenes'), '--images', String(opts.pretrainImages), '--seed', '1', '--size', '64'],
-    done: () => fs.existsSync(O('pretrain-scenes', 'scenes.json')),
-    deps: [],
-  });
   for (const seed of opts.seeds) {
     for (const method of METHODS) {
-      const dir = O('pretrain', `${method}-s${seed}`);
       jobs.push({
         name: `pretrain-${method}-s${seed}`,
-        args: () => [
-          'pretrain',
-          '--method', method,
-          '--set', `seed=${seed}`,
-          '--set', `schedule.steps=${opts.pretrainSteps}`,
-          '--set', 'checkpoint.keep=0',
-          '--workers', '1',
-          '--data', O('pretrain-scenes', 'images'),
-          '--out', dir,
-          ...cache,
-          ...(hasCheckpoint(path.join(dir, 'checkpoints')) ? ['--resume'] : []),
-        ],
-        done: () => fs.existsSync(path.join(dir, 'checkpoints', ckptName(opts.pretrainSteps))),
-        deps: ['data-pretrain-scenes'],
+        cmd: 'bash',
+        args: () => [path.join(root, 'experiments', 'regime', 'run.sh'), method, String(seed), BASE_LR],
+        env: { REGIME_OUT: opts.pretrainRoot },
+        done: () => fs.existsSync(ckpt(method, seed)),
+        deps: [],
+        pretrain: true,
       });
     }
-  }
-  for (const seed of opts.seeds) {
-    for (const init of INITS) {
-      const initArg = init === 'random' ? ['--init', 'random', '--set', `seed=${seed}`] : ['--init', O('pretrain', `${init}-s${seed}`, 'checkpoints', ckptName(opts.pretrainSteps))];
-      const deps = init === 'random' ? [] : [`pretrain-${init}-s${seed}`];
-      const det = O('detection', `${init}-s${seed}`);
-      jobs.push({
-        name: `detection-${init}-s${seed}`,
-        args: ['eval', 'detection', ...initArg, '--seed', String(seed), '--steps', String(opts.detectionSteps), '--out', det, ...cache],
-        done: () => fs.existsSync(path.join(det, 'metrics.json')),
-        deps,
-      });
-      const probe = O('probe', `${init}-s${seed}`);
-      jobs.push({
-        name: `probe-${init}-s${seed}`,
-        args: ['eval', 'linear', ...initArg, '--steps', String(opts.probeSteps), '--out', probe, ...cache],
-        done: () => fs.existsSync(path.join(probe, 'metrics.json')),
-        deps,
-      });
-    }
-  }
-  for (const seed of opts.curveSeeds) {
-    for (const method of METHODS) {
-      for (const k of opts.curveAt) {
-        const det = O('detection', `${method}-s${seed}-at${k}`);
+    for (const kind of opts.evals) {
+      for (const init of INITS) {
+        const dir = O(kind, `${init}-s${seed}`);
         jobs.push({
-          name: `detection-${method}-s${seed}-at${k}`,
-          args: ['eval', 'detection', '--init', O('pretrain', `${method}-s${seed}`, 'checkpoints', ckptName(k)), '--seed', String(seed), '--steps', String(opts.detectionSteps), '--out', det, ...cache],
-          done: () => fs.existsSync(path.join(det, 'metrics.json')),
-          deps: [`pretrain-${method}-s${seed}`],
+          name: `${kind}-${init}-s${seed}`,
+          cmd: 'scrl',
+          args: () => evalArgs(kind, init, seed, dir),
+          done: () => fs.existsSync(path.join(dir, 'metrics.json')),
+          deps: init === 'random' ? [] : [`pretrain-${init}-s${seed}`],
+          // A finished fine-tuning's checkpoints are only for resuming it: drop them.
+          after: () => fs.rmSync(path.join(dir, 'checkpoints'), { recursive: true, force: true }),
         });
       }
     }
   }
-  // Seed by seed (the first seed's whole row gives an early read), pretraining before the
-  // downstream jobs it gates, the AP-against-steps points last.
-  const rank = (j) => {
-    if (j.name.startsWith('data')) return -1;
-    const seed = Number(/-s(\d+)/.exec(j.name)[1]);
-    if (/-at\d+$/.test(j.name)) return 1e6 + seed;
-    const kind = j.name.startsWith('pretrain') ? 0 : j.name.startsWith('detection') ? 1 : 2;
-    return opts.seeds.indexOf(seed) * 10 + kind;
-  };
+  // Seed by seed (a whole seed's row gives an early read), pretraining first, cheap evaluations first.
+  const order = ['pretrain', ...Object.keys(EVALS)];
+  const rank = (j) => opts.seeds.indexOf(Number(/-s(\d+)$/.exec(j.name)[1])) * 100 + order.indexOf(j.name.split('-')[0]);
   return jobs.sort((a, b) => rank(a) - rank(b));
 }
 
@@ -164,21 +162,23 @@ function fmt(ms) {
   return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
 }
 
-function argsOf(job) {
-  return typeof job.args === 'function' ? job.args() : job.args;
-}
-
 function quote(a) {
   return /^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`;
 }
 
+function commandLine(job) {
+  const env = Object.entries(job.env ?? {}).map(([k, v]) => `${k}=${quote(rel(v))} `).join('');
+  const args = job.args().map((a) => (a.startsWith(root) ? rel(a) : a));
+  return `${env}${job.cmd === 'bash' ? 'bash' : 'scrl'} ${args.map(quote).join(' ')}`;
+}
+
 function runJob(job) {
-  const args = argsOf(job);
   fs.mkdirSync(O('logs'), { recursive: true });
   const log = fs.openSync(O('logs', `${job.name}.log`), 'a');
-  fs.writeSync(log, `$ scrl ${args.map(quote).join(' ')}\n`);
+  fs.writeSync(log, `$ ${commandLine(job)}\n`);
+  const [exe, argv] = job.cmd === 'bash' ? ['bash', job.args()] : [process.execPath, [scrlBin, ...job.args()]];
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [scrlBin, ...args], { stdio: ['ignore', log, log], env: { ...process.env, SCRL_BACKEND: process.env.SCRL_BACKEND ?? 'wasm' } });
+    const child = spawn(exe, argv, { cwd: root, stdio: ['ignore', log, log], env: { ...process.env, SCRL_BACKEND: process.env.SCRL_BACKEND ?? 'wasm', ...job.env } });
     child.on('close', (code, signal) => {
       fs.closeSync(log);
       resolve(code === 0 ? null : `exit ${code ?? signal}`);
@@ -187,13 +187,16 @@ function runJob(job) {
 }
 
 async function runAll(jobs) {
-    const state = new Map(); // name -> 'done' | 'failed' | 'running'
+  const state = new Map(); // name -> 'done' | 'failed' | 'running' | 'waiting'
   for (const j of jobs) if (j.done()) state.set(j.name, 'done');
+  const runnable = (j) => (opts.stage === 'pretrain' ? j.pretrain : opts.stage === 'downstream' ? !j.pretrain : true);
+  // Jobs this stage will not run stay as they are: their dependants wait for a later call.
+  for (const j of jobs) if (!state.has(j.name) && !runnable(j)) state.set(j.name, 'waiting');
   const todo = jobs.filter((j) => !state.has(j.name));
   const total = todo.length;
-  console.log(`[results] ${jobs.length - total} of ${jobs.length} commands already done; ${total} to run with ${opts.jobs} at a time in ${opts.out}`);
+  console.log(`[results] ${jobs.length - total} of ${jobs.length} commands done or left to another stage; ${total} to run with ${opts.jobs} at a time (${rel(opts.out)})`);
   if (opts.dryRun) {
-    for (const j of todo) console.log(`scrl ${argsOf(j).map(quote).join(' ')}`);
+    for (const j of todo) console.log(commandLine(j));
     return [];
   }
   const started = Date.now();
@@ -201,14 +204,24 @@ async function runAll(jobs) {
   const failures = [];
   await new Promise((resolveAll) => {
     let running = 0;
+    const byName = new Map(jobs.map((j) => [j.name, j]));
     const pump = () => {
+      // A dependency left to another stage may have finished meanwhile (a run going on elsewhere).
+      for (const [name, st] of state) if (st === 'waiting' && byName.get(name).done()) state.set(name, 'done');
       for (const j of todo) {
         if (running >= opts.jobs) break;
         if (state.has(j.name)) continue;
-        const blocked = j.deps.find((d) => state.get(d) === 'failed');
-        if (blocked) {
+        const failed = j.deps.find((d) => state.get(d) === 'failed');
+        if (failed) {
           state.set(j.name, 'failed');
-          failures.push(`${j.name}: skipped, it needs ${blocked} which failed`);
+          failures.push(`${j.name}: skipped, it needs ${failed} which failed`);
+          finished++;
+          continue;
+        }
+        const waiting = j.deps.find((d) => state.get(d) === 'waiting');
+        if (waiting && !opts.wait) {
+          state.set(j.name, 'waiting');
+          console.log(`[results] later: ${j.name} (needs ${waiting}, which is not finished and not run in this stage)`);
           finished++;
           continue;
         }
@@ -216,24 +229,28 @@ async function runAll(jobs) {
         state.set(j.name, 'running');
         running++;
         const t0 = Date.now();
-        console.log(`[results] start ${j.name}: scrl ${argsOf(j).map(quote).join(' ')}`);
+        console.log(`[results] start ${j.name}: ${commandLine(j)}`);
         runJob(j).then((err) => {
           running--;
           finished++;
           if (err || !j.done()) {
             state.set(j.name, 'failed');
-            failures.push(`${j.name}: ${err ?? 'finished without its output'} (see ${O('logs', `${j.name}.log`)})`);
-            console.log(`[results] FAILED ${j.name} after ${fmt(Date.now() - t0)}: see ${O('logs', `${j.name}.log`)}`);
+            failures.push(`${j.name}: ${err ?? 'finished without its output'} (see ${rel(O('logs', `${j.name}.log`))})`);
+            console.log(`[results] FAILED ${j.name} after ${fmt(Date.now() - t0)}: see ${rel(O('logs', `${j.name}.log`))}`);
           } else {
             state.set(j.name, 'done');
+            j.after?.();
             console.log(`[results] done ${j.name} in ${fmt(Date.now() - t0)} (${finished}/${total}, ${fmt(Date.now() - started)} elapsed)`);
+            if (!j.pretrain) report(false);
           }
           pump();
         });
       }
-      if (running === 0 && todo.every((j) => state.get(j.name) === 'done' || state.get(j.name) === 'failed')) resolveAll();
-      else if (running === 0) {
-        // Nothing runnable and nothing running: dependencies outside this plan are missing.
+      if (running === 0 && todo.every((j) => ['done', 'failed', 'waiting'].includes(state.get(j.name)))) resolveAll();
+      else if (running === 0 && opts.wait && todo.some((j) => !state.has(j.name) && j.deps.some((d) => state.get(d) === 'waiting'))) {
+        // --wait: poll for the runs going on elsewhere.
+        setTimeout(pump, 60_000);
+      } else if (running === 0) {
         for (const j of todo) {
           if (!state.has(j.name)) {
             state.set(j.name, 'failed');
@@ -254,164 +271,110 @@ function readJson(file) {
   return fs.existsSync(file) ? JSON.parse(fs.readFileSync(file, 'utf8')) : undefined;
 }
 
+const round1 = (x) => (Number.isFinite(x) ? Math.round(1000 * x) / 10 : null);
+
+/** The value in % of one finished evaluation, or null. */
+function valueOf(kind, m) {
+  if (!m) return null;
+  if (kind === 'box') return round1(m.result?.top1);
+  if (kind === 'dense') return round1(m.result?.miou);
+  if (kind === 'linear') return round1(m.stats?.top1 ?? m.result?.top1);
+  return round1(m.stats?.AP);
+}
+
 function stats(values) {
   const v = values.filter((x) => Number.isFinite(x));
-  if (v.length === 0) return { n: 0, mean: NaN, std: NaN, min: NaN, max: NaN, values: [] };
+  if (v.length === 0) return { n: 0, mean: NaN, sd: NaN };
   const mean = v.reduce((a, b) => a + b, 0) / v.length;
-  const std = v.length > 1 ? Math.sqrt(v.reduce((a, b) => a + (b - mean) ** 2, 0) / (v.length - 1)) : 0;
-  return { n: v.length, mean, std, min: Math.min(...v), max: Math.max(...v), values: v };
+  const sd = v.length > 1 ? Math.sqrt(v.reduce((a, b) => a + (b - mean) ** 2, 0) / (v.length - 1)) : NaN;
+  return { n: v.length, mean, sd };
 }
 
-const pct = (x) => (Number.isFinite(x) ? (100 * x).toFixed(1).replace(/^-0\.0$/, '0.0') : 'n/a');
-const LABEL = { random: 'random', byol: 'BYOL', scrl: 'SCRL' };
+const f1 = (x) => (Number.isFinite(x) ? x.toFixed(1).replace(/^-0\.0$/, '0.0') : 'n/a');
+const cell = (s) => (s.n === 0 ? 'n/a' : s.n === 1 ? `${f1(s.mean)} (1 seed)` : `${f1(s.mean)} ± ${f1(s.sd)}`);
 
-function lastLoss(dir) {
-  const file = path.join(dir, 'metrics.jsonl');
-  if (!fs.existsSync(file)) return NaN;
-  const lines = readMetrics(file).filter((m) => Number.isFinite(m.loss));
-  const tail = lines.slice(-10);
-  return tail.reduce((a, m) => a + m.loss, 0) / Math.max(1, tail.length);
-}
-
-function report() {
-  const summary = { options: opts, detection: {}, probe: {}, curve: {}, pretrain: {} };
-  const rows = [];
-  for (const init of INITS) {
-    const det = opts.seeds.map((s) => readJson(O('detection', `${init}-s${s}`, 'metrics.json'))?.stats);
-    const probe = opts.seeds.map((s) => readJson(O('probe', `${init}-s${s}`, 'metrics.json'))?.stats);
-    const ap = stats(det.map((d) => d?.AP));
-    const ap50 = stats(det.map((d) => d?.AP50));
-    const ap75 = stats(det.map((d) => d?.AP75));
-    const top1 = stats(probe.map((p) => p?.top1));
-    summary.detection[init] = { AP: ap, AP50: ap50, AP75: ap75, perSeed: det };
-    summary.probe[init] = { top1, perSeed: probe.map((p) => p?.top1) };
-    rows.push({ init, ap, ap50, ap75, top1 });
-  }
-  for (const method of METHODS) {
-    summary.pretrain[method] = opts.seeds.map((s) => ({ seed: s, finalLoss: lastLoss(O('pretrain', `${method}-s${s}`)) }));
-  }
-  const cell = (s) => (s.n ? `${pct(s.mean)} ± ${pct(s.std)}` : 'n/a');
-  const seedsCell = (s) => s.values.map((v) => pct(v)).join(' / ');
-  const lines = [];
-  lines.push(`Mean ± sample standard deviation over seeds ${opts.seeds.join(', ')} (n = seeds that finished), in %.`);
-  lines.push('');
-  lines.push('| init | AP | AP50 | AP75 | linear probe top-1 |');
-  lines.push('|---|---:|---:|---:|---:|');
-  for (const r of rows) lines.push(`| ${LABEL[r.init]} (n=${r.ap.n}) | ${cell(r.ap)} | ${cell(r.ap50)} | ${cell(r.ap75)} | ${cell(r.top1)} |`);
-  lines.push('');
-  lines.push('Per seed (AP; probe top-1):');
-  lines.push('');
-  lines.push(`| init | AP per seed (${opts.seeds.join(' / ')}) | probe per seed |`);
-  lines.push('|---|---|---|');
-  for (const r of rows) lines.push(`| ${LABEL[r.init]} | ${seedsCell(r.ap)} | ${seedsCell(r.top1)} |`);
-  lines.push('');
-  // Paired differences (same seed for fine-tuning and pretraining).
-  const paired = (a, b, key) => {
-    const d = opts.seeds.map((s, i) => {
-      const x = summary.detection[a].perSeed[i]?.[key];
-      const y = summary.detection[b].perSeed[i]?.[key];
-      return Number.isFinite(x) && Number.isFinite(y) ? x - y : NaN;
-    });
-    return stats(d);
+/** docs/results.json: { <key>: { random: { <metric>: [per seed] }, byol, scrl }, ... } plus what made it. */
+function collect() {
+  const results = {
+    seeds: opts.seeds,
+    units: 'percent; arrays hold one entry per seed, in the order of "seeds"; null: not run yet',
+    generatedBy: `node tools/experiments/results.js --stage report${opts.seeds.join(',') === '0,1,2' ? '' : ` --seeds ${opts.seeds.join(',')}`}`,
+    protocol: {
+      pretraining: `experiments/regime/run.sh METHOD SEED ${BASE_LR}: ResNet-18 small-input width ${WIDTH}, 32 px views, batch 64, LARS base lr ${BASE_LR}, EMA 0.99, ${PRETRAIN_STEPS} steps, 4000 unlabelled 64 px scenes; evaluated at step ${PRETRAIN_STEPS}`,
+      random: `scrl --init random --set model.baseWidth=${WIDTH} --set seed=SEED: the pretraining runs' starting weights`,
+      evaluations: Object.fromEntries(opts.evals.map((k) => [EVALS[k].key, `scrl ${evalArgs(k, 'INIT', 'SEED', O(k, 'INIT-sSEED'), ['--init', 'INIT']).filter((a) => a !== '--resume').join(' ')}`])),
+    },
   };
-  lines.push('Paired differences in AP (same seed), mean ± sd, and the number of seeds where it is > 0:');
-  lines.push('');
-  lines.push('| comparison | ΔAP | ΔAP50 | ΔAP75 | seeds > 0 |');
-  lines.push('|---|---:|---:|---:|---:|');
-  for (const [a, b] of [['byol', 'random'], ['scrl', 'random'], ['scrl', 'byol']]) {
-    const d = paired(a, b, 'AP');
-    summary[`delta_${a}_${b}`] = { AP: d, AP50: paired(a, b, 'AP50'), AP75: paired(a, b, 'AP75') };
-    lines.push(`| ${LABEL[a]} − ${LABEL[b]} | ${cell(d)} | ${cell(paired(a, b, 'AP50'))} | ${cell(paired(a, b, 'AP75'))} | ${d.values.filter((x) => x > 0).length} of ${d.n} |`);
-  }
-  lines.push('');
-  lines.push('Pretraining loss (mean of the last 10 logged steps) per seed:');
-  lines.push('');
-  lines.push('| method | ' + opts.seeds.map((s) => `seed ${s}`).join(' | ') + ' |');
-  lines.push('|---|' + opts.seeds.map(() => '---:').join('|') + '|');
-  for (const m of METHODS) lines.push(`| ${LABEL[m]} | ${summary.pretrain[m].map((p) => (Number.isFinite(p.finalLoss) ? p.finalLoss.toFixed(3) : 'n/a')).join(' | ')} |`);
-  lines.push('');
-
-  // AP against pretraining steps.
-  const series = {};
-  for (const method of METHODS) {
-    const pts = [];
-    for (const k of [0, ...opts.curveAt, opts.pretrainSteps]) {
-      const vals = opts.curveSeeds.map((s) => {
-        const dir = k === 0 ? O('detection', `random-s${s}`) : k === opts.pretrainSteps ? O('detection', `${method}-s${s}`) : O('detection', `${method}-s${s}-at${k}`);
-        return readJson(path.join(dir, 'metrics.json'))?.stats?.AP;
-      });
-      const st = stats(vals);
-      if (st.n) pts.push({ step: k, ap: st.mean, n: st.n });
+  for (const kind of opts.evals) {
+    const { key, metric } = EVALS[kind];
+    results[key] = {};
+    for (const init of INITS) {
+      const ms = opts.seeds.map((s) => readJson(O(kind, `${init}-s${s}`, 'metrics.json')));
+      results[key][init] = { [metric]: ms.map((m) => valueOf(kind, m)) };
+      if (kind === 'few') results[key][init].lr = ms.map((m) => m?.config?.lr ?? null);
     }
-    series[method] = pts;
   }
-  summary.curve = series;
-  lines.push(`AP against pretraining steps (seed${opts.curveSeeds.length > 1 ? 's' : ''} ${opts.curveSeeds.join(', ')}; step 0 is the random initialisation):`);
-  lines.push('');
-  lines.push('| steps | ' + METHODS.map((m) => LABEL[m]).join(' | ') + ' |');
-  lines.push('|---:|' + METHODS.map(() => '---:').join('|') + '|');
-  const steps = [...new Set(Object.values(series).flatMap((p) => p.map((x) => x.step)))].sort((a, b) => a - b);
-  for (const k of steps) lines.push(`| ${k} | ${METHODS.map((m) => pct(series[m].find((p) => p.step === k)?.ap)).join(' | ')} |`);
-  lines.push('');
-  fs.writeFileSync(O('tables.md'), lines.join('\n'));
-  fs.writeFileSync(O('summary.json'), JSON.stringify(summary, null, 2));
-  fs.writeFileSync(O('ap-vs-steps.svg'), curveSvg(series));
-  console.log(lines.join('\n'));
-  console.log(`[results] wrote ${O('tables.md')}, ${O('summary.json')} and ${O('ap-vs-steps.svg')}`);
+  return results;
 }
 
-/** A small line chart of AP (%) against pretraining steps, as SVG text. */
-function curveSvg(series) {
-  const W = 560;
-  const H = 340;
-  const m = { l: 56, r: 110, t: 30, b: 46 };
-  const all = Object.values(series).flat();
-  const xMax = Math.max(opts.pretrainSteps, ...all.map((p) => p.step));
-  const yMaxRaw = Math.max(0.01, ...all.map((p) => 100 * p.ap));
-  const yStep = yMaxRaw > 20 ? 5 : yMaxRaw > 8 ? 2 : yMaxRaw > 4 ? 1 : 0.5;
-  const yMax = Math.ceil(yMaxRaw / yStep) * yStep;
-  const x = (s) => m.l + ((W - m.l - m.r) * s) / xMax;
-  const y = (v) => H - m.b - ((H - m.t - m.b) * v) / yMax;
-  const colours = { byol: '#1f77b4', scrl: '#d62728' };
-  const out = [`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="12">`, `<rect width="${W}" height="${H}" fill="white"/>`];
-  out.push(`<text x="${m.l}" y="18" font-size="13">Detection AP after fine-tuning vs pretraining steps</text>`);
-  for (let v = 0; v <= yMax + 1e-9; v += yStep) {
-    out.push(`<line x1="${m.l}" x2="${W - m.r}" y1="${y(v)}" y2="${y(v)}" stroke="#ddd"/>`);
-    out.push(`<text x="${m.l - 6}" y="${y(v) + 4}" text-anchor="end">${Number(v.toFixed(1))}</text>`);
+function render(results) {
+  const lines = [
+    '# Results: random init vs BYOL vs SCRL',
+    '',
+    `Generated by \`${results.generatedBy}\` from the evaluations in [experiments/results](../experiments/results) (their commands are in its \`logs/\`); the numbers are in [results.json](results.json). Do not edit by hand: the narrative, with the experiments behind it, is in [experiments/results/README.md](../experiments/results/README.md).`,
+    '',
+    `Pretraining: ${results.protocol.pretraining}. Random init: ${results.protocol.random}. Every figure is in %; a seed is one pretraining run per method plus the evaluations seeded with it, so differences are paired by seed. Mean ± sample standard deviation over the seeds that finished.`,
+    '',
+  ];
+  for (const kind of opts.evals) {
+    const { key, metric, title } = EVALS[kind];
+    const per = results[key];
+    const done = opts.seeds.filter((_, i) => INITS.every((init) => per[init][metric][i] !== null));
+    lines.push(`## ${title}`, '');
+    lines.push(`Command: \`${results.protocol.evaluations[key]}\``, '');
+    lines.push(`| init | mean ± sd | ${opts.seeds.map((s) => `seed ${s}`).join(' | ')} |`);
+    lines.push(`|---|---:|${opts.seeds.map(() => '---:').join('|')}|`);
+    for (const init of INITS) {
+      const v = per[init][metric];
+      const lr = kind === 'few' ? per[init].lr : null;
+      lines.push(`| ${LABEL[init]} | ${cell(stats(v))} | ${v.map((x, i) => (x === null ? 'not run' : `${f1(x)}${lr && lr[i] !== null ? ` (lr ${lr[i]})` : ''}`)).join(' | ')} |`);
+    }
+    lines.push('');
+    if (done.length === 0) {
+      lines.push('No seed has all three initialisations yet.', '');
+      continue;
+    }
+    lines.push(`Paired differences over the ${done.length} seed(s) with all three (${done.join(', ')}):`, '');
+    lines.push('| difference | mean ± sd | seeds where > 0 |');
+    lines.push('|---|---:|---:|');
+    const idx = done.map((s) => opts.seeds.indexOf(s));
+    for (const [a, b] of [['byol', 'random'], ['scrl', 'random'], ['scrl', 'byol']]) {
+      const d = idx.map((i) => per[a][metric][i] - per[b][metric][i]);
+      lines.push(`| ${LABEL[a]} − ${LABEL[b]} | ${cell(stats(d))} | ${d.filter((x) => x > 0).length} of ${d.length} |`);
+    }
+    const ordered = idx.filter((i) => per.random[metric][i] < per.byol[metric][i] && per.byol[metric][i] < per.scrl[metric][i]).length;
+    const means = INITS.map((init) => ({ init, m: stats(idx.map((i) => per[init][metric][i])).mean })).sort((x, y) => x.m - y.m);
+    lines.push('');
+    lines.push(`Ordering by mean: ${means.map((x) => `${LABEL[x.init]} ${f1(x.m)}`).join(' < ')}. random < BYOL < SCRL holds in ${ordered} of ${idx.length} seed(s).`, '');
   }
-  const ticks = [...new Set([0, ...opts.curveAt, opts.pretrainSteps])];
-  for (const s of ticks) out.push(`<text x="${x(s)}" y="${H - m.b + 16}" text-anchor="middle">${s}</text>`);
-  out.push(`<line x1="${m.l}" x2="${W - m.r}" y1="${H - m.b}" y2="${H - m.b}" stroke="black"/>`);
-  out.push(`<line x1="${m.l}" x2="${m.l}" y1="${m.t}" y2="${H - m.b}" stroke="black"/>`);
-  out.push(`<text x="${(m.l + W - m.r) / 2}" y="${H - 10}" text-anchor="middle">pretraining steps</text>`);
-  out.push(`<text transform="translate(16 ${(m.t + H - m.b) / 2}) rotate(-90)" text-anchor="middle">COCO AP (%)</text>`);
-  let ly = m.t + 10;
-  for (const [method, pts] of Object.entries(series)) {
-    if (!pts.length) continue;
-    const c = colours[method];
-    out.push(`<polyline fill="none" stroke="${c}" stroke-width="2" points="${pts.map((p) => `${x(p.step).toFixed(1)},${y(100 * p.ap).toFixed(1)}`).join(' ')}"/>`);
-    for (const p of pts) out.push(`<circle cx="${x(p.step).toFixed(1)}" cy="${y(100 * p.ap).toFixed(1)}" r="3.5" fill="${c}"/>`);
-    out.push(`<line x1="${W - m.r + 12}" x2="${W - m.r + 32}" y1="${ly}" y2="${ly}" stroke="${c}" stroke-width="2"/><text x="${W - m.r + 38}" y="${ly + 4}">${LABEL[method]}</text>`);
-    ly += 18;
+  return lines.join('\n');
+}
+
+function report(print = true) {
+  const results = collect();
+  fs.writeFileSync(opts.json, JSON.stringify(results, null, 1) + '\n');
+  const md = render(results);
+  fs.writeFileSync(opts.md, md + '\n');
+  if (print) {
+    console.log(md);
+    console.log(`[results] wrote ${rel(opts.json)} and ${rel(opts.md)}`);
   }
-  out.push('</svg>');
-  return out.join('\n') + '\n';
 }
 
 async function main() {
-  if (!fs.existsSync(path.join(root, 'packages', 'cli', 'dist'))) throw new Error('packages are not built: run `npm ci` (or `npm run build`) first');
-  fs.mkdirSync(opts.out, { recursive: true });
-  let jobs = plan();
-  if (opts.stage === 'pretrain') jobs = jobs.filter((j) => j.name.startsWith('data') || j.name.startsWith('pretrain'));
   let failures = [];
-  if (opts.stage !== 'report') {
-    if (opts.stage === 'downstream') {
-      const missing = jobs.filter((j) => j.name.startsWith('pretrain') && !j.done()).map((j) => j.name);
-      if (missing.length) throw new Error(`--stage downstream needs the pretrain runs first; not finished: ${missing.join(', ')}`);
-    }
-    failures = await runAll(jobs);
-  }
-  if (!opts.dryRun && (opts.stage === 'all' || opts.stage === 'report' || opts.stage === 'downstream')) report();
+  if (opts.stage !== 'report') failures = await runAll(plan());
+  if (!opts.dryRun) report();
   if (failures.length) {
     console.error(`[results] ${failures.length} command(s) failed:\n  ${failures.join('\n  ')}`);
     process.exitCode = 1;
@@ -419,6 +382,6 @@ async function main() {
 }
 
 main().catch((e) => {
-  console.error(`[results] error: ${e.message}`);
-  process.exitCode = 2;
+  console.error(e.stack ?? String(e));
+  process.exit(1);
 });
