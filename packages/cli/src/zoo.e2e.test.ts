@@ -162,7 +162,7 @@ describe('scrl zoo build', () => {
     const args = ['zoo', 'build', '--method', 'byol', '--seeds', '0', '--zoo', zoo, '--runs', runs, '--images', '16', '--cache', path.join(tmp, 'cache'), ...SMALL, '--backend', 'wasm'];
     const first = await scrl([...args, '--max-steps', '1']);
     expect([first.code, first.err.filter((l) => l.startsWith('scrl: error'))]).toEqual([0, []]);
-    expect(first.err.join('\n')).toContain(`zoo build 1/1: byol seed 0: starting ${path.join(runs, 'byol-s0')} -> step 1 of 10`);
+    expect(first.err.join('\n')).toContain(`zoo build 1/1: byol seed 0: starting ${path.join(runs, 'byol-s0-blr7.2')} -> step 1 of 10`);
     const m1 = manifestOf(zoo, 'byol-r18w4-s0');
     expect(m1).toMatchObject({ method: 'byol', seed: 0, steps: 1, totalSteps: 10 });
     expect(m1.command).toMatch(/^scrl zoo build --method byol .* --max-steps 1$/);
@@ -179,10 +179,13 @@ describe('scrl zoo build', () => {
 
   it('builds exactly what experiments/regime/run.sh runs', () => {
     const script = fs.readFileSync(path.join(__dirname, '..', '..', '..', 'experiments', 'regime', 'run.sh'), 'utf8');
-    // run.sh's defaults: seed 0 as the test's, base lr 0.45 (its optional third argument)
-    const sets = [...script.matchAll(/--set ([^\s"]+(?:"\$seed"|"\$lr")?)/g)].map((m) => m[1].replace('"$seed"', '0').replace('"$lr"', '0.45'));
-    expect(script).toContain('lr=${3:-0.45}');
-    expect(sets).toEqual(['seed=0', ...REGIME_RECIPE.overrides]);
+    // seed 0 as the test's; the base lr is run.sh's optional third argument
+    const sets = [...script.matchAll(/--set ([^\s"]+(?:"\$seed"|"\$lr")?)/g)].map((m) => m[1].replace('"$seed"', '0').replace('"$lr"', '7.2'));
+    expect(script).toContain(`lr=\${3:-${REGIME_RECIPE.defaultBaseLr}}`);
+    expect(sets).toEqual(['seed=0', ...REGIME_RECIPE.sets('7.2')]);
+    expect(script).toContain('[ "$lr" = "0.45" ] || suffix="-blr$lr"');
+    expect(REGIME_RECIPE.runName('byol', 1, '7.2')).toBe('byol-s1-blr7.2');
+    expect(REGIME_RECIPE.runName('byol', 1, '0.45')).toBe('byol-s1');
     const s = REGIME_RECIPE.scenes;
     expect(script).toContain(`--images ${s.images} --size ${s.size} --min-objects ${s.minObjects} --max-objects ${s.maxObjects} --seed ${s.seed}`);
     expect(script).toContain(`data=\${REGIME_DATA:-${s.dir}}`);

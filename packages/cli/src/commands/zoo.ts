@@ -42,16 +42,30 @@ export const REGIME_RECIPE = {
     'batch.size=64',
     'schedule.steps=2000',
     'schedule.warmupSteps=100',
-    // run.sh's default base lr (its third argument); experiments/regime/README.md on base lr 7.2
-    'optimizer.baseLr=0.45',
     'ema.baseMomentum=0.99',
     'checkpoint.every=250',
     'checkpoint.keep=0',
   ],
+  /**
+   * LARS base lr: run.sh's third argument, set after `schedule.warmupSteps`. The comparison's
+   * runs use 7.2 (at run.sh's default 0.45 the convolutions moved 4.4 % in 1000 steps at batch
+   * 64: experiments/regime/README.md).
+   */
+  baseLr: '7.2',
+  /** run.sh's default base lr; other values add `-blr<lr>` to the run's folder name. */
+  defaultBaseLr: '0.45',
   checkpointEvery: 50,
   workers: 1,
   runs: 'experiments/regime',
-  command: (method: string, seed: number) => `bash experiments/regime/run.sh ${method} ${seed}`,
+  /** run.sh's flags for a base lr, in run.sh's order. */
+  sets(lr: string): string[] {
+    const o = REGIME_RECIPE.overrides;
+    const at = o.indexOf('schedule.warmupSteps=100') + 1;
+    return [...o.slice(0, at), `optimizer.baseLr=${lr}`, ...o.slice(at)];
+  },
+  /** The run's folder name, as run.sh names it. */
+  runName: (method: string, seed: number, lr: string) => `${method}-s${seed}${lr === REGIME_RECIPE.defaultBaseLr ? '' : `-blr${lr}`}`,
+  command: (method: string, seed: number, lr: string) => `bash experiments/regime/run.sh ${method} ${seed} ${lr}`,
 };
 
 /** `<run>/config.json` beside a checkpoints folder, if it is there. */
@@ -91,7 +105,7 @@ export function addFromCheckpoint(options: {
   if (!command) {
     throw new UsageError(
       `--command is required: ${ckpt.path} does not record the command that made it (its run's config.json has no 'command'). ` +
-        "Pass the pretraining command, e.g. --command 'bash experiments/regime/run.sh byol 0'.",
+        "Pass the pretraining command, e.g. --command 'bash experiments/regime/run.sh byol 0 7.2'.",
       'zoo add',
     );
   }
@@ -181,7 +195,7 @@ export const zooAdd: Command = {
     { name: 'note', type: 'string', multiple: true, valueName: 'TEXT', description: 'a line of provenance to keep in the manifest' },
   ],
   examples: [
-    "scrl zoo add --from experiments/regime/byol-s0/checkpoints/ckpt-00002000.json --command 'bash experiments/regime/run.sh byol 0' --replace",
+    "scrl zoo add --from experiments/regime/byol-s0-blr7.2/checkpoints/ckpt-00002000.json --command 'bash experiments/regime/run.sh byol 0 7.2' --replace",
     'scrl zoo add --from experiments/supervised/r18w16-supervised-seed0-1000steps.safetensors --method supervised',
   ],
   async run({ values, io, argv }) {
@@ -298,7 +312,8 @@ export const zooBuild: Command = {
   description:
     'For each --method and --seeds, runs the pretraining of experiments/regime/run.sh (ResNet-18\n' +
     'small-input width 16, 32 px views, batch 64, 2000 steps, EMA 0.99, on 4000 generated scenes of\n' +
-    '1 to 6 objects, seed 1) into --runs/<method>-s<seed>, resuming from its newest checkpoint, and\n' +
+    '1 to 6 objects, seed 1; LARS base lr --base-lr, default 7.2) into --runs/<method>-s<seed>-blr<lr>\n' +
+    '(run.sh\'s folder name), resuming from its newest checkpoint, and\n' +
     'replaces the zoo entry with the backbone of the newest checkpoint. --max-steps N stops each run\n' +
     "at step N (the schedule keeps its length) and exports that step. Ctrl-C stops after the current\n" +
     'step with a checkpoint; the same command continues. --set and --images change the recipe and\n' +
@@ -308,6 +323,7 @@ export const zooBuild: Command = {
     { name: 'method', type: 'string', valueName: 'M,M', description: 'methods to build', defaultText: 'byol,scrl' },
     { name: 'seeds', type: 'string', valueName: 'S,S', description: 'seeds to build', defaultText: '0' },
     { name: 'runs', type: 'string', valueName: 'DIR', description: 'folder of the pretraining runs', defaultText: REGIME_RECIPE.runs },
+    { name: 'base-lr', type: 'string', valueName: 'LR', description: "LARS base lr (run.sh's third argument)", defaultText: REGIME_RECIPE.baseLr },
     { name: 'max-steps', type: 'string', valueName: 'N', description: 'stop each run at step N (default: the whole schedule)' },
     { name: 'images', type: 'string', valueName: 'N', description: 'generated scenes to pretrain on', defaultText: String(REGIME_RECIPE.scenes.images) },
     { name: 'set', type: 'string', multiple: true, valueName: 'KEY=VALUE', description: 'extra config override after the recipe' },
@@ -322,6 +338,8 @@ export const zooBuild: Command = {
     const seeds = seedsText.split(',').map((s) => Number(s.trim()));
     if (seeds.some((s) => !Number.isInteger(s) || s < 0)) throw new UsageError(`--seeds must be integers >= 0 separated by commas, got '${seedsText}'`, 'zoo build');
     const runsDir = stringOption(values, 'runs') ?? REGIME_RECIPE.runs;
+    const lr = stringOption(values, 'base-lr') ?? REGIME_RECIPE.baseLr;
+    if (!(Number(lr) > 0) || !/^[0-9.]+$/.test(lr)) throw new UsageError(`--base-lr must be a number > 0 such as 7.2, got '${lr}'`, 'zoo build');
     const maxSteps = intOption(values, 'max-steps', 1);
     const images = intOption(values, 'images', 1) ?? REGIME_RECIPE.scenes.images;
     const extra = listOption(values, 'set');
@@ -338,8 +356,8 @@ export const zooBuild: Command = {
     const jobs = methods.flatMap((method) => seeds.map((seed) => ({ method, seed })));
     for (let i = 0; i < jobs.length; i++) {
       const { method, seed } = jobs[i];
-      const out = path.join(runsDir, `${method}-s${seed}`);
-      const config: TrainConfig = configFromFlags({ set: [`seed=${seed}`, ...REGIME_RECIPE.overrides, ...extra] }, [`method=${method}`]);
+      const out = path.join(runsDir, REGIME_RECIPE.runName(method, seed, lr));
+      const config: TrainConfig = configFromFlags({ set: [`seed=${seed}`, ...REGIME_RECIPE.sets(lr), ...extra] }, [`method=${method}`]);
       const existing = fs.existsSync(path.join(out, 'checkpoints')) ? findLatestCheckpoint(path.join(out, 'checkpoints'), { warn: (l) => io.err(l) }) : null;
       if (config.schedule.steps === null) throw new UsageError('zoo build needs a fixed schedule.steps (the recipe sets 2000)', 'zoo build');
       const target = Math.min(maxSteps ?? config.schedule.steps, config.schedule.steps);
@@ -361,7 +379,7 @@ export const zooBuild: Command = {
       const ckpt = checkpointAt(out, '--runs');
       const command = recipeChanged
         ? commandLine(argv ?? ['zoo', 'build', '--method', method, '--seeds', String(seed)])
-        : REGIME_RECIPE.command(method, seed);
+        : REGIME_RECIPE.command(method, seed, lr);
       const r = addFromCheckpoint({
         ckpt,
         zoo,
