@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { readSafetensors } from '@scrl/models';
 import { main } from './main';
 import type { CommandIO } from './command';
-import { demoVerdict, planDemo } from './commands/demo';
+import { demoRounds, demoVerdict, planDemo } from './commands/demo';
 
 function capture(): CommandIO & { outLines: string[]; errLines: string[]; text(): string } {
   const outLines: string[] = [];
@@ -247,6 +247,17 @@ describe('planDemo', () => {
     expect(plan.pretrainSteps).toBe(17);
     expect(plan.detectionSteps).toBe(54);
     expect(plan.predictedSeconds).toBeLessThanOrEqual(600);
+  });
+
+  it('plans with the runs at once: both pretraining runs side by side, detection runs two at a time', () => {
+    const one = planDemo({ remaining: 600, budgetSeconds: 840, pretrainSecondsPerStep: 5, detectionSecondsPerStep: 2, detectionEvalSeconds: 10, probeSeconds: 20 });
+    const two = planDemo({ remaining: 600, budgetSeconds: 840, pretrainSecondsPerStep: 5, detectionSecondsPerStep: 2, detectionEvalSeconds: 10, probeSeconds: 20, parallel: 2 });
+    // usable = 600 - 1.5 * 10 - 60 - 10 = 515: 0.35 * 515 / (1 * 5) = 36.05 and 0.65 * 515 / (1.5 * 2) = 111.6.
+    expect([two.parallel, two.pretrainSteps, two.detectionSteps]).toEqual([2, 36, 111]);
+    expect(two.pretrainSteps).toBeGreaterThan(2 * one.pretrainSteps);
+    expect(two.predictedSeconds).toBeLessThanOrEqual(600);
+    expect(demoRounds(3)).toEqual({ pretrainRounds: 1, detectionRounds: 1 });
+    expect(demoRounds(8)).toEqual({ pretrainRounds: 1, detectionRounds: 1 });
   });
 
   it('keeps a minimum number of steps when the budget is used up', () => {

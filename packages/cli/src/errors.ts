@@ -25,6 +25,16 @@ export class ConfigError extends ScrlError {}
 /** Ctrl-C: the run stopped after the current step (with a checkpoint). Exit code 130. */
 export class InterruptedError extends ScrlError {}
 
+/** A `scrl` child process that failed (the demo's runs): exits with the child's code, 2 or 1. */
+export class ChildRunError extends ScrlError {
+  constructor(
+    message: string,
+    readonly exitCode: number,
+  ) {
+    super(message);
+  }
+}
+
 export const EXIT_INTERRUPTED = 130;
 
 /**
@@ -43,6 +53,7 @@ export function isUserFacing(err: unknown): err is Error {
  */
 export function exitCodeFor(err: unknown): number {
   if (err instanceof InterruptedError) return EXIT_INTERRUPTED;
+  if (err instanceof ChildRunError) return err.exitCode;
   if (err instanceof NonFiniteLossError) return EXIT_FAILURE;
   if (err instanceof UsageError || err instanceof ConfigError || err instanceof DataError || err instanceof ScrlError) return EXIT_USAGE;
   return EXIT_FAILURE;

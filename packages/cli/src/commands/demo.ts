@@ -8,7 +8,8 @@ import type { TrainConfig } from '@scrl/trainer';
 import { intOption, stringOption, type Command, type CommandIO } from '../command';
 import { UsageError } from '../errors';
 import { backboneFromInit, builtinScenes, CACHE_OPTION, CONFIG_OPTIONS, configFromFlags, setupBackend, timestampedDir, writeJson } from '../shared';
-import { detectionTable, runDetection, splitSamples } from './eval';
+import { detectionTable, splitSamples } from './eval';
+import { defaultDemoJobs, runDemoJobs } from './demo-jobs';
 import { boxProbeTable } from './eval-probes';
 import { DEMO_DETECTION_BATCH, DEMO_MIN_DETECTION_STEPS, demoBudget, demoDetectionConfig, runZooDemo, zooComparisonLines } from './demo-zoo';
 import { PRETRAIN_SCENES, trainWithInterrupt } from './pretrain';
@@ -19,6 +20,8 @@ const CALIBRATION_STEPS = 3;
 
 export interface DemoPlan {
   budgetSeconds: number;
+  /** Runs at once (child processes): both pretraining runs, up to three detection runs. */
+  parallel: number;
   pretrainSecondsPerStep: number;
   detectionSecondsPerStep: number;
   detectionEvalSeconds: number;
@@ -41,7 +44,9 @@ export const DEMO_PRETRAIN_SHARE = 0.35;
  * Steps per pretraining run (two: SCRL, BYOL) and per detection run (three: random, BYOL,
  * SCRL) that fit `remaining` seconds: after the fixed costs (three detection evaluations and
  * three box probes), {@link DEMO_PRETRAIN_SHARE} to pretraining and the rest to detection.
- * Each gets at least `minSteps`.
+ * With `parallel` runs at once (default 1), the two pretraining runs take
+ * 2 / min(parallel, 2) rounds and the three detection runs 3 / min(parallel, 3), at the measured
+ * seconds per step of one run alone. Each gets at least `minSteps`.
  */
 export function planDemo(m: {
   remaining: number;
@@ -52,21 +57,30 @@ export function planDemo(m: {
   /** Seconds of one box probe (default 0). */
   probeSeconds?: number;
   minSteps?: number;
+  parallel?: number;
 }): DemoPlan {
   const min = m.minSteps ?? 5;
-  const fixed = 3 * m.detectionEvalSeconds + 3 * (m.probeSeconds ?? 0) + 10;
+  const parallel = Math.max(1, Math.floor(m.parallel ?? 1));
+  const { pretrainRounds, detectionRounds } = demoRounds(parallel);
+  const fixed = detectionRounds * m.detectionEvalSeconds + 3 * (m.probeSeconds ?? 0) + 10;
   const usable = Math.max(0, m.remaining - fixed);
-  const pretrainSteps = Math.max(min, Math.floor((DEMO_PRETRAIN_SHARE * usable) / (2 * m.pretrainSecondsPerStep)));
-  const detectionSteps = Math.max(min, Math.floor(((1 - DEMO_PRETRAIN_SHARE) * usable) / (3 * m.detectionSecondsPerStep)));
+  const pretrainSteps = Math.max(min, Math.floor((DEMO_PRETRAIN_SHARE * usable) / (pretrainRounds * m.pretrainSecondsPerStep)));
+  const detectionSteps = Math.max(min, Math.floor(((1 - DEMO_PRETRAIN_SHARE) * usable) / (detectionRounds * m.detectionSecondsPerStep)));
   return {
     budgetSeconds: m.budgetSeconds,
+    parallel,
     pretrainSecondsPerStep: m.pretrainSecondsPerStep,
     detectionSecondsPerStep: m.detectionSecondsPerStep,
     detectionEvalSeconds: m.detectionEvalSeconds,
     pretrainSteps,
     detectionSteps,
-    predictedSeconds: 2 * pretrainSteps * m.pretrainSecondsPerStep + 3 * detectionSteps * m.detectionSecondsPerStep + fixed,
+    predictedSeconds: pretrainRounds * pretrainSteps * m.pretrainSecondsPerStep + detectionRounds * detectionSteps * m.detectionSecondsPerStep + fixed,
   };
+}
+
+/** How many runs' worth of time each phase takes with `parallel` runs at once (two pretraining, three detection runs). */
+export function demoRounds(parallel: number): { pretrainRounds: number; detectionRounds: number } {
+  return { pretrainRounds: 2 / Math.min(parallel, 2), detectionRounds: 3 / Math.min(parallel, 3) };
 }
 
 function median(xs: number[]): number {
@@ -138,6 +152,7 @@ export const demo: Command = {
     { name: 'scenes', type: 'string', valueName: 'N', description: 'built-in scenes to generate (pretraining uses all)', defaultText: String(PRETRAIN_SCENES.images) },
     { name: 'pretrain-steps', type: 'string', valueName: 'N', description: 'fix the pretraining steps instead of planning them' },
     { name: 'detection-steps', type: 'string', valueName: 'N', description: 'fix the detection steps instead of planning them' },
+    { name: 'jobs', type: 'string', valueName: 'N', description: 'runs at once (scrl child processes, one core each)', defaultText: 'the cores, at most 3' },
     { name: 'from-zoo', type: 'boolean', description: 'instead: box and dense probe of every zoo backbone beside random init (detection where the budget allows)' },
     { name: 'zoo', type: 'string', valueName: 'DIR', description: 'the model zoo (scrl zoo list)', defaultText: 'zoo' },
     { name: 'record', type: 'boolean', description: "with --from-zoo: keep the table in <zoo>/figures.json (the plain demo shows it)" },
@@ -154,6 +169,7 @@ export const demo: Command = {
     const sceneCount = intOption(values, 'scenes', 10) ?? PRETRAIN_SCENES.images;
     const fixedPretrain = intOption(values, 'pretrain-steps', 1);
     const fixedDetection = intOption(values, 'detection-steps', 1);
+    const parallel = intOption(values, 'jobs', 1) ?? defaultDemoJobs();
     const base = configFromFlags(values);
     const out = stringOption(values, 'out') ?? timestampedDir('demo');
     if (fs.existsSync(out) && fs.readdirSync(out).length > 0) {
@@ -206,17 +222,19 @@ export const demo: Command = {
       // A box probe costs about as much as 20 detection steps (features of the training images
       // and the BatchNorm recompute); the re-plan after the probes corrects any error.
       probeSeconds: Number.isFinite(detectionSecondsPerStep) ? 20 * detectionSecondsPerStep : 0,
+      parallel,
     });
+    const { pretrainRounds, detectionRounds } = demoRounds(plan.parallel);
     if (fixedPretrain !== undefined) plan.pretrainSteps = fixedPretrain;
     if (fixedDetection !== undefined) plan.detectionSteps = fixedDetection;
     const measured = (v: number, unit: string) => (Number.isFinite(v) ? `${v.toFixed(2)} ${unit}` : 'not measured (fixed by flag)');
     io.err(
       [
         `[scrl] plan (budget ${formatDuration(budgetSeconds)}, ${formatDuration(elapsed())} used so far, backend ${backend}):`,
-        `[scrl]   pretrain: ${measured(pretrainSecondsPerStep, 's/step')} -> ${plan.pretrainSteps} steps each for SCRL and BYOL ` +
-          `(batch ${base.batch.size}, ${base.views.size} px views, ResNet-${base.model.depth} width ${base.model.baseWidth})`,
+        `[scrl]   pretrain: ${measured(pretrainSecondsPerStep, 's/step')} -> ${plan.pretrainSteps} steps each for SCRL and BYOL, ` +
+          `${Math.min(plan.parallel, 2)} at a time (batch ${base.batch.size}, ${base.views.size} px views, ResNet-${base.model.depth} width ${base.model.baseWidth})`,
         `[scrl]   detection: ${measured(detectionSecondsPerStep, 's/step')}, evaluation ${measured(detectionEvalSeconds, 's')} -> ` +
-          `${plan.detectionSteps} steps each for random, BYOL and SCRL (${train.length} train / ${val.length} val images)`,
+          `${plan.detectionSteps} steps each for random, BYOL and SCRL, ${Math.min(plan.parallel, 3)} at a time (${train.length} train / ${val.length} val images)`,
         `[scrl]   expected time left: ${formatDuration(plan.predictedSeconds)}`,
       ].join('\n'),
     );
@@ -226,24 +244,38 @@ export const demo: Command = {
       schedule: { ...base.schedule, steps: plan.pretrainSteps, warmupSteps: Math.max(1, Math.round(plan.pretrainSteps / 10)) },
       checkpoint: { ...base.checkpoint, every: plan.pretrainSteps },
     });
-    const eta = (stepsLeft: { pretrain: number; detection: number }) =>
+    const eta = (phases: { pretrain: boolean }) =>
       formatDuration(
-        stepsLeft.pretrain * plan.pretrainSecondsPerStep +
-          stepsLeft.detection * (plan.detectionSecondsPerStep + 0) +
-          (stepsLeft.detection > 0 ? Math.ceil(stepsLeft.detection / plan.detectionSteps) * plan.detectionEvalSeconds : 0),
+        (phases.pretrain ? pretrainRounds * plan.pretrainSteps * plan.pretrainSecondsPerStep : 0) +
+          detectionRounds * (plan.detectionSteps * plan.detectionSecondsPerStep + plan.detectionEvalSeconds),
       );
+    // Each run is a `scrl` child process (demo-jobs.ts), its output in OUT/logs/; the configs it
+    // runs with are written next to it.
+    const baseFile = path.join(out, 'configs', 'base.json');
+    writeJson(baseFile, base);
+    const childCommon = ['--backend', backend];
 
     const pretrainStarted = elapsed();
     const runs: Record<'scrl' | 'byol', string> = { scrl: path.join(out, 'pretrain-scrl'), byol: path.join(out, 'pretrain-byol') };
     const methods = ['scrl', 'byol'] as const;
-    for (let i = 0; i < methods.length; i++) {
-      const method = methods[i];
-      io.err(
-        `[scrl] demo ${3 + i}/6: pretrain ${method.toUpperCase()} for ${plan.pretrainSteps} steps -> ${runs[method]} ` +
-          `(demo time left about ${eta({ pretrain: (2 - i) * plan.pretrainSteps, detection: 3 * plan.detectionSteps })})`,
-      );
-      await trainWithInterrupt(io, { config: pretrainConfig(method), out: runs[method], data: imagesDir });
-    }
+    io.err(
+      `[scrl] demo 3/6: pretrain SCRL and BYOL for ${plan.pretrainSteps} steps each, ${Math.min(plan.parallel, 2)} at a time -> ${runs.scrl}, ${runs.byol} ` +
+        `(demo time left about ${eta({ pretrain: true })}; logs in ${path.join(out, 'logs')})`,
+    );
+    await runDemoJobs(
+      io,
+      methods.map((method) => {
+        const file = path.join(out, 'configs', `pretrain-${method}.json`);
+        writeJson(file, pretrainConfig(method));
+        return {
+          label: method.toUpperCase(),
+          args: ['pretrain', '--config', file, '--data', imagesDir, '--out', runs[method], '--workers', '1', ...childCommon],
+          log: path.join(out, 'logs', `pretrain-${method}.log`),
+        };
+      }),
+      plan.parallel,
+    );
+    io.err('[scrl] demo 4/6: box probes of random init, BYOL and SCRL');
 
     // The box probe (frozen C4 + C5 of the ground-truth boxes; docs/evaluators.md) of each
     // initialisation, before the re-plan below so that its time is accounted for.
@@ -267,9 +299,9 @@ export const demo: Command = {
     // Other work on the machine can slow the run after timing: re-plan the detection steps from
     // the time actually left, with the detector's step cost scaled by the pretraining's slowdown.
     if (fixedDetection === undefined) {
-      const slowdown = Math.max(1, (elapsed() - pretrainStarted) / (2 * plan.pretrainSteps * plan.pretrainSecondsPerStep));
-      const left = budgetSeconds - elapsed() - 3 * plan.detectionEvalSeconds * slowdown - 10;
-      const steps = Math.max(5, Math.floor(left / (3 * plan.detectionSecondsPerStep * slowdown)));
+      const slowdown = Math.max(1, (elapsed() - pretrainStarted) / (pretrainRounds * plan.pretrainSteps * plan.pretrainSecondsPerStep));
+      const left = budgetSeconds - elapsed() - detectionRounds * plan.detectionEvalSeconds * slowdown - 10;
+      const steps = Math.max(5, Math.floor(left / (detectionRounds * plan.detectionSecondsPerStep * slowdown)));
       if (steps < plan.detectionSteps) {
         io.err(
           `[scrl] re-plan: pretraining ran ${slowdown.toFixed(2)}x slower than timed; ` +
@@ -287,35 +319,34 @@ export const demo: Command = {
       { init: 'SCRL', from: runs.scrl },
     ];
     const detectionConfig: Partial<DetectionFineTuneConfig> = { ...detBase, ...demoDetectionConfig(plan.detectionSteps) };
-    const rows: Array<{ init: string; result: DetectionEvalResult }> = [];
-    for (let i = 0; i < inits.length; i++) {
-      const { init, from } = inits[i];
-      io.err(
-        `[scrl] demo 5/6: detection from ${init} init (${i + 1}/3), ${plan.detectionSteps} steps ` +
-          `(demo time left about ${eta({ pretrain: 0, detection: (3 - i) * plan.detectionSteps })})`,
-      );
-      const { model, description } = backboneFromInit(from, base, io);
-      try {
-        const result = await runDetection({
-          io,
-          backbone: model,
-          dataset,
-          train,
-          val,
-          config: detectionConfig,
-          out: path.join(out, 'detection', init.toLowerCase()),
-          title: `Detection fine-tuning from ${init}`,
-          notes: [`backbone: ${description}`, `backend: ${backend}`],
-        });
-        rows.push({ init, result });
-      } finally {
-        model.dispose();
-      }
-    }
+    io.err(
+      `[scrl] demo 5/6: detection from random, BYOL and SCRL init, ${plan.detectionSteps} steps each, ${Math.min(plan.parallel, 3)} at a time ` +
+        `(demo time left about ${eta({ pretrain: false })})`,
+    );
+    const detectionDir = (init: string) => path.join(out, 'detection', init.toLowerCase());
+    await runDemoJobs(
+      io,
+      inits.map(({ init, from }) => ({
+        label: init,
+        args: [
+          'eval', 'detection', '--init', from, ...(from === 'random' ? ['--config', baseFile] : []),
+          '--data', scenes.dir, '--limit', String(images),
+          '--steps', String(detectionConfig.steps), '--batch-size', String(detectionConfig.batchSize),
+          '--warmup', String(detectionConfig.warmupSteps), '--lr', String(detectionConfig.lr),
+          '--checkpoint-every', '0', '--out', detectionDir(init), ...childCommon,
+        ],
+        log: path.join(out, 'logs', `detection-${init.toLowerCase()}.log`),
+      })),
+      plan.parallel,
+    );
+    const rows = inits.map(({ init }) => {
+      const m = JSON.parse(fs.readFileSync(path.join(detectionDir(init), 'metrics.json'), 'utf8')) as { stats: DetectionEvalResult['coco']['named']; config: DetectionFineTuneConfig };
+      return { init, stats: m.stats, config: m.config };
+    });
 
     io.err('[scrl] demo 6/6: report');
     const table = detectionTable(rows);
-    const apByInit: Record<string, number> = Object.fromEntries(rows.map((r) => [r.init, r.result.coco.named.AP]));
+    const apByInit: Record<string, number> = Object.fromEntries(rows.map((r) => [r.init, r.stats.AP]));
     const probeByInit: Record<string, number> = Object.fromEntries(probeRows.map((r) => [r.init, r.result.top1]));
     const verdict = demoVerdict(apByInit, probeByInit);
     if (plan.detectionSteps < DEMO_MIN_DETECTION_STEPS) {
@@ -335,9 +366,9 @@ export const demo: Command = {
       plan,
       seconds,
       pretrainConfig: { scrl: pretrainConfig('scrl'), byol: pretrainConfig('byol') },
-      detectionConfig: rows[0]?.result.config,
+      detectionConfig: rows[0]?.config,
       data: { scenes: scenes.dir, train: train.length, val: val.length },
-      results: rows.map((r) => ({ init: r.init, stats: r.result.coco.named })),
+      results: rows.map((r) => ({ init: r.init, stats: r.stats })),
       verdict,
       zooComparison: zooLines,
       boxProbe: probeRows.map((r) => ({ init: r.init, top1: r.result.top1, knnTop1: r.result.knnTop1, lambda: r.result.lambda, poolSize: r.result.poolSize })),
@@ -392,7 +423,8 @@ export const demo: Command = {
       ]),
       '## Configs',
       '',
-      'Effective pretraining configs: `pretrain-scrl/config.json`, `pretrain-byol/config.json`; the plan and detection config: `demo.json`.',
+      'Effective pretraining configs: `pretrain-scrl/config.json`, `pretrain-byol/config.json`; the plan and detection config: `demo.json`; ' +
+        'each run\'s command and output: `logs/`.',
       '',
     ].join('\n');
     fs.writeFileSync(path.join(out, 'report.md'), report);

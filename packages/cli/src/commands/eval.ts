@@ -188,13 +188,13 @@ function detectionCheckpoints(
   };
 }
 
-export function detectionTable(rows: Array<{ init: string; result: DetectionEvalResult }>): string[] {
+export function detectionTable(rows: Array<{ init: string; stats: DetectionEvalResult['coco']['named'] }>): string[] {
   const width = Math.max(4, ...rows.map((r) => r.init.length));
   return [
     `| ${'init'.padEnd(width)} |    AP |  AP50 |  AP75 |`,
     `|${'-'.repeat(width + 2)}|------:|------:|------:|`,
     ...rows.map((r) => {
-      const s = r.result.coco.named;
+      const s = r.stats;
       return `| ${r.init.padEnd(width)} | ${pct(s.AP).padStart(5)} | ${pct(s.AP50).padStart(5)} | ${pct(s.AP75).padStart(5)} |`;
     }),
   ];
@@ -389,7 +389,7 @@ export const evalDetection: Command = {
         notes: [`backbone: ${description}`, `data: ${dir} (${train.length} train, ${val.length} val)`, `backend: ${backend}`, ...notes],
         sweep,
       });
-      for (const line of detectionTable([{ init, result }])) io.out(line);
+      for (const line of detectionTable([{ init, stats: result.coco.named }])) io.out(line);
       if (sweep) io.out(`lr: ${sweep.chosenLr} (chosen by --lr-sweep on ${sweep.sweepVal} validation images of the training split)`);
       io.err(`[scrl] report: ${path.resolve(out, 'report.md')}`);
     } finally {
