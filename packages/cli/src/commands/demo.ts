@@ -11,7 +11,7 @@ import { backboneFromInit, builtinScenes, CACHE_OPTION, CONFIG_OPTIONS, configFr
 import { detectionTable, splitSamples } from './eval';
 import { defaultDemoJobs, runDemoJobs } from './demo-jobs';
 import { boxProbeTable } from './eval-probes';
-import { DEMO_DETECTION_BATCH, DEMO_MIN_DETECTION_STEPS, demoBudget, demoDetectionConfig, runZooDemo, zooComparisonLines } from './demo-zoo';
+import { DEMO_DETECTION_BATCH, DEMO_MIN_DETECTION_AP, DEMO_MIN_DETECTION_STEPS, demoBudget, demoDetectionConfig, runZooDemo, zooComparisonLines } from './demo-zoo';
 import { PRETRAIN_SCENES, trainWithInterrupt } from './pretrain';
 import { writeBoxPairPictures } from './viz-boxes';
 
@@ -352,7 +352,7 @@ export const demo: Command = {
     if (plan.detectionSteps < DEMO_MIN_DETECTION_STEPS) {
       verdict.push(
         `Detection had ${plan.detectionSteps} steps, fewer than the ${DEMO_MIN_DETECTION_STEPS} at which random init's AP is clearly above 0 ` +
-          '(3.9 AP after 300, docs/demo.md): its AP column says little at this budget; the box probe is the comparison to read. ' +
+          `(${DEMO_MIN_DETECTION_AP}, docs/demo.md): its AP column says little at this budget; the box probe is the comparison to read. ` +
           'Raise --minutes for more.',
       );
     }
