@@ -34,8 +34,8 @@ export interface DemoPlan {
 /**
  * Share of the planned time that goes to pretraining (the rest to the three detection runs).
  * Pretraining inside a demo budget (tens of steps) is far too short to beat random init either
- * way (experiments/regime: the box probe gains after about 750 steps at width 16), while the
- * detector needs about 300 steps (batch 8) before random init's AP is clearly above 0 (docs/demo.md), so
+ * way (experiments/regime: at width 16 the probes reach random init only near step 2000), while the
+ * detector needs about 600 steps (batch 8) before random init's AP is clearly above 0 (docs/demo.md), so
  * the detector gets the larger share.
  */
 export const DEMO_PRETRAIN_SHARE = 0.35;
