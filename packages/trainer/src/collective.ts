@@ -4,6 +4,7 @@
  * (`BatchNormReducer` of `@scrl/models`), and the gradient all-reduce. Every replica sums the
  * replicas' slots in rank order, so all of them get bit-identical results. Pure JS (no TF.js).
  */
+import * as fs from 'node:fs';
 import { ScrlError } from '@scrl/util';
 
 const COUNT = 0;
@@ -19,6 +20,44 @@ export const STEP_SCALARS = 8;
 const SPIN = 4000;
 /** How long a replica sleeps in a barrier before it looks at the abort flag again (ms). */
 const WAIT_SLICE_MS = 200;
+
+/**
+ * CPU time this thread has run (ns) and time it waited for a core while runnable (ns), from
+ * Linux's /proc/thread-self/schedstat; null elsewhere. Unlike wall time, the first does not grow
+ * when other processes take the cores, so it measures what a step costs on a loaded machine.
+ * The kernel brings a running thread's count up to date only at scheduler events (ticks, sleeps),
+ * so it lags by up to a tick: good for intervals of tens of milliseconds, not for one barrier.
+ */
+export function threadCpuTime(): { cpuNs: number; runQueueNs: number } | null {
+  try {
+    const [cpu, wait] = fs.readFileSync('/proc/thread-self/schedstat', 'utf8').trim().split(/\s+/).map(Number);
+    return Number.isFinite(cpu) && Number.isFinite(wait) ? { cpuNs: cpu, runQueueNs: wait } : null;
+  } catch {
+    return null;
+  }
+}
+
+/** What one replica's collectives did since the counters were last reset (for benchmarks). */
+export interface CollectiveCounters {
+  /** Barriers passed (each BatchNorm all-reduce and each gradient all-reduce has one). */
+  barriers: number;
+  /** Of those, the ones this replica reached last (it waited for no one). */
+  arrivedLast: number;
+  /** Barriers it had to sleep in (Atomics.wait) after spinning. */
+  slept: number;
+  /** Wall time inside barriers (ms): waiting for the peers. */
+  waitMs: number;
+  /** Of that, time spent spinning before sleeping (ms): CPU time burnt waiting, unless preempted meanwhile. */
+  spinMs: number;
+  /** BatchNorm all-reduces. */
+  bnReductions: number;
+  /** Bytes this replica wrote to and read from the shared buffers. */
+  bytes: number;
+}
+
+function zeroCounters(): CollectiveCounters {
+  return { barriers: 0, arrivedLast: 0, slept: 0, waitMs: 0, spinMs: 0, bnReductions: 0, bytes: 0 };
+}
 
 /** The shared buffers of one group of replicas (created by the parent, posted to every worker). */
 export interface CollectiveBuffers {
@@ -76,6 +115,10 @@ export class Collective {
   private readonly grads: Float32Array;
   private readonly scalars: Float64Array;
   private bnCalls = 0;
+  /** Counters since {@link resetCounters}; barrier CPU time only while `timing` is on. */
+  counters: CollectiveCounters = zeroCounters();
+  /** Measure the time spent in barriers (for benchmarks). */
+  timing = false;
 
   constructor(
     private readonly buffers: CollectiveBuffers,
@@ -91,21 +134,44 @@ export class Collective {
     return this.buffers.size;
   }
 
+  /** Zeroes {@link counters}. */
+  resetCounters(): void {
+    this.counters = zeroCounters();
+  }
+
   /** Returns when every replica has called it; throws CollectiveAborted if the group was aborted. */
   barrier(): void {
+    const k = this.counters;
+    k.barriers += 1;
     const c = this.control;
     if (Atomics.load(c, ABORT) !== 0) throw new CollectiveAborted();
     const generation = Atomics.load(c, GENERATION);
     if (Atomics.add(c, COUNT, 1) === this.size - 1) {
+      k.arrivedLast += 1;
       Atomics.store(c, COUNT, 0);
       Atomics.add(c, GENERATION, 1);
       Atomics.notify(c, GENERATION);
       return;
     }
-    for (let i = 0; i < SPIN; i++) if (Atomics.load(c, GENERATION) !== generation) return;
-    while (Atomics.load(c, GENERATION) === generation) {
-      if (Atomics.load(c, ABORT) !== 0) throw new CollectiveAborted();
-      Atomics.wait(c, GENERATION, generation, WAIT_SLICE_MS);
+    const t0 = this.timing ? performance.now() : 0;
+    let passed = false;
+    for (let i = 0; i < SPIN; i++) {
+      if (Atomics.load(c, GENERATION) !== generation) {
+        passed = true;
+        break;
+      }
+    }
+    const t1 = this.timing ? performance.now() : 0;
+    if (!passed) {
+      k.slept += 1;
+      while (Atomics.load(c, GENERATION) === generation) {
+        if (Atomics.load(c, ABORT) !== 0) throw new CollectiveAborted();
+        Atomics.wait(c, GENERATION, generation, WAIT_SLICE_MS);
+      }
+    }
+    if (this.timing) {
+      k.spinMs += t1 - t0;
+      k.waitMs += performance.now() - t0;
     }
   }
 
@@ -126,6 +192,8 @@ export class Collective {
     const half = this.bnCalls++ & 1;
     const base = half * this.size * L;
     this.bn.set(partial, base + this.rank * L);
+    this.counters.bnReductions += 1;
+    this.counters.bytes += 8 * partial.length * (1 + this.size);
     this.barrier();
     for (let i = 0; i < partial.length; i++) {
       let s = 0;
@@ -144,6 +212,7 @@ export class Collective {
     const G = this.buffers.gradLength;
     this.grads.set(grads.subarray(0, G), this.rank * G);
     this.scalars.set(scalars.subarray(0, STEP_SCALARS), this.rank * STEP_SCALARS);
+    this.counters.bytes += 4 * G * (1 + this.size) + 8 * STEP_SCALARS * (1 + this.size);
     this.barrier();
     // Float32 sums (each addition rounded), as a sum of float32 tensors would be.
     const sum = this.grads.slice(0, G);

@@ -8,9 +8,9 @@ import * as tf from '@tensorflow/tfjs-core';
 import { fusedBatchNormAvailable, setBatchNormReducer } from '@scrl/models';
 import type { BatchNormReducer } from '@scrl/models';
 import { initBackend } from '@scrl/roi-align';
-import { Collective, CollectiveAborted, STEP_SCALARS, abortCollective } from './collective';
+import { Collective, CollectiveAborted, STEP_SCALARS, abortCollective, threadCpuTime } from './collective';
 import { captureReplicaState, restoreReplicaState } from './parallel';
-import type { FromReplica, MicroPlan, ReplicaInit, ToReplica } from './parallel';
+import type { FromReplica, MicroPlan, ReplicaInit, ReplicaProfile, ToReplica } from './parallel';
 import { applyUpdate, createPretrainModel, microBatchGradients } from './step';
 import type { PretrainBatch, PretrainModel, StepResult } from './step';
 
@@ -18,6 +18,7 @@ const init = workerData as ReplicaInit;
 const port = parentPort;
 if (!port) throw new Error('parallel-worker.js must run in a worker thread (it is started by @scrl/trainer).');
 const collective = new Collective(init.buffers, init.rank);
+collective.timing = init.profile === true;
 let reductions = 0;
 const reducer: BatchNormReducer = (partial) => {
   reductions += 1;
@@ -46,6 +47,11 @@ async function runStep(m: PretrainModel, plans: MicroPlan[], lr: number, momentu
   let badMicro = 0;
   let badValue = 0;
   reductions = 0;
+  collective.resetCounters();
+  let gatherMs = 0;
+  let gatherCpu = 0;
+  const cpu = () => threadCpuTime()?.cpuNs ?? NaN;
+  const c0 = threadCpuTime();
   const t0 = performance.now();
   for (let micro = 0; micro < plans.length; micro++) {
     const plan = plans[micro];
@@ -75,6 +81,8 @@ async function runStep(m: PretrainModel, plans: MicroPlan[], lr: number, momentu
         badValue = r.value;
       }
     } else {
+      const g0 = performance.now();
+      const gc0 = cpu();
       // The gradient of (share x loss) times the micro-batch's count equals count x gradient of the shard's mean.
       const w = r.scale === 1 ? r.weight : total;
       let offset = 0;
@@ -87,14 +95,18 @@ async function runStep(m: PretrainModel, plans: MicroPlan[], lr: number, momentu
       lossSum += r.value * r.weight;
       weightSum += r.weight;
       pairs += r.pairs;
+      gatherMs += performance.now() - g0;
+      gatherCpu += cpu() - gc0;
     }
     tf.dispose(Object.values(r.grads));
   }
   const scalars = new Float64Array(STEP_SCALARS);
   scalars.set([lossSum, weightSum, pairs, badMicro, badValue]);
   const t1 = performance.now();
+  const c1 = cpu();
   const reduced = collective.allReduceGrads(acc, scalars);
   const t2 = performance.now();
+  const c2 = cpu();
   let totalLoss = 0;
   let totalWeight = 0;
   let totalPairs = 0;
@@ -120,8 +132,23 @@ async function runStep(m: PretrainModel, plans: MicroPlan[], lr: number, momentu
     result = { loss: totalLoss / totalWeight, boxPairs: totalPairs, skipped: false };
   }
   const t3 = performance.now();
+  const c3 = threadCpuTime();
   const milliseconds = { compute: t1 - t0, allReduce: t2 - t1, update: t3 - t2 };
-  return { type: 'done', id: 0, result, nonFinite, numTensors: tf.memory().numTensors, batchNormReductions: reductions, milliseconds };
+  const profile: ReplicaProfile | null =
+    c0 && c3
+      ? {
+          wallMs: { compute: t1 - t0 - gatherMs, gather: gatherMs, allReduce: t2 - t1, update: t3 - t2 },
+          cpuMs: {
+            compute: (c1 - c0.cpuNs - gatherCpu) / 1e6,
+            gather: gatherCpu / 1e6,
+            allReduce: (c2 - c1) / 1e6,
+            update: (c3.cpuNs - c2) / 1e6,
+          },
+          runQueueMs: (c3.runQueueNs - c0.runQueueNs) / 1e6,
+          collective: { ...collective.counters },
+        }
+      : null;
+  return { type: 'done', id: 0, result, nonFinite, numTensors: tf.memory().numTensors, batchNormReductions: reductions, milliseconds, profile };
 }
 
 async function handle(msg: ToReplica): Promise<void> {

@@ -22,7 +22,7 @@ import type { TensorDict } from '@scrl/models';
 import type { LarsState } from '@scrl/optim';
 import { ScrlError } from '@scrl/util';
 import { abortCollective, createCollectiveBuffers, resetCollective } from './collective';
-import type { CollectiveBuffers } from './collective';
+import type { CollectiveBuffers, CollectiveCounters } from './collective';
 import type { TrainConfig } from './config';
 import { batchNormCounters, networkTensors, onlineParameters, restoreNetworks } from './networks';
 import { NonFiniteStepError } from './step';
@@ -61,6 +61,20 @@ export type ToReplica =
   | { type: 'state'; id: number }
   | { type: 'close' };
 
+/**
+ * One replica's costs in one step, by part: forward and backward of its shards (with the
+ * BatchNorm all-reduces inside them), copying its gradients out of the backend and accumulating
+ * them, the gradient all-reduce, and LARS + EMA. CPU times are the replica thread's own
+ * (Linux only), so they hold on a loaded machine where wall times do not.
+ */
+export interface ReplicaProfile {
+  wallMs: { compute: number; gather: number; allReduce: number; update: number };
+  cpuMs: { compute: number; gather: number; allReduce: number; update: number };
+  /** Time the replica was runnable but waited for a core (another process had it). */
+  runQueueMs: number;
+  collective: CollectiveCounters;
+}
+
 /** Replies of a replica. */
 export type FromReplica =
   | { type: 'ready' }
@@ -73,6 +87,8 @@ export type FromReplica =
       batchNormReductions: number;
       /** Forward and backward of its shards, waiting for and summing the gradients, LARS and EMA. */
       milliseconds: { compute: number; allReduce: number; update: number };
+      /** Null where thread CPU time cannot be read. */
+      profile: ReplicaProfile | null;
     }
   | { type: 'state'; id: number; state: ReplicaState }
   | { type: 'aborted'; id: number }
@@ -86,6 +102,8 @@ export interface ReplicaInit {
   buffers: CollectiveBuffers;
   state: ReplicaState;
   syncBatchNorm: boolean;
+  /** Time the barriers too (see ParallelStepperOptions.profile). */
+  profile: boolean;
 }
 
 export interface ParallelStepperOptions {
@@ -94,6 +112,8 @@ export interface ParallelStepperOptions {
    * it normalise with the statistics of the whole micro-batch. False keeps them per replica.
    */
   syncBatchNorm?: boolean;
+  /** Also measure the wall and CPU time spent in every barrier (benchmarks; default false). */
+  profile?: boolean;
 }
 
 /** The built worker script (jest runs the sources, whose workers load the build). */
@@ -189,6 +209,8 @@ export class ParallelStepper {
   replicaTensors: number[] = [];
   /** Each replica's time in the parts of the last step (ms), for benchmarks. */
   replicaMilliseconds: Array<{ compute: number; allReduce: number; update: number }> = [];
+  /** Each replica's costs in the last step (empty where thread CPU time cannot be read). */
+  replicaProfiles: ReplicaProfile[] = [];
   private readonly replicas: Replica[] = [];
   private nextId = 1;
   private pending: {
@@ -223,7 +245,7 @@ export class ParallelStepper {
     const backend = backendChoice(tf.getBackend());
     const ready: Array<Promise<void>> = [];
     for (let rank = 0; rank < threads; rank++) {
-      const init: ReplicaInit = { config, backend, rank, buffers, state, syncBatchNorm: options.syncBatchNorm ?? true };
+      const init: ReplicaInit = { config, backend, rank, buffers, state, syncBatchNorm: options.syncBatchNorm ?? true, profile: options.profile === true };
       const worker = new Worker(file, { workerData: init });
       const replica: Replica = { worker, rank, exited: false };
       stepper.replicas.push(replica);
@@ -324,6 +346,7 @@ export class ParallelStepper {
     const done = [...replies.entries()].sort((a, b) => a[0] - b[0]).map(([, m]) => m as Extract<FromReplica, { type: 'done' }>);
     this.replicaTensors = done.map((m) => m.numTensors);
     this.replicaMilliseconds = done.map((m) => m.milliseconds);
+    this.replicaProfiles = done.every((m) => m.profile) ? done.map((m) => m.profile!) : [];
     if (perMicro.some((plans) => plans[0].mode === 'split')) this.batchNormSynchronised = first.batchNormReductions > 0;
     if (first.nonFinite) {
       const { value, microBatch } = first.nonFinite;
