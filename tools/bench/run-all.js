@@ -37,11 +37,14 @@ const JOBS = [
     full: ['--images', '256', '--size', '320', '--batch', '16', '--epochs', '2'],
     quick: ['--images', '32', '--size', '256', '--batch', '8', '--epochs', '1'],
   },
-  { name: 'step-wasm', bench: 'step', script: 'step.js', full: ['--backends', 'wasm', '--steps', '6', '--warmup', '1'], quick: ['--backends', 'wasm', '--batch', '8', '--steps', '1', '--warmup', '1'] },
+  // Warm-up 6: each replica of --threads 2 JIT-compiles its host loops on half the work per step
+  // and takes about 6 steps to reach its steady speed (tools/bench/step-threads.js); both rows
+  // get the same warm-up.
+  { name: 'step-wasm', bench: 'step', script: 'step.js', full: ['--backends', 'wasm', '--steps', '6', '--warmup', '6'], quick: ['--backends', 'wasm', '--batch', '8', '--steps', '1', '--warmup', '1'] },
   // Both cores (issue 15 item 2): ours as `scrl pretrain --threads 2` runs it, PyTorch with 2 threads.
   {
     name: 'step-wasm-2threads', bench: 'step', script: 'step.js',
-    full: ['--backends', 'wasm', '--steps', '6', '--warmup', '1', '--threads', '2', '--torch-threads', '2'],
+    full: ['--backends', 'wasm', '--steps', '6', '--warmup', '6', '--threads', '2', '--torch-threads', '2'],
     quick: ['--backends', 'wasm', '--batch', '8', '--steps', '1', '--warmup', '1', '--threads', '2', '--torch-threads', '2'],
   },
   {

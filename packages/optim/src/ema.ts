@@ -41,12 +41,15 @@ function pairUp(fn: string, target: Module, online: Module, withBuffers: boolean
  * @param target the EMA (target) network, updated in place.
  * @param online the network trained by gradient descent, read only.
  * @param m momentum in [0, 1]; 1 leaves the target unchanged, 0 copies the online parameters.
+ * @param options.only update only the target parameters whose online counterpart is in this set
+ *   (replicas of a multi-thread step each update their share of the parameters).
  */
-export function updateMomentum(target: Module, online: Module, m: number): void {
+export function updateMomentum(target: Module, online: Module, m: number, options: { only?: ReadonlySet<tf.Variable> } = {}): void {
   if (typeof m !== 'number' || !(m >= 0 && m <= 1)) {
     throw new ScrlError(`Error in updateMomentum: m must be a number in [0, 1] but got ${m}.`);
   }
-  const pairs = pairUp('updateMomentum', target, online, false);
+  const only = options.only;
+  const pairs = pairUp('updateMomentum', target, online, false).filter(([, o]) => !only || only.has(o));
   if (onHost()) {
     // One JavaScript loop per parameter instead of three kernel calls: the same float32
     // operations (each product and the sum rounded to float32), so the result is bit-identical.

@@ -1,8 +1,10 @@
 /**
  * Blocking collectives over SharedArrayBuffers for the replicas of the multi-thread step
  * (parallel.ts): a barrier, the all-reduce BatchNorm's statistics go through
- * (`BatchNormReducer` of `@scrl/models`), and the gradient all-reduce. Every replica sums the
- * replicas' slots in rank order, so all of them get bit-identical results. Pure JS (no TF.js).
+ * (`BatchNormReducer` of `@scrl/models`), the gradient reduce-scatter (each replica sums the
+ * share of the gradient whose parameters it updates) and the buffer through which the replicas
+ * then exchange their updated parameters. Every sum runs over the replicas' slots in rank order,
+ * so the result does not depend on which replica computes it. Pure JS (no TF.js).
  */
 import * as fs from 'node:fs';
 import { ScrlError } from '@scrl/util';
@@ -69,6 +71,8 @@ export interface CollectiveBuffers {
   /** `size` slots x `gradLength` floats. */
   grads: SharedArrayBuffer;
   gradLength: number;
+  /** 2 x `gradLength` floats: the updated online parameters, then their target counterparts. */
+  weights: SharedArrayBuffer;
   /** `size` slots x STEP_SCALARS doubles. */
   scalars: SharedArrayBuffer;
 }
@@ -90,6 +94,7 @@ export function createCollectiveBuffers(size: number, bnSlot: number, gradLength
     bnSlot,
     grads: new SharedArrayBuffer(size * gradLength * 4),
     gradLength,
+    weights: new SharedArrayBuffer(2 * gradLength * 4),
     scalars: new SharedArrayBuffer(size * STEP_SCALARS * 8),
   };
 }
@@ -114,6 +119,8 @@ export class Collective {
   private readonly bn: Float64Array;
   private readonly grads: Float32Array;
   private readonly scalars: Float64Array;
+  /** The parameter exchange buffer (2 x gradLength floats): replicas write their shares, barrier, read the others'. */
+  readonly weights: Float32Array;
   private bnCalls = 0;
   /** Counters since {@link resetCounters}; barrier CPU time only while `timing` is on. */
   counters: CollectiveCounters = zeroCounters();
@@ -128,6 +135,7 @@ export class Collective {
     this.bn = new Float64Array(buffers.bn);
     this.grads = new Float32Array(buffers.grads);
     this.scalars = new Float64Array(buffers.scalars);
+    this.weights = new Float32Array(buffers.weights);
   }
 
   get size(): number {
@@ -203,22 +211,33 @@ export class Collective {
   }
 
   /**
-   * Sums `grads` (this replica's weighted gradient sum, `gradLength` entries) over the replicas,
-   * in rank order in float32, and returns the sum and every replica's `scalars` (`[size][STEP_SCALARS]`).
-   * The caller must not call it again before every replica has read the result (the parent's
-   * round trip between steps guarantees it).
+   * This replica's slot of the gradient buffer (`gradLength` floats), where it accumulates its
+   * weighted gradient sum before {@link reduceScatterGrads}. It must not write the slot again
+   * before every replica has returned from that call (the parent's round trip between steps
+   * guarantees it).
    */
-  allReduceGrads(grads: Float32Array, scalars: Float64Array): { sum: Float32Array; scalars: Float64Array[] } {
+  gradSlot(): Float32Array {
     const G = this.buffers.gradLength;
-    this.grads.set(grads.subarray(0, G), this.rank * G);
+    return this.grads.subarray(this.rank * G, (this.rank + 1) * G);
+  }
+
+  /**
+   * Once every replica has filled its {@link gradSlot}: entries `[start, end)` of the sum over
+   * the replicas, in rank order in float32 (each addition rounded, as a sum of float32 tensors
+   * would be), and every replica's `scalars` (`[size][STEP_SCALARS]`).
+   */
+  reduceScatterGrads(start: number, end: number, scalars: Float64Array): { sum: Float32Array; scalars: Float64Array[] } {
+    const G = this.buffers.gradLength;
+    if (!(Number.isInteger(start) && Number.isInteger(end) && start >= 0 && start <= end && end <= G)) {
+      throw new ScrlError(`Error in the gradient reduce-scatter: range [${start}, ${end}) is not within the ${G} gradient entries. This is a bug in parallel.ts; please report it.`);
+    }
     this.scalars.set(scalars.subarray(0, STEP_SCALARS), this.rank * STEP_SCALARS);
-    this.counters.bytes += 4 * G * (1 + this.size) + 8 * STEP_SCALARS * (1 + this.size);
+    this.counters.bytes += 4 * G + 4 * (end - start) * this.size + 8 * STEP_SCALARS * (1 + this.size);
     this.barrier();
-    // Float32 sums (each addition rounded), as a sum of float32 tensors would be.
-    const sum = this.grads.slice(0, G);
+    const sum = this.grads.slice(start, end);
     for (let r = 1; r < this.size; r++) {
-      const other = this.grads.subarray(r * G, (r + 1) * G);
-      for (let i = 0; i < G; i++) sum[i] = Math.fround(sum[i] + other[i]);
+      const other = this.grads.subarray(r * G + start, r * G + end);
+      for (let i = 0; i < sum.length; i++) sum[i] = Math.fround(sum[i] + other[i]);
     }
     const all: Float64Array[] = [];
     for (let r = 0; r < this.size; r++) all.push(this.scalars.slice(r * STEP_SCALARS, (r + 1) * STEP_SCALARS));

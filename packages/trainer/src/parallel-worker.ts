@@ -1,7 +1,7 @@
 /**
  * One replica of the multi-thread step (parallel.ts): its own TF.js backend, networks and LARS;
- * runs its shard of each micro-batch, all-reduces the weighted gradient sums with its peers and
- * applies the same update as they do.
+ * runs its shard of each micro-batch, reduce-scatters the weighted gradient sums with its peers,
+ * updates its share of the parameters and exchanges the updated parameters with them.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs-core';
@@ -9,8 +9,8 @@ import { fusedBatchNormAvailable, setBatchNormReducer } from '@scrl/models';
 import type { BatchNormReducer } from '@scrl/models';
 import { initBackend } from '@scrl/roi-align';
 import { Collective, CollectiveAborted, STEP_SCALARS, abortCollective, threadCpuTime } from './collective';
-import { captureReplicaState, restoreReplicaState } from './parallel';
-import type { FromReplica, MicroPlan, ReplicaInit, ReplicaProfile, ToReplica } from './parallel';
+import { captureReplicaState, restoreReplicaState, updateShares } from './parallel';
+import type { FromReplica, MicroPlan, ReplicaInit, ReplicaProfile, ToReplica, UpdateShare } from './parallel';
 import { applyUpdate, createPretrainModel, microBatchGradients } from './step';
 import type { PretrainBatch, PretrainModel, StepResult } from './step';
 
@@ -26,6 +26,45 @@ const reducer: BatchNormReducer = (partial) => {
 };
 let model: PretrainModel | null = null;
 
+/** What this replica updates, and where every variable's values go in the exchange buffer. */
+interface Ownership {
+  share: UpdateShare;
+  /** This replica's online variables (the EMA updates their target counterparts). */
+  own: Set<tf.Variable>;
+  /** Per online variable: its target counterpart (backbone, projector) or null (predictor). */
+  targets: Array<tf.Variable | null>;
+  /** Per online variable: its offset in the flat gradient and in each half of the exchange buffer. */
+  offsets: number[];
+}
+let ownership: Ownership | null = null;
+
+function ownershipOf(m: PretrainModel): Ownership {
+  const vars = m.variables;
+  const shares = updateShares(
+    vars.map((v) => v.size),
+    init.buffers.size,
+  );
+  const share = shares[init.rank];
+  const byName = new Map<tf.Variable, tf.Variable>();
+  for (const [t, o] of [
+    [m.nets.target.backbone, m.nets.online.backbone],
+    [m.nets.target.projector, m.nets.online.projector],
+  ] as const) {
+    const targetByName = new Map(t.parameters().map((p) => [p.name, p.variable]));
+    for (const p of o.parameters()) {
+      const tv = targetByName.get(p.name);
+      if (tv) byName.set(p.variable, tv);
+    }
+  }
+  const offsets: number[] = [];
+  let offset = 0;
+  for (const v of vars) {
+    offsets.push(offset);
+    offset += v.size;
+  }
+  return { share, own: new Set(vars.slice(share.first, share.end)), targets: vars.map((v) => byName.get(v) ?? null), offsets };
+}
+
 function post(msg: FromReplica): void {
   port!.postMessage(msg);
 }
@@ -38,9 +77,11 @@ function shardWeight(m: PretrainModel, batch: PretrainBatch): number {
 /** This replica's part of one step; the same sequence of collectives on every replica. */
 async function runStep(m: PretrainModel, plans: MicroPlan[], lr: number, momentum: number): Promise<Extract<FromReplica, { type: 'done' }>> {
   const vars = m.variables;
-  const G = init.buffers.gradLength;
-  // Float32 arithmetic, as GradientAccumulator's tensors do it: with the same shards, the same sums.
-  const acc = new Float32Array(G);
+  const own = ownership ?? (ownership = ownershipOf(m));
+  // Float32 arithmetic, as GradientAccumulator's tensors do it: with the same shards, the same
+  // sums. Accumulated straight into this replica's slot of the shared gradient buffer.
+  const acc = collective.gradSlot();
+  acc.fill(0);
   let lossSum = 0;
   let weightSum = 0;
   let pairs = 0;
@@ -104,7 +145,8 @@ async function runStep(m: PretrainModel, plans: MicroPlan[], lr: number, momentu
   scalars.set([lossSum, weightSum, pairs, badMicro, badValue]);
   const t1 = performance.now();
   const c1 = cpu();
-  const reduced = collective.allReduceGrads(acc, scalars);
+  const { share } = own;
+  const reduced = collective.reduceScatterGrads(share.start, share.stop, scalars);
   const t2 = performance.now();
   const c2 = cpu();
   let totalLoss = 0;
@@ -119,16 +161,41 @@ async function runStep(m: PretrainModel, plans: MicroPlan[], lr: number, momentu
   }
   let result: StepResult = { loss: 0, boxPairs: totalPairs, skipped: true };
   if (nonFinite === null && totalWeight > 0) {
+    // This replica's share: the mean gradient, LARS, the EMA of the target counterparts.
     const grads: tf.NamedTensorMap = {};
-    let offset = 0;
-    for (const v of vars) {
+    for (let k = share.first; k < share.end; k++) {
+      const v = vars[k];
+      const offset = own.offsets[k] - share.start;
       const mean = new Float32Array(v.size);
       for (let i = 0; i < v.size; i++) mean[i] = reduced.sum[offset + i] / totalWeight; // rounded to float32 on store
       grads[v.name] = tf.tensor(mean, v.shape, 'float32');
-      offset += v.size;
     }
-    applyUpdate(m, grads, { lr, momentum });
+    applyUpdate(m, grads, { lr, momentum }, own.own);
     tf.dispose(Object.values(grads));
+    // Exchange: write the updated share, wait for the others', copy theirs in.
+    const W = collective.weights;
+    const G = init.buffers.gradLength;
+    let moved = 0;
+    for (let k = 0; k < vars.length; k++) moved += vars[k].size * (own.targets[k] ? 2 : 1);
+    for (let k = share.first; k < share.end; k++) {
+      W.set(vars[k].dataSync() as Float32Array, own.offsets[k]);
+      const t = own.targets[k];
+      if (t) W.set(t.dataSync() as Float32Array, G + own.offsets[k]);
+    }
+    // Its share written, the others' read: every online and target parameter once.
+    collective.counters.bytes += 4 * moved;
+    collective.barrier();
+    tf.tidy(() => {
+      for (let k = 0; k < vars.length; k++) {
+        if (k >= share.first && k < share.end) continue;
+        const v = vars[k];
+        const o = own.offsets[k];
+        // Copies (slice): the cpu backend would keep a view of the shared buffer.
+        v.assign(tf.tensor(W.slice(o, o + v.size), v.shape, 'float32'));
+        const t = own.targets[k];
+        if (t) t.assign(tf.tensor(W.slice(G + o, G + o + v.size), v.shape, 'float32'));
+      }
+    });
     result = { loss: totalLoss / totalWeight, boxPairs: totalPairs, skipped: false };
   }
   const t3 = performance.now();

@@ -5,8 +5,12 @@
  * contiguous shards of images (with their box pairs); every replica computes its shard's loss
  * and gradients, weighted by its box pairs (SCRL) or images (BYOL) as the one-thread step
  * weights micro-batches, the weighted sums are all-reduced over a SharedArrayBuffer
- * (collective.ts), and every replica applies the same LARS and EMA update to the same mean
- * gradient, so the replicas stay bit-identical without sending weights. BatchNorm layers
+ * (collective.ts) as a reduce-scatter: each replica owns a contiguous share of the parameters
+ * (`updateShares`, balanced by size), sums only that share of the gradient, applies LARS and the
+ * EMA update to it alone, and writes the updated parameters (online and target) to shared
+ * memory, from which every replica copies the other shares. The update arithmetic is the
+ * one-thread step's per parameter, so the replicas stay bit-identical to each other; LARS's
+ * momentum of a parameter lives in its owner (`pullState` gathers it). BatchNorm layers
  * reduce their statistics through the reducer installed with `setBatchNormReducer` when the
  * BatchNorm implementation calls it; otherwise each replica normalises with the statistics of
  * its own shard (as PyTorch's DDP without SyncBatchNorm); `batchNormSynchronised` says which.
@@ -125,6 +129,37 @@ export function replicaWorkerFile(): string {
   throw new ScrlError(
     `Error in train: --threads: the worker script is not built (looked for ${candidates.join(', ')}). Run \`npm run build\`, or use --threads 1.`,
   );
+}
+
+/** The parameters one replica updates: variables `[first, end)` of `model.variables`, entries `[start, stop)` of the flat gradient. */
+export interface UpdateShare {
+  first: number;
+  end: number;
+  start: number;
+  stop: number;
+}
+
+/**
+ * Splits variables of `sizes` entries into `n` contiguous shares of about equal entry counts
+ * (whole variables: LARS's trust ratio is per parameter). A share may be empty.
+ */
+export function updateShares(sizes: readonly number[], n: number): UpdateShare[] {
+  const total = sizes.reduce((a, b) => a + b, 0);
+  const shares: UpdateShare[] = [];
+  let v = 0;
+  let offset = 0;
+  for (let r = 0; r < n; r++) {
+    const first = v;
+    const start = offset;
+    const target = ((r + 1) * total) / n;
+    // Take variables while the share's end is closer to the target with them than without.
+    while (v < sizes.length && (r === n - 1 || Math.abs(offset + sizes[v] - target) <= Math.abs(offset - target))) {
+      offset += sizes[v];
+      v += 1;
+    }
+    shares.push({ first, end: v, start, stop: offset });
+  }
+  return shares;
 }
 
 /** One micro-batch's images `[start, end)` with their box pairs. */
@@ -361,13 +396,30 @@ export class ParallelStepper {
     return first.result;
   }
 
-  /** Copies replica 0's networks, BatchNorm counters and LARS state into `model`. */
+  /**
+   * Copies replica 0's networks and BatchNorm counters into `model`, and LARS's state with each
+   * parameter's momentum from the replica that updates it.
+   */
   async pullState(model: PretrainModel): Promise<void> {
     const id = this.nextId++;
-    const replies = await this.request(new Map([[0, { type: 'state', id }]]));
-    const m = replies.get(0);
-    if (!m || m.type !== 'state') throw new ScrlError(`Error in train: --threads ${this.threads}: replica 0 did not send its state${m?.type === 'error' ? `: ${m.message}` : ''}.`);
-    restoreReplicaState(model, m.state);
+    const messages = new Map<number, ToReplica & { id: number }>();
+    for (let r = 0; r < this.threads; r++) messages.set(r, { type: 'state', id });
+    const replies = await this.request(messages);
+    const states: ReplicaState[] = [];
+    for (let r = 0; r < this.threads; r++) {
+      const m = replies.get(r);
+      if (!m || m.type !== 'state') {
+        throw new ScrlError(`Error in train: --threads ${this.threads}: replica ${r} did not send its state${m?.type === 'error' ? `: ${m.message}` : ''}.`);
+      }
+      states.push(m.state);
+    }
+    const params = onlineParameters(model.nets.online);
+    const shares = updateShares(params.map((p) => p.variable.size), this.threads);
+    const lars = states[0].lars;
+    shares.forEach((share, r) => {
+      for (let k = share.first; k < share.end; k++) lars.buffers[params[k].name] = states[r].lars.buffers[params[k].name];
+    });
+    restoreReplicaState(model, { ...states[0], lars });
   }
 
   /** Stops every replica (also after a failure); safe to call twice. */
