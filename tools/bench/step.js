@@ -13,6 +13,9 @@
  * own backend and replica of the networks, each taking 1/N of the batch (@scrl/trainer's
  * ParallelStepper); 1 (the default) is the one-thread step. Compare with --torch-threads N.
  * --local-batch-norm keeps BatchNorm statistics per replica (no BatchNorm all-reduce).
+ * Each replica is a fresh V8 isolate that compiles its own JavaScript on 1/N of the work per
+ * step: it needs about 6 warm-up steps to reach its steady cost (tools/bench/step-threads.js
+ * shows it per part); fewer inflate the threaded rows (docs/benchmarks.md uses --warmup 6).
  *
  * Plain Node over the built dist/ files; synthetic views (random), box pairs from the real
  * view geometry sampler; it writes only a temporary JSON file for the PyTorch side.
