@@ -113,6 +113,11 @@ export function resetCollective(buffers: CollectiveBuffers): void {
   Atomics.store(control, ABORT, 0);
 }
 
+/** `sum[i] = fround(sum[i] + other[i])`: a small function of its own, which V8 optimises once. */
+function addInto(sum: Float32Array, other: Float32Array): void {
+  for (let i = 0; i < sum.length; i++) sum[i] = Math.fround(sum[i] + other[i]);
+}
+
 /** One replica's view of the collectives. */
 export class Collective {
   private readonly control: Int32Array;
@@ -235,10 +240,7 @@ export class Collective {
     this.counters.bytes += 4 * G + 4 * (end - start) * this.size + 8 * STEP_SCALARS * (1 + this.size);
     this.barrier();
     const sum = this.grads.slice(start, end);
-    for (let r = 1; r < this.size; r++) {
-      const other = this.grads.subarray(r * G + start, r * G + end);
-      for (let i = 0; i < sum.length; i++) sum[i] = Math.fround(sum[i] + other[i]);
-    }
+    for (let r = 1; r < this.size; r++) addInto(sum, this.grads.subarray(r * G + start, r * G + end));
     const all: Float64Array[] = [];
     for (let r = 0; r < this.size; r++) all.push(this.scalars.slice(r * STEP_SCALARS, (r + 1) * STEP_SCALARS));
     return { sum, scalars: all };

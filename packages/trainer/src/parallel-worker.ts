@@ -69,6 +69,22 @@ function post(msg: FromReplica): void {
   port!.postMessage(msg);
 }
 
+// The per-entry loops of a step, each its own small function: V8 optimises a small function
+// once, where a loop inside runStep (called once per step) is recompiled again and again.
+
+/** `acc[offset + i] = fround(acc[offset + i] + fround(w · data[i]))`. */
+function addScaled(acc: Float32Array, offset: number, data: Float32Array, w: number): void {
+  const f = Math.fround;
+  for (let i = 0; i < data.length; i++) acc[offset + i] = f(acc[offset + i] + f(w * data[i]));
+}
+
+/** `sum[offset + i] / d` for i < n, rounded to float32. */
+function quotient(sum: Float32Array, offset: number, n: number, d: number): Float32Array {
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) out[i] = sum[offset + i] / d;
+  return out;
+}
+
 /** Box pairs (SCRL) or images (BYOL) of a shard: the count its loss is a mean over. */
 function shardWeight(m: PretrainModel, batch: PretrainBatch): number {
   return m.method === 'scrl' ? batch.boxPairs.reduce((n, p) => n + p.length, 0) : batch.batchSize;
@@ -130,7 +146,7 @@ async function runStep(m: PretrainModel, plans: MicroPlan[], lr: number, momentu
       for (const v of vars) {
         const g = r.grads[v.name];
         const data = g.dataSync() as Float32Array;
-        for (let i = 0; i < data.length; i++) acc[offset + i] = Math.fround(acc[offset + i] + Math.fround(w * data[i]));
+        addScaled(acc, offset, data, w);
         offset += data.length;
       }
       lossSum += r.value * r.weight;
@@ -166,9 +182,7 @@ async function runStep(m: PretrainModel, plans: MicroPlan[], lr: number, momentu
     for (let k = share.first; k < share.end; k++) {
       const v = vars[k];
       const offset = own.offsets[k] - share.start;
-      const mean = new Float32Array(v.size);
-      for (let i = 0; i < v.size; i++) mean[i] = reduced.sum[offset + i] / totalWeight; // rounded to float32 on store
-      grads[v.name] = tf.tensor(mean, v.shape, 'float32');
+      grads[v.name] = tf.tensor(quotient(reduced.sum, offset, v.size, totalWeight), v.shape, 'float32');
     }
     applyUpdate(m, grads, { lr, momentum }, own.own);
     tf.dispose(Object.values(grads));
