@@ -242,7 +242,8 @@ async function handle(msg: ToReplica): Promise<void> {
       const done = await runStep(model, msg.plans, msg.lr, msg.momentum);
       post({ ...done, id: msg.id });
     } else if (msg.type === 'state') {
-      post({ type: 'state', id: msg.id, state: await captureReplicaState(model) });
+      const state = msg.larsOnly ? { tensors: {}, counters: {}, lars: await model.lars.getState() } : await captureReplicaState(model);
+      post({ type: 'state', id: msg.id, state });
     }
   } catch (err) {
     if (err instanceof CollectiveAborted) {

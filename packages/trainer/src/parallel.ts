@@ -62,7 +62,8 @@ export type MicroPlan =
 /** Messages to a replica. */
 export type ToReplica =
   | { type: 'step'; id: number; plans: MicroPlan[]; lr: number; momentum: number }
-  | { type: 'state'; id: number }
+  /** Its state; with `larsOnly`, only LARS's (the other fields empty): what replicas > 0 add to replica 0's. */
+  | { type: 'state'; id: number; larsOnly?: boolean }
   | { type: 'close' };
 
 /**
@@ -403,7 +404,7 @@ export class ParallelStepper {
   async pullState(model: PretrainModel): Promise<void> {
     const id = this.nextId++;
     const messages = new Map<number, ToReplica & { id: number }>();
-    for (let r = 0; r < this.threads; r++) messages.set(r, { type: 'state', id });
+    for (let r = 0; r < this.threads; r++) messages.set(r, { type: 'state', id, larsOnly: r > 0 });
     const replies = await this.request(messages);
     const states: ReplicaState[] = [];
     for (let r = 0; r < this.threads; r++) {
