@@ -81,8 +81,8 @@ async function timeBackend(backend, o, config, pairs) {
       sum.stateCopy = await broadcastMs();
       console.log(
         `  ${backend} ${method} on ${o.threads} threads, replica 0 per step: forward+backward ${sum.compute.toFixed(0)} ms, ` +
-          `gradient all-reduce (wait + sum) ${sum.allReduce.toFixed(0)} ms, LARS + EMA ${sum.update.toFixed(0)} ms, of ${(sec * 1000).toFixed(0)} ms; ` +
-          `copying replica 0's weights and LARS state to the main thread ${sum.stateCopy.toFixed(0)} ms`,
+          `gradient reduce-scatter (wait + sum) ${sum.allReduce.toFixed(0)} ms, LARS + EMA of its share and the parameter exchange ${sum.update.toFixed(0)} ms, ` +
+          `of ${(sec * 1000).toFixed(0)} ms; copying the replicas' weights and LARS state to the main thread ${sum.stateCopy.toFixed(0)} ms`,
       );
     }
     await dispose();
