@@ -332,7 +332,7 @@ function stepSection(jobs) {
     `${r0.boxPairs} box pairs from the real samplers; mean over the timed steps after the warm-up (counts in the commands below). PyTorch: the same network`,
     'written in torch (tools/bench/step_torch.py) with torchvision\'s roi_align, measured in each job at the same number of threads as ours',
     '("threads" = ours / PyTorch\'s; ours on 2 threads is `scrl pretrain --threads 2`: two wasm replicas in worker threads, gradients',
-    'all-reduced over a SharedArrayBuffer, synchronised BatchNorm).',
+    'reduce-scattered over a SharedArrayBuffer, each replica updating its share of the parameters, synchronised BatchNorm).',
     'Speed ratio = our images/s / PyTorch images/s (> 1: ours faster). The step is dominated by the backbone\'s',
     'convolutions, so as a whole it is not an "owned" part; the last row per backend shows what SCRL adds over BYOL',
     '(RoIAlign, box batching, heads over box rows instead of image rows) on each side.',
