@@ -153,7 +153,7 @@ async function main() {
     const oneTotal = one.parts.step;
     console.log(
       `\n${method.toUpperCase()}: 1 thread: CPU ${f(oneTotal)}, of which LARS ${f(one.parts.lars)} (and EMA, timed apart, ${f(one.parts.ema)}); ` +
-        `whole process ${f(one.processCpu)}; wall ${f(one.wall)}`,
+        `whole process ${f(one.processCpu)} (other threads ${f(one.processCpu - oneTotal)}); wall ${f(one.wall)}`,
     );
     let replicaTotal = 0;
     many.replicas.forEach((r, rank) => {
@@ -171,7 +171,7 @@ async function main() {
     });
     console.log(
       `  ${o.threads} threads: replicas' CPU ${f(replicaTotal)} (${((100 * replicaTotal) / oneTotal).toFixed(0)} % of 1 thread); main thread ${f(many.mainCpu)}; ` +
-        `whole process ${f(many.processCpu)}; wall ${f(many.wall)}`,
+        `whole process ${f(many.processCpu)} (other threads, mostly V8's GC and compiler: ${f(many.processCpu - replicaTotal - many.mainCpu)}); wall ${f(many.wall)}`,
     );
   }
 }
