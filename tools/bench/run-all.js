@@ -37,11 +37,14 @@ const JOBS = [
     full: ['--images', '256', '--size', '320', '--batch', '16', '--epochs', '2'],
     quick: ['--images', '32', '--size', '256', '--batch', '8', '--epochs', '1'],
   },
-  { name: 'step-wasm', bench: 'step', script: 'step.js', full: ['--backends', 'wasm', '--steps', '6', '--warmup', '1'], quick: ['--backends', 'wasm', '--batch', '8', '--steps', '1', '--warmup', '1'] },
+  // Warm-up 6: each replica of --threads 2 JIT-compiles its host loops on half the work per step
+  // and takes about 6 steps to reach its steady speed (tools/bench/step-threads.js); both rows
+  // get the same warm-up.
+  { name: 'step-wasm', bench: 'step', script: 'step.js', full: ['--backends', 'wasm', '--steps', '6', '--warmup', '6'], quick: ['--backends', 'wasm', '--batch', '8', '--steps', '1', '--warmup', '1'] },
   // Both cores (issue 15 item 2): ours as `scrl pretrain --threads 2` runs it, PyTorch with 2 threads.
   {
     name: 'step-wasm-2threads', bench: 'step', script: 'step.js',
-    full: ['--backends', 'wasm', '--steps', '6', '--warmup', '1', '--threads', '2', '--torch-threads', '2'],
+    full: ['--backends', 'wasm', '--steps', '6', '--warmup', '6', '--threads', '2', '--torch-threads', '2'],
     quick: ['--backends', 'wasm', '--batch', '8', '--steps', '1', '--warmup', '1', '--threads', '2', '--torch-threads', '2'],
   },
   {
@@ -329,7 +332,7 @@ function stepSection(jobs) {
     `${r0.boxPairs} box pairs from the real samplers; mean over the timed steps after the warm-up (counts in the commands below). PyTorch: the same network`,
     'written in torch (tools/bench/step_torch.py) with torchvision\'s roi_align, measured in each job at the same number of threads as ours',
     '("threads" = ours / PyTorch\'s; ours on 2 threads is `scrl pretrain --threads 2`: two wasm replicas in worker threads, gradients',
-    'all-reduced over a SharedArrayBuffer, synchronised BatchNorm).',
+    'reduce-scattered over a SharedArrayBuffer, each replica updating its share of the parameters, synchronised BatchNorm).',
     'Speed ratio = our images/s / PyTorch images/s (> 1: ours faster). The step is dominated by the backbone\'s',
     'convolutions, so as a whole it is not an "owned" part; the last row per backend shows what SCRL adds over BYOL',
     '(RoIAlign, box batching, heads over box rows instead of image rows) on each side.',

@@ -81,9 +81,9 @@ async function buildParallelStep(config, pairs, method, threads, options = {}) {
   const step = async () => {
     await stepper.step([batch()], { lr: 0.05, momentum: 0.99 });
   };
-  /** Replica 0's time in the last step's parts (ms): compute, all-reduce wait and sum, LARS + EMA. */
+  /** Replica 0's time in the last step's parts (ms): compute, gradient reduce-scatter (wait and sum), LARS + EMA of its share and the exchange. */
   const parts = () => stepper.replicaMilliseconds[0];
-  /** Time (ms) to copy replica 0's weights and optimiser state to this thread: what a broadcast of the updated weights would move. */
+  /** Time (ms) to copy the replicas' weights and optimiser state to this thread (pullState). */
   const broadcastMs = async () => {
     const t0 = process.hrtime.bigint();
     await stepper.pullState(model);

@@ -13,6 +13,9 @@
  * own backend and replica of the networks, each taking 1/N of the batch (@scrl/trainer's
  * ParallelStepper); 1 (the default) is the one-thread step. Compare with --torch-threads N.
  * --local-batch-norm keeps BatchNorm statistics per replica (no BatchNorm all-reduce).
+ * Each replica is a fresh V8 isolate that compiles its own JavaScript on 1/N of the work per
+ * step: it needs about 6 warm-up steps to reach its steady cost (tools/bench/step-threads.js
+ * shows it per part); fewer inflate the threaded rows (docs/benchmarks.md uses --warmup 6).
  *
  * Plain Node over the built dist/ files; synthetic views (random), box pairs from the real
  * view geometry sampler; it writes only a temporary JSON file for the PyTorch side.
@@ -78,8 +81,8 @@ async function timeBackend(backend, o, config, pairs) {
       sum.stateCopy = await broadcastMs();
       console.log(
         `  ${backend} ${method} on ${o.threads} threads, replica 0 per step: forward+backward ${sum.compute.toFixed(0)} ms, ` +
-          `gradient all-reduce (wait + sum) ${sum.allReduce.toFixed(0)} ms, LARS + EMA ${sum.update.toFixed(0)} ms, of ${(sec * 1000).toFixed(0)} ms; ` +
-          `copying replica 0's weights and LARS state to the main thread ${sum.stateCopy.toFixed(0)} ms`,
+          `gradient reduce-scatter (wait + sum) ${sum.allReduce.toFixed(0)} ms, LARS + EMA of its share and the parameter exchange ${sum.update.toFixed(0)} ms, ` +
+          `of ${(sec * 1000).toFixed(0)} ms; copying the replicas' weights and LARS state to the main thread ${sum.stateCopy.toFixed(0)} ms`,
       );
     }
     await dispose();

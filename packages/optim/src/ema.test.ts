@@ -46,6 +46,19 @@ describeEachBackend('updateMomentum', () => {
     online.dispose();
   });
 
+  it('with `only`, updates just the target parameters whose online counterpart is in the set', async () => {
+    const target = new Tiny([1, 2, 3, 4], [10, 20], [5, 5]);
+    const online = new Tiny([3, 2, 1, 0], [0, 0], [-1, -1]);
+    await expectNoLeak(() => updateMomentum(target, online, 0.75, { only: new Set([online.b]) }));
+    expect(Array.from(await target.w.data())).toEqual([1, 2, 3, 4]);
+    expect(Array.from(await target.b.data())).toEqual([7.5, 15]);
+    // A set naming the target's own variable (not online's) selects nothing.
+    updateMomentum(target, online, 0, { only: new Set([target.w]) });
+    expect(Array.from(await target.w.data())).toEqual([1, 2, 3, 4]);
+    target.dispose();
+    online.dispose();
+  });
+
   it('copyModuleState copies parameters and buffers', async () => {
     const target = new Tiny([1, 2, 3, 4], [10, 20], [5, 5]);
     const online = new Tiny([3, 2, 1, 0], [0, 1], [-1, -2]);

@@ -34,6 +34,17 @@ function pairUp(fn: string, target: Module, online: Module, withBuffers: boolean
 }
 
 /**
+ * `fround(t · a) + fround(o · b)` per entry, rounded to float32: its own small function, which V8
+ * optimises once (a loop inline in a function called once per step is recompiled every few steps).
+ */
+function blend(t: Float32Array, o: Float32Array, a: number, b: number): Float32Array {
+  const f = Math.fround;
+  const out = new Float32Array(t.length);
+  for (let i = 0; i < out.length; i++) out[i] = f(t[i] * a) + f(o[i] * b);
+  return out;
+}
+
+/**
  * `target <- m * target + (1 - m) * online` for every parameter, in place (Lightly's
  * `update_momentum`, with the target first). Parameters are matched by name. BatchNorm
  * running statistics (buffers) are not touched: the target keeps its own, as in BYOL and SCRL.
@@ -41,25 +52,21 @@ function pairUp(fn: string, target: Module, online: Module, withBuffers: boolean
  * @param target the EMA (target) network, updated in place.
  * @param online the network trained by gradient descent, read only.
  * @param m momentum in [0, 1]; 1 leaves the target unchanged, 0 copies the online parameters.
+ * @param options.only update only the target parameters whose online counterpart is in this set
+ *   (replicas of a multi-thread step each update their share of the parameters).
  */
-export function updateMomentum(target: Module, online: Module, m: number): void {
+export function updateMomentum(target: Module, online: Module, m: number, options: { only?: ReadonlySet<tf.Variable> } = {}): void {
   if (typeof m !== 'number' || !(m >= 0 && m <= 1)) {
     throw new ScrlError(`Error in updateMomentum: m must be a number in [0, 1] but got ${m}.`);
   }
-  const pairs = pairUp('updateMomentum', target, online, false);
+  const only = options.only;
+  const pairs = pairUp('updateMomentum', target, online, false).filter(([, o]) => !only || only.has(o));
   if (onHost()) {
     // One JavaScript loop per parameter instead of three kernel calls: the same float32
     // operations (each product and the sum rounded to float32), so the result is bit-identical.
-    const f = Math.fround;
-    const a = f(m);
-    const b = f(1 - m);
-    const next = pairs.map(([t, o]) => {
-      const tv = t.dataSync() as Float32Array;
-      const ov = o.dataSync() as Float32Array;
-      const out = new Float32Array(tv.length);
-      for (let i = 0; i < out.length; i++) out[i] = f(tv[i] * a) + f(ov[i] * b);
-      return out;
-    });
+    const a = Math.fround(m);
+    const b = Math.fround(1 - m);
+    const next = pairs.map(([t, o]) => blend(t.dataSync() as Float32Array, o.dataSync() as Float32Array, a, b));
     tf.tidy(() => pairs.forEach(([t], i) => t.assign(tf.tensor(next[i], t.shape, 'float32'))));
     return;
   }

@@ -45,6 +45,35 @@ interface Slot {
 
 let hostLoops = true;
 
+// The host loops of Lars.stepOnHost, each its own small function: V8 optimises a small function
+// once, where a loop inside a function called once per step is recompiled (on-stack
+// replacement) again and again on a background thread.
+
+/** `g + fround(w · wd)` per entry, in float32. */
+function withWeightDecay(g: Float32Array, w: Float32Array, wd: number): Float32Array {
+  const f = Math.fround;
+  const gd = new Float32Array(g.length);
+  for (let i = 0; i < g.length; i++) gd[i] = g[i] + f(w[i] * wd);
+  return gd;
+}
+
+/** Σ x², summed in float64. */
+function sumOfSquares(x: Float32Array): number {
+  let s = 0;
+  for (let i = 0; i < x.length; i++) s += x[i] * x[i];
+  return s;
+}
+
+/** v' = fround(fround(v · m) + fround(gd · scale)), w' = w − v' (float32). */
+function momentumStep(w: Float32Array, v: Float32Array, gd: Float32Array, m: number, scale: number, nextW: Float32Array, nextV: Float32Array): void {
+  const f = Math.fround;
+  for (let i = 0; i < w.length; i++) {
+    const vi = f(f(v[i] * m) + f(gd[i] * scale));
+    nextV[i] = vi;
+    nextW[i] = w[i] - vi;
+  }
+}
+
 /**
  * Turns the host loops of {@link Lars} and `updateMomentum` on (the default) or off. Off, they
  * run as tensor operations on every backend: the reference path, kept for tests and
@@ -221,26 +250,13 @@ export class Lars {
       if (slot.excluded) {
         scale = lr32;
       } else {
-        if (weightDecay !== 0) {
-          gd = new Float32Array(n);
-          for (let i = 0; i < n; i++) gd[i] = g[i] + f(w[i] * wd);
-        }
-        let ww = 0;
-        let gg = 0;
-        for (let i = 0; i < n; i++) {
-          ww += w[i] * w[i];
-          gg += gd[i] * gd[i];
-        }
-        const wNorm = f(Math.sqrt(ww));
-        const gNorm = f(Math.sqrt(gg));
+        if (weightDecay !== 0) gd = withWeightDecay(g, w, wd);
+        const wNorm = f(Math.sqrt(sumOfSquares(w)));
+        const gNorm = f(Math.sqrt(sumOfSquares(gd)));
         const trust = wNorm > 0 && gNorm > 0 ? f(f(wNorm * eta) / gNorm) : 1;
         scale = f(trust * lr32);
       }
-      for (let i = 0; i < n; i++) {
-        const vi = f(f(v[i] * m) + f(gd[i] * scale));
-        nextV[i] = vi;
-        nextW[i] = w[i] - vi;
-      }
+      momentumStep(w, v, gd, m, scale, nextW, nextV);
       updates.push([slot.velocity, nextV], [wv, nextW]);
     }
     tf.tidy(() => {

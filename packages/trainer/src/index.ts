@@ -35,5 +35,8 @@ export type { TrainOptions, TrainPlan, TrainResult } from './train';
 export { callbackHook, checkpointHook, evaluationHook, lossCurveHook, metricsHook, progressHook, scheduleHook } from './hooks';
 export type { TrainContext, TrainHook } from './hooks';
 export { ParallelStepper } from './parallel';
+export type { ParallelStepperOptions, ReplicaProfile } from './parallel';
+export { threadCpuTime } from './collective';
+export type { CollectiveCounters } from './collective';
 export { microBatchStream } from './micro-batches';
 export type { MicroBatchStream } from './micro-batches';

@@ -1,16 +1,16 @@
 /**
  * One replica of the multi-thread step (parallel.ts): its own TF.js backend, networks and LARS;
- * runs its shard of each micro-batch, all-reduces the weighted gradient sums with its peers and
- * applies the same update as they do.
+ * runs its shard of each micro-batch, reduce-scatters the weighted gradient sums with its peers,
+ * updates its share of the parameters and exchanges the updated parameters with them.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs-core';
 import { fusedBatchNormAvailable, setBatchNormReducer } from '@scrl/models';
 import type { BatchNormReducer } from '@scrl/models';
 import { initBackend } from '@scrl/roi-align';
-import { Collective, CollectiveAborted, STEP_SCALARS, abortCollective } from './collective';
-import { captureReplicaState, restoreReplicaState } from './parallel';
-import type { FromReplica, MicroPlan, ReplicaInit, ToReplica } from './parallel';
+import { Collective, CollectiveAborted, STEP_SCALARS, abortCollective, threadCpuTime } from './collective';
+import { captureReplicaState, restoreReplicaState, updateShares } from './parallel';
+import type { FromReplica, MicroPlan, ReplicaInit, ReplicaProfile, ToReplica, UpdateShare } from './parallel';
 import { applyUpdate, createPretrainModel, microBatchGradients } from './step';
 import type { PretrainBatch, PretrainModel, StepResult } from './step';
 
@@ -18,6 +18,7 @@ const init = workerData as ReplicaInit;
 const port = parentPort;
 if (!port) throw new Error('parallel-worker.js must run in a worker thread (it is started by @scrl/trainer).');
 const collective = new Collective(init.buffers, init.rank);
+collective.timing = init.profile === true;
 let reductions = 0;
 const reducer: BatchNormReducer = (partial) => {
   reductions += 1;
@@ -25,8 +26,63 @@ const reducer: BatchNormReducer = (partial) => {
 };
 let model: PretrainModel | null = null;
 
+/** What this replica updates, and where every variable's values go in the exchange buffer. */
+interface Ownership {
+  share: UpdateShare;
+  /** This replica's online variables (the EMA updates their target counterparts). */
+  own: Set<tf.Variable>;
+  /** Per online variable: its target counterpart (backbone, projector) or null (predictor). */
+  targets: Array<tf.Variable | null>;
+  /** Per online variable: its offset in the flat gradient and in each half of the exchange buffer. */
+  offsets: number[];
+}
+let ownership: Ownership | null = null;
+
+function ownershipOf(m: PretrainModel): Ownership {
+  const vars = m.variables;
+  const shares = updateShares(
+    vars.map((v) => v.size),
+    init.buffers.size,
+  );
+  const share = shares[init.rank];
+  const byName = new Map<tf.Variable, tf.Variable>();
+  for (const [t, o] of [
+    [m.nets.target.backbone, m.nets.online.backbone],
+    [m.nets.target.projector, m.nets.online.projector],
+  ] as const) {
+    const targetByName = new Map(t.parameters().map((p) => [p.name, p.variable]));
+    for (const p of o.parameters()) {
+      const tv = targetByName.get(p.name);
+      if (tv) byName.set(p.variable, tv);
+    }
+  }
+  const offsets: number[] = [];
+  let offset = 0;
+  for (const v of vars) {
+    offsets.push(offset);
+    offset += v.size;
+  }
+  return { share, own: new Set(vars.slice(share.first, share.end)), targets: vars.map((v) => byName.get(v) ?? null), offsets };
+}
+
 function post(msg: FromReplica): void {
   port!.postMessage(msg);
+}
+
+// The per-entry loops of a step, each its own small function: V8 optimises a small function
+// once, where a loop inside runStep (called once per step) is recompiled again and again.
+
+/** `acc[offset + i] = fround(acc[offset + i] + fround(w · data[i]))`. */
+function addScaled(acc: Float32Array, offset: number, data: Float32Array, w: number): void {
+  const f = Math.fround;
+  for (let i = 0; i < data.length; i++) acc[offset + i] = f(acc[offset + i] + f(w * data[i]));
+}
+
+/** `sum[offset + i] / d` for i < n, rounded to float32. */
+function quotient(sum: Float32Array, offset: number, n: number, d: number): Float32Array {
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) out[i] = sum[offset + i] / d;
+  return out;
 }
 
 /** Box pairs (SCRL) or images (BYOL) of a shard: the count its loss is a mean over. */
@@ -37,15 +93,22 @@ function shardWeight(m: PretrainModel, batch: PretrainBatch): number {
 /** This replica's part of one step; the same sequence of collectives on every replica. */
 async function runStep(m: PretrainModel, plans: MicroPlan[], lr: number, momentum: number): Promise<Extract<FromReplica, { type: 'done' }>> {
   const vars = m.variables;
-  const G = init.buffers.gradLength;
-  // Float32 arithmetic, as GradientAccumulator's tensors do it: with the same shards, the same sums.
-  const acc = new Float32Array(G);
+  const own = ownership ?? (ownership = ownershipOf(m));
+  // Float32 arithmetic, as GradientAccumulator's tensors do it: with the same shards, the same
+  // sums. Accumulated straight into this replica's slot of the shared gradient buffer.
+  const acc = collective.gradSlot();
+  acc.fill(0);
   let lossSum = 0;
   let weightSum = 0;
   let pairs = 0;
   let badMicro = 0;
   let badValue = 0;
   reductions = 0;
+  collective.resetCounters();
+  let gatherMs = 0;
+  let gatherCpu = 0;
+  const cpu = () => threadCpuTime()?.cpuNs ?? NaN;
+  const c0 = threadCpuTime();
   const t0 = performance.now();
   for (let micro = 0; micro < plans.length; micro++) {
     const plan = plans[micro];
@@ -75,26 +138,33 @@ async function runStep(m: PretrainModel, plans: MicroPlan[], lr: number, momentu
         badValue = r.value;
       }
     } else {
+      const g0 = performance.now();
+      const gc0 = cpu();
       // The gradient of (share x loss) times the micro-batch's count equals count x gradient of the shard's mean.
       const w = r.scale === 1 ? r.weight : total;
       let offset = 0;
       for (const v of vars) {
         const g = r.grads[v.name];
         const data = g.dataSync() as Float32Array;
-        for (let i = 0; i < data.length; i++) acc[offset + i] = Math.fround(acc[offset + i] + Math.fround(w * data[i]));
+        addScaled(acc, offset, data, w);
         offset += data.length;
       }
       lossSum += r.value * r.weight;
       weightSum += r.weight;
       pairs += r.pairs;
+      gatherMs += performance.now() - g0;
+      gatherCpu += cpu() - gc0;
     }
     tf.dispose(Object.values(r.grads));
   }
   const scalars = new Float64Array(STEP_SCALARS);
   scalars.set([lossSum, weightSum, pairs, badMicro, badValue]);
   const t1 = performance.now();
-  const reduced = collective.allReduceGrads(acc, scalars);
+  const c1 = cpu();
+  const { share } = own;
+  const reduced = collective.reduceScatterGrads(share.start, share.stop, scalars);
   const t2 = performance.now();
+  const c2 = cpu();
   let totalLoss = 0;
   let totalWeight = 0;
   let totalPairs = 0;
@@ -107,21 +177,59 @@ async function runStep(m: PretrainModel, plans: MicroPlan[], lr: number, momentu
   }
   let result: StepResult = { loss: 0, boxPairs: totalPairs, skipped: true };
   if (nonFinite === null && totalWeight > 0) {
+    // This replica's share: the mean gradient, LARS, the EMA of the target counterparts.
     const grads: tf.NamedTensorMap = {};
-    let offset = 0;
-    for (const v of vars) {
-      const mean = new Float32Array(v.size);
-      for (let i = 0; i < v.size; i++) mean[i] = reduced.sum[offset + i] / totalWeight; // rounded to float32 on store
-      grads[v.name] = tf.tensor(mean, v.shape, 'float32');
-      offset += v.size;
+    for (let k = share.first; k < share.end; k++) {
+      const v = vars[k];
+      const offset = own.offsets[k] - share.start;
+      grads[v.name] = tf.tensor(quotient(reduced.sum, offset, v.size, totalWeight), v.shape, 'float32');
     }
-    applyUpdate(m, grads, { lr, momentum });
+    applyUpdate(m, grads, { lr, momentum }, own.own);
     tf.dispose(Object.values(grads));
+    // Exchange: write the updated share, wait for the others', copy theirs in.
+    const W = collective.weights;
+    const G = init.buffers.gradLength;
+    let moved = 0;
+    for (let k = 0; k < vars.length; k++) moved += vars[k].size * (own.targets[k] ? 2 : 1);
+    for (let k = share.first; k < share.end; k++) {
+      W.set(vars[k].dataSync() as Float32Array, own.offsets[k]);
+      const t = own.targets[k];
+      if (t) W.set(t.dataSync() as Float32Array, G + own.offsets[k]);
+    }
+    // Its share written, the others' read: every online and target parameter once.
+    collective.counters.bytes += 4 * moved;
+    collective.barrier();
+    tf.tidy(() => {
+      for (let k = 0; k < vars.length; k++) {
+        if (k >= share.first && k < share.end) continue;
+        const v = vars[k];
+        const o = own.offsets[k];
+        // Copies (slice): the cpu backend would keep a view of the shared buffer.
+        v.assign(tf.tensor(W.slice(o, o + v.size), v.shape, 'float32'));
+        const t = own.targets[k];
+        if (t) t.assign(tf.tensor(W.slice(G + o, G + o + v.size), v.shape, 'float32'));
+      }
+    });
     result = { loss: totalLoss / totalWeight, boxPairs: totalPairs, skipped: false };
   }
   const t3 = performance.now();
+  const c3 = threadCpuTime();
   const milliseconds = { compute: t1 - t0, allReduce: t2 - t1, update: t3 - t2 };
-  return { type: 'done', id: 0, result, nonFinite, numTensors: tf.memory().numTensors, batchNormReductions: reductions, milliseconds };
+  const profile: ReplicaProfile | null =
+    c0 && c3
+      ? {
+          wallMs: { compute: t1 - t0 - gatherMs, gather: gatherMs, allReduce: t2 - t1, update: t3 - t2 },
+          cpuMs: {
+            compute: (c1 - c0.cpuNs - gatherCpu) / 1e6,
+            gather: gatherCpu / 1e6,
+            allReduce: (c2 - c1) / 1e6,
+            update: (c3.cpuNs - c2) / 1e6,
+          },
+          runQueueMs: (c3.runQueueNs - c0.runQueueNs) / 1e6,
+          collective: { ...collective.counters },
+        }
+      : null;
+  return { type: 'done', id: 0, result, nonFinite, numTensors: tf.memory().numTensors, batchNormReductions: reductions, milliseconds, profile };
 }
 
 async function handle(msg: ToReplica): Promise<void> {
@@ -134,7 +242,8 @@ async function handle(msg: ToReplica): Promise<void> {
       const done = await runStep(model, msg.plans, msg.lr, msg.momentum);
       post({ ...done, id: msg.id });
     } else if (msg.type === 'state') {
-      post({ type: 'state', id: msg.id, state: await captureReplicaState(model) });
+      const state = msg.larsOnly ? { tensors: {}, counters: {}, lars: await model.lars.getState() } : await captureReplicaState(model);
+      post({ type: 'state', id: msg.id, state });
     }
   } catch (err) {
     if (err instanceof CollectiveAborted) {

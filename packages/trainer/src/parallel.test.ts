@@ -10,7 +10,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '@scrl/roi-align';
 import type { BoxPair } from '@scrl/augment';
 import { createCollectiveBuffers } from './collective';
-import { ParallelStepper, planMicroBatch } from './parallel';
+import { ParallelStepper, planMicroBatch, updateShares } from './parallel';
 import { createPretrainModel, disposePretrainModel, NonFiniteStepError, pretrainStep } from './step';
 import type { PretrainBatch, PretrainModel } from './step';
 import { syntheticImages, tinyConfig } from './__tests__/tiny-run';
@@ -72,6 +72,27 @@ describe('planMicroBatch', () => {
   });
 });
 
+describe('updateShares', () => {
+  it('splits the parameters into contiguous shares of whole variables, of about equal size', () => {
+    const sizes = [10, 1, 1, 30, 4, 4, 20, 30];
+    const shares = updateShares(sizes, 2);
+    expect(shares).toEqual([
+      { first: 0, end: 6, start: 0, stop: 50 },
+      { first: 6, end: 8, start: 50, stop: 100 },
+    ]);
+    const three = updateShares(sizes, 3);
+    expect(three.map((s) => [s.first, s.end, s.stop])).toEqual([
+      [0, 4, 42],
+      [4, 7, 70],
+      [7, 8, 100],
+    ]);
+    expect(updateShares([5], 2)).toEqual([
+      { first: 0, end: 1, start: 0, stop: 5 },
+      { first: 1, end: 1, start: 5, stop: 5 },
+    ]);
+  });
+});
+
 describe('Collective in worker threads', () => {
   const collectiveJs = path.join(__dirname, '..', 'dist', 'collective.js');
   const code = `
@@ -86,9 +107,9 @@ describe('Collective in worker threads', () => {
         c.allReduceBn(a);
         out.push(Array.from(a));
       }
-      const g = new Float32Array(workerData.buffers.gradLength).map((_, i) => workerData.rank * 10 + i);
+      c.gradSlot().set(new Float32Array(workerData.buffers.gradLength).map((_, i) => workerData.rank * 10 + i));
       const s = new Float64Array(8); s[0] = workerData.rank + 1;
-      const r = c.allReduceGrads(g, s);
+      const r = c.reduceScatterGrads(workerData.rank, workerData.rank + 3, s);
       parentPort.postMessage({ out, sum: Array.from(r.sum), scalars: r.scalars.map((x) => x[0]) });
     } catch (e) {
       if (e.name !== 'CollectiveAborted') require('${path.join(__dirname, '..', 'dist', 'collective.js').replace(/\\/g, '/')}').abortCollective(workerData.buffers);
@@ -112,7 +133,7 @@ describe('Collective in worker threads', () => {
     );
   };
 
-  it('all-reduces BatchNorm partial sums and gradients, in the same order, identically on every replica', async () => {
+  it('all-reduces BatchNorm partial sums and reduce-scatters gradients, in the same order, identically on every replica', async () => {
     const n = 3;
     const calls = 40;
     const results = await run(n, calls);
@@ -125,10 +146,10 @@ describe('Collective in worker threads', () => {
       });
       for (const r of results) expect(r.out![k]).toEqual(want);
     }
-    for (const r of results) {
-      expect(r.sum).toEqual([0, 1, 2, 3, 4, 5].map((i) => 30 + 3 * i));
+    results.forEach((r, rank) => {
+      expect(r.sum).toEqual([0, 1, 2].map((i) => 30 + 3 * (rank + i)));
       expect(r.scalars).toEqual([1, 2, 3]);
-    }
+    });
   });
 
   it('wakes the peers with CollectiveAborted when one replica fails', async () => {
@@ -179,8 +200,11 @@ describe('ParallelStepper [wasm]', () => {
       await stepper.pullState(two);
       // Same shards, same kernels, float32 sums in the same order: bit for bit.
       expect(maxDiff(await flat(one), await flat(two))).toBe(0);
-      // LARS state came across too.
-      expect((await two.lars.getState()).steps).toBe(3);
+      // LARS state came across too, each parameter's momentum from the replica that updates it.
+      const [la, lb] = [await one.lars.getState(), await two.lars.getState()];
+      expect(lb.steps).toBe(3);
+      expect(Object.keys(lb.buffers).sort()).toEqual(Object.keys(la.buffers).sort());
+      for (const k of Object.keys(la.buffers)) expect(maxDiff(la.buffers[k].data, lb.buffers[k].data)).toBe(0);
       expect(tf.memory().numTensors).toBe(tensors);
       expect(replicaTensors[2]).toEqual(replicaTensors[1]);
     } finally {

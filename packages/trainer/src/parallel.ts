@@ -5,8 +5,12 @@
  * contiguous shards of images (with their box pairs); every replica computes its shard's loss
  * and gradients, weighted by its box pairs (SCRL) or images (BYOL) as the one-thread step
  * weights micro-batches, the weighted sums are all-reduced over a SharedArrayBuffer
- * (collective.ts), and every replica applies the same LARS and EMA update to the same mean
- * gradient, so the replicas stay bit-identical without sending weights. BatchNorm layers
+ * (collective.ts) as a reduce-scatter: each replica owns a contiguous share of the parameters
+ * (`updateShares`, balanced by size), sums only that share of the gradient, applies LARS and the
+ * EMA update to it alone, and writes the updated parameters (online and target) to shared
+ * memory, from which every replica copies the other shares. The update arithmetic is the
+ * one-thread step's per parameter, so the replicas stay bit-identical to each other; LARS's
+ * momentum of a parameter lives in its owner (`pullState` gathers it). BatchNorm layers
  * reduce their statistics through the reducer installed with `setBatchNormReducer` when the
  * BatchNorm implementation calls it; otherwise each replica normalises with the statistics of
  * its own shard (as PyTorch's DDP without SyncBatchNorm); `batchNormSynchronised` says which.
@@ -22,7 +26,7 @@ import type { TensorDict } from '@scrl/models';
 import type { LarsState } from '@scrl/optim';
 import { ScrlError } from '@scrl/util';
 import { abortCollective, createCollectiveBuffers, resetCollective } from './collective';
-import type { CollectiveBuffers } from './collective';
+import type { CollectiveBuffers, CollectiveCounters } from './collective';
 import type { TrainConfig } from './config';
 import { batchNormCounters, networkTensors, onlineParameters, restoreNetworks } from './networks';
 import { NonFiniteStepError } from './step';
@@ -58,8 +62,23 @@ export type MicroPlan =
 /** Messages to a replica. */
 export type ToReplica =
   | { type: 'step'; id: number; plans: MicroPlan[]; lr: number; momentum: number }
-  | { type: 'state'; id: number }
+  /** Its state; with `larsOnly`, only LARS's (the other fields empty): what replicas > 0 add to replica 0's. */
+  | { type: 'state'; id: number; larsOnly?: boolean }
   | { type: 'close' };
+
+/**
+ * One replica's costs in one step, by part: forward and backward of its shards (with the
+ * BatchNorm all-reduces inside them), copying its gradients out of the backend and accumulating
+ * them, the gradient all-reduce, and LARS + EMA. CPU times are the replica thread's own
+ * (Linux only), so they hold on a loaded machine where wall times do not.
+ */
+export interface ReplicaProfile {
+  wallMs: { compute: number; gather: number; allReduce: number; update: number };
+  cpuMs: { compute: number; gather: number; allReduce: number; update: number };
+  /** Time the replica was runnable but waited for a core (another process had it). */
+  runQueueMs: number;
+  collective: CollectiveCounters;
+}
 
 /** Replies of a replica. */
 export type FromReplica =
@@ -73,6 +92,8 @@ export type FromReplica =
       batchNormReductions: number;
       /** Forward and backward of its shards, waiting for and summing the gradients, LARS and EMA. */
       milliseconds: { compute: number; allReduce: number; update: number };
+      /** Null where thread CPU time cannot be read. */
+      profile: ReplicaProfile | null;
     }
   | { type: 'state'; id: number; state: ReplicaState }
   | { type: 'aborted'; id: number }
@@ -86,6 +107,8 @@ export interface ReplicaInit {
   buffers: CollectiveBuffers;
   state: ReplicaState;
   syncBatchNorm: boolean;
+  /** Time the barriers too (see ParallelStepperOptions.profile). */
+  profile: boolean;
 }
 
 export interface ParallelStepperOptions {
@@ -94,6 +117,8 @@ export interface ParallelStepperOptions {
    * it normalise with the statistics of the whole micro-batch. False keeps them per replica.
    */
   syncBatchNorm?: boolean;
+  /** Also measure the wall and CPU time spent in every barrier (benchmarks; default false). */
+  profile?: boolean;
 }
 
 /** The built worker script (jest runs the sources, whose workers load the build). */
@@ -105,6 +130,37 @@ export function replicaWorkerFile(): string {
   throw new ScrlError(
     `Error in train: --threads: the worker script is not built (looked for ${candidates.join(', ')}). Run \`npm run build\`, or use --threads 1.`,
   );
+}
+
+/** The parameters one replica updates: variables `[first, end)` of `model.variables`, entries `[start, stop)` of the flat gradient. */
+export interface UpdateShare {
+  first: number;
+  end: number;
+  start: number;
+  stop: number;
+}
+
+/**
+ * Splits variables of `sizes` entries into `n` contiguous shares of about equal entry counts
+ * (whole variables: LARS's trust ratio is per parameter). A share may be empty.
+ */
+export function updateShares(sizes: readonly number[], n: number): UpdateShare[] {
+  const total = sizes.reduce((a, b) => a + b, 0);
+  const shares: UpdateShare[] = [];
+  let v = 0;
+  let offset = 0;
+  for (let r = 0; r < n; r++) {
+    const first = v;
+    const start = offset;
+    const target = ((r + 1) * total) / n;
+    // Take variables while the share's end is closer to the target with them than without.
+    while (v < sizes.length && (r === n - 1 || Math.abs(offset + sizes[v] - target) <= Math.abs(offset - target))) {
+      offset += sizes[v];
+      v += 1;
+    }
+    shares.push({ first, end: v, start, stop: offset });
+  }
+  return shares;
 }
 
 /** One micro-batch's images `[start, end)` with their box pairs. */
@@ -189,6 +245,8 @@ export class ParallelStepper {
   replicaTensors: number[] = [];
   /** Each replica's time in the parts of the last step (ms), for benchmarks. */
   replicaMilliseconds: Array<{ compute: number; allReduce: number; update: number }> = [];
+  /** Each replica's costs in the last step (empty where thread CPU time cannot be read). */
+  replicaProfiles: ReplicaProfile[] = [];
   private readonly replicas: Replica[] = [];
   private nextId = 1;
   private pending: {
@@ -223,7 +281,7 @@ export class ParallelStepper {
     const backend = backendChoice(tf.getBackend());
     const ready: Array<Promise<void>> = [];
     for (let rank = 0; rank < threads; rank++) {
-      const init: ReplicaInit = { config, backend, rank, buffers, state, syncBatchNorm: options.syncBatchNorm ?? true };
+      const init: ReplicaInit = { config, backend, rank, buffers, state, syncBatchNorm: options.syncBatchNorm ?? true, profile: options.profile === true };
       const worker = new Worker(file, { workerData: init });
       const replica: Replica = { worker, rank, exited: false };
       stepper.replicas.push(replica);
@@ -324,6 +382,7 @@ export class ParallelStepper {
     const done = [...replies.entries()].sort((a, b) => a[0] - b[0]).map(([, m]) => m as Extract<FromReplica, { type: 'done' }>);
     this.replicaTensors = done.map((m) => m.numTensors);
     this.replicaMilliseconds = done.map((m) => m.milliseconds);
+    this.replicaProfiles = done.every((m) => m.profile) ? done.map((m) => m.profile!) : [];
     if (perMicro.some((plans) => plans[0].mode === 'split')) this.batchNormSynchronised = first.batchNormReductions > 0;
     if (first.nonFinite) {
       const { value, microBatch } = first.nonFinite;
@@ -338,13 +397,30 @@ export class ParallelStepper {
     return first.result;
   }
 
-  /** Copies replica 0's networks, BatchNorm counters and LARS state into `model`. */
+  /**
+   * Copies replica 0's networks and BatchNorm counters into `model`, and LARS's state with each
+   * parameter's momentum from the replica that updates it.
+   */
   async pullState(model: PretrainModel): Promise<void> {
     const id = this.nextId++;
-    const replies = await this.request(new Map([[0, { type: 'state', id }]]));
-    const m = replies.get(0);
-    if (!m || m.type !== 'state') throw new ScrlError(`Error in train: --threads ${this.threads}: replica 0 did not send its state${m?.type === 'error' ? `: ${m.message}` : ''}.`);
-    restoreReplicaState(model, m.state);
+    const messages = new Map<number, ToReplica & { id: number }>();
+    for (let r = 0; r < this.threads; r++) messages.set(r, { type: 'state', id, larsOnly: r > 0 });
+    const replies = await this.request(messages);
+    const states: ReplicaState[] = [];
+    for (let r = 0; r < this.threads; r++) {
+      const m = replies.get(r);
+      if (!m || m.type !== 'state') {
+        throw new ScrlError(`Error in train: --threads ${this.threads}: replica ${r} did not send its state${m?.type === 'error' ? `: ${m.message}` : ''}.`);
+      }
+      states.push(m.state);
+    }
+    const params = onlineParameters(model.nets.online);
+    const shares = updateShares(params.map((p) => p.variable.size), this.threads);
+    const lars = states[0].lars;
+    shares.forEach((share, r) => {
+      for (let k = share.first; k < share.end; k++) lars.buffers[params[k].name] = states[r].lars.buffers[params[k].name];
+    });
+    restoreReplicaState(model, { ...states[0], lars });
   }
 
   /** Stops every replica (also after a failure); safe to call twice. */

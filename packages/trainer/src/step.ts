@@ -159,11 +159,15 @@ async function microStep(model: PretrainModel, batch: PretrainBatch, label: stri
   return { value: v, weight, pairs };
 }
 
-/** The LARS update with the step's mean gradients, then the EMA update of the target (internal). */
-export function applyUpdate(model: PretrainModel, grads: tf.NamedTensorMap, options: StepOptions): void {
+/**
+ * The LARS update with the step's mean gradients, then the EMA update of the target (internal).
+ * With `only` (a replica's share of the online parameters; `grads` then holds theirs alone),
+ * only those parameters and their target counterparts are updated.
+ */
+export function applyUpdate(model: PretrainModel, grads: tf.NamedTensorMap, options: StepOptions, only?: ReadonlySet<tf.Variable>): void {
   model.lars.step(grads, options.lr);
-  updateMomentum(model.nets.target.backbone, model.nets.online.backbone, options.momentum);
-  updateMomentum(model.nets.target.projector, model.nets.online.projector, options.momentum);
+  updateMomentum(model.nets.target.backbone, model.nets.online.backbone, options.momentum, { only });
+  updateMomentum(model.nets.target.projector, model.nets.online.projector, options.momentum, { only });
 }
 
 async function step(model: PretrainModel, batches: PretrainBatch[], options: StepOptions, label: string): Promise<StepResult> {
