@@ -173,4 +173,17 @@ describe('train [wasm]', () => {
     expect(listCheckpoints(path.join(out, 'checkpoints'))[0].step).toBe(1);
     fs.rmSync(out, { recursive: true });
   });
+
+  it('handles an abort from an event (as Ctrl-C arrives) even when every batch is ready', async () => {
+    // In-memory images and no loader threads: every await of the step loop can resolve as a
+    // microtask, so only the loop's own turn of the event loop lets this timer (like a SIGINT
+    // listener) run before the schedule ends.
+    const out = tmp();
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(), 0);
+    const r = await train({ config: tinyConfig(['schedule.steps=40']), out, data, log: null, progress: false, signal: controller.signal });
+    expect(r.stopReason).toBe('aborted');
+    expect(r.step).toBeLessThan(5);
+    fs.rmSync(out, { recursive: true });
+  });
 });

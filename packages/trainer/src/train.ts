@@ -274,6 +274,10 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     for (const h of hooks) await h.beforeTrain?.(ctx);
     const stopAt = Math.min(plan.totalSteps, maxSteps);
     while (ctx.step < stopAt) {
+      // One turn of the event loop per step: when the loader is ahead, every await below
+      // resolves as a microtask, and without this a Ctrl-C (a signal event) would never be
+      // handled, so `signal` would never abort.
+      await new Promise<void>((resolve) => setImmediate(resolve));
       if (options.signal?.aborted) {
         ctx.stopReason = 'aborted';
         break;
