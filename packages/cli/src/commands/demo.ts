@@ -225,6 +225,9 @@ export const demo: Command = {
       parallel,
     });
     const { pretrainRounds, detectionRounds } = demoRounds(plan.parallel);
+    // With more than one core the three detectors run at once and share them (3 on 2 cores take
+    // 1.5 rounds, as planned); two lanes would leave the third to run alone for a whole round.
+    const detectionLanes = plan.parallel > 1 ? 3 : 1;
     if (fixedPretrain !== undefined) plan.pretrainSteps = fixedPretrain;
     if (fixedDetection !== undefined) plan.detectionSteps = fixedDetection;
     const measured = (v: number, unit: string) => (Number.isFinite(v) ? `${v.toFixed(2)} ${unit}` : 'not measured (fixed by flag)');
@@ -234,7 +237,7 @@ export const demo: Command = {
         `[scrl]   pretrain: ${measured(pretrainSecondsPerStep, 's/step')} -> ${plan.pretrainSteps} steps each for SCRL and BYOL, ` +
           `${Math.min(plan.parallel, 2)} at a time (batch ${base.batch.size}, ${base.views.size} px views, ResNet-${base.model.depth} width ${base.model.baseWidth})`,
         `[scrl]   detection: ${measured(detectionSecondsPerStep, 's/step')}, evaluation ${measured(detectionEvalSeconds, 's')} -> ` +
-          `${plan.detectionSteps} steps each for random, BYOL and SCRL, ${Math.min(plan.parallel, 3)} at a time (${train.length} train / ${val.length} val images)`,
+          `${plan.detectionSteps} steps each for random, BYOL and SCRL, ${detectionLanes} at a time on ${plan.parallel} core(s) (${train.length} train / ${val.length} val images)`,
         `[scrl]   expected time left: ${formatDuration(plan.predictedSeconds)}`,
       ].join('\n'),
     );
@@ -320,7 +323,7 @@ export const demo: Command = {
     ];
     const detectionConfig: Partial<DetectionFineTuneConfig> = { ...detBase, ...demoDetectionConfig(plan.detectionSteps) };
     io.err(
-      `[scrl] demo 5/6: detection from random, BYOL and SCRL init, ${plan.detectionSteps} steps each, ${Math.min(plan.parallel, 3)} at a time ` +
+      `[scrl] demo 5/6: detection from random, BYOL and SCRL init, ${plan.detectionSteps} steps each, ${detectionLanes} at a time ` +
         `(demo time left about ${eta({ pretrain: false })})`,
     );
     const detectionDir = (init: string) => path.join(out, 'detection', init.toLowerCase());
@@ -337,7 +340,7 @@ export const demo: Command = {
         ],
         log: path.join(out, 'logs', `detection-${init.toLowerCase()}.log`),
       })),
-      plan.parallel,
+      detectionLanes,
     );
     const rows = inits.map(({ init }) => {
       const m = JSON.parse(fs.readFileSync(path.join(detectionDir(init), 'metrics.json'), 'utf8')) as { stats: DetectionEvalResult['coco']['named']; config: DetectionFineTuneConfig };
