@@ -32,11 +32,8 @@ const path = require('node:path');
 const root = path.join(__dirname, '..', '..');
 const sharp = require('sharp');
 const aug = require('@scrl/augment');
+const { arg } = require('../args');
 
-function arg(name, fallback) {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1] : fallback;
-}
 const nImages = Number(arg('images', '200'));
 const chunk = Number(arg('chunk', '10'));
 const nFiles = Number(arg('files', '8'));

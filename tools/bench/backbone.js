@@ -21,11 +21,7 @@ const root = path.join(__dirname, '..', '..');
 const tf = require('@tensorflow/tfjs-core');
 const { initBackend, describeBackend } = require('@scrl/roi-align');
 const { createResNet } = require('@scrl/models');
-
-function arg(name, fallback) {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1] : fallback;
-}
+const { arg } = require('../args');
 
 const backends = arg('backends', 'cpu,wasm').split(',');
 const depths = arg('depths', '18,50').split(',').map(Number);

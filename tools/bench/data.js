@@ -24,11 +24,8 @@ const path = require('node:path');
 const root = path.join(__dirname, '..', '..');
 const data = require('@scrl/data');
 const sharp = require('sharp');
+const { arg } = require('../args');
 
-function arg(name, fallback) {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1] : fallback;
-}
 const nImages = Number(arg('images', '128'));
 const size = Number(arg('size', '320'));
 const batchSize = Number(arg('batch', '16'));

@@ -27,11 +27,7 @@ const path = require('node:path');
 const root = path.join(__dirname, '..', '..');
 const { initBackend, roiAlign, describeBackend, currentBackend } = require('@scrl/roi-align');
 const tf = require('@tensorflow/tfjs-core');
-
-function arg(name, fallback) {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1] : fallback;
-}
+const { arg } = require('../args');
 
 /** Deterministic uniform [0, 1) (mulberry32). */
 function rng(seed) {

@@ -13,11 +13,7 @@ const fs = require('node:fs');
 const path = require('node:path');
 const root = path.join(__dirname, '..', '..');
 const { createRng, randomResizedCropParams, sampleBoxPairs, viewBoxToImage } = require('@scrl/augment');
-
-function arg(name, fallback) {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1] : fallback;
-}
+const { arg } = require('../args');
 
 const scenes = arg('scenes');
 if (!scenes || !fs.existsSync(path.join(scenes, 'annotations.json'))) {

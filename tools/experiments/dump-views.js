@@ -22,11 +22,7 @@ const root = path.join(__dirname, '..', '..');
 const { ImageFolder, createViewPairLoader } = require('@scrl/data');
 const { boxPairBatchArrays } = require('@scrl/augment');
 const { presetConfig } = require('@scrl/trainer');
-
-function arg(name, fallback) {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1] : fallback;
-}
+const { arg } = require('../args');
 
 async function main() {
   const images = arg('images', path.join(root, 'runs', 'results', 'pretrain-scenes', 'images'));

@@ -20,11 +20,7 @@ const path = require('node:path');
 const { spawnSync } = require('node:child_process');
 const root = path.join(__dirname, '..', '..');
 const { readSafetensors, resnetArchitectureOf: architectureOf } = require('@scrl/models');
-
-function arg(name, fallback) {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1] : fallback;
-}
+const { arg } = require('../args');
 
 function main() {
   const supervised = arg('supervised');

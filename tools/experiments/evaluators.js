@@ -33,18 +33,10 @@ const { ensureScenes, loadScenes } = require('@scrl/data');
 const { boxProbe, denseProbe, loadDetectionSamples } = require('@scrl/eval');
 const { resolveConfig, backboneFromInit: loadBackbone } = require('@scrl/trainer');
 const { EVAL_SCENES, splitSamples, boxProbeTable, denseProbeTable } = require('@scrl/cli');
+const { arg } = require('../args');
 
 /** The backbone `--init` names (trainer's backboneFromInit), logging to `io.err`. */
 const backboneFromInit = (init, fallback, io) => loadBackbone(init, fallback, { log: (line) => io.err(line) });
-
-/** The value after `--name`; `flagLike` accepts one that starts with `--` (pass-through arguments). */
-function arg(name, fallback, flagLike = false) {
-  const i = process.argv.indexOf(`--${name}`);
-  if (i < 0) return fallback;
-  const v = process.argv[i + 1];
-  if (v === undefined || (!flagLike && v.startsWith('--'))) throw new Error(`--${name} needs a value`);
-  return v;
-}
 
 /** The supervised ceiling's recipe (docs/evaluators.md), used when --supervised FILE does not exist yet. */
 const SUPERVISED_RECIPE = ['--seed', '0', '--steps', '1000', '--batch-size', '8', '--lr', '0.002', '--warmup', '30', '--save-every', '100'];
@@ -163,7 +155,7 @@ async function main() {
   }
 
   if (detection) {
-    const extra = (arg('detection-args', '', true) || '').split(/\s+/).filter(Boolean);
+    const extra = (arg('detection-args', '', { dashes: true }) || '').split(/\s+/).filter(Boolean);
     results.detection = { ...(results.detection ?? {}) };
     for (const [name, init] of Object.entries(inits)) {
       const out = path.join(root, 'runs', `evaluators-detection-${name}`);

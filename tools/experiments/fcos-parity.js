@@ -27,11 +27,7 @@ const ev = require('@scrl/eval');
 const models = require('@scrl/models');
 const roi = require('@scrl/roi-align');
 const { ensureScenes, loadScenes } = require('@scrl/data');
-
-function arg(name, fallback) {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1] : fallback;
-}
+const { arg } = require('../args');
 
 /** Our detector's parameter names -> torchvision FCOS state_dict names. */
 function torchName(n) {

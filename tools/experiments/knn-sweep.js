@@ -22,12 +22,7 @@ const { initBackend } = require('@scrl/roi-align');
 const { loadScenes, objectCrops } = require('@scrl/data');
 const { extractFeatures, knnClassify } = require('@scrl/eval');
 const { backboneFromInit, presetConfig } = require('@scrl/trainer');
-
-
-function arg(name, fallback) {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1] : fallback;
-}
+const { arg } = require('../args');
 
 async function main() {
   const scenes = arg('scenes');

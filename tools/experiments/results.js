@@ -35,27 +35,10 @@
 const { spawn } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
+const { arg, flag, intList } = require('../args');
 
 const root = path.join(__dirname, '..', '..');
 const scrlBin = path.join(root, 'packages', 'cli', 'bin', 'scrl.js');
-
-function arg(name, fallback) {
-  const i = process.argv.indexOf(`--${name}`);
-  if (i < 0) return fallback;
-  const v = process.argv[i + 1];
-  if (v === undefined || v.startsWith('--')) throw new Error(`--${name} needs a value`);
-  return v;
-}
-const flag = (name) => process.argv.includes(`--${name}`);
-const ints = (s, name) =>
-  s
-    .split(',')
-    .filter((x) => x !== '')
-    .map((x) => {
-      const n = Number(x);
-      if (!Number.isInteger(n) || n < 0) throw new Error(`--${name}: '${x}' is not a non-negative integer`);
-      return n;
-    });
 
 /** The evaluations, in the order they run within a seed (cheap first). */
 const EVALS = {
@@ -76,8 +59,8 @@ const FEW = { labels: 160, steps: 500, lrs: '0.01,0.02,0.04', sweepSteps: 250 };
 
 const opts = {
   out: path.resolve(arg('out', path.join(root, 'experiments', 'results'))),
-  seeds: ints(arg('seeds', '0,1,2'), 'seeds'),
-  jobs: ints(arg('jobs', '2'), 'jobs')[0] || 1,
+  seeds: intList(arg('seeds', '0,1,2'), 'seeds'),
+  jobs: intList(arg('jobs', '2'), 'jobs')[0] || 1,
   pretrainRoot: path.resolve(arg('pretrain-root', process.env.REGIME_OUT ?? path.join(root, 'experiments', 'regime'))),
   evals: arg('evals', Object.keys(EVALS).join(',')).split(','),
   stage: arg('stage', 'all'),

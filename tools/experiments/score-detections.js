@@ -17,11 +17,7 @@
 const fs = require('node:fs');
 const path = require('node:path');
 const { evaluateCoco } = require('@scrl/eval');
-
-function arg(name, fallback) {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1] : fallback;
-}
+const { arg } = require('../args');
 
 function main() {
   const data = arg('data');

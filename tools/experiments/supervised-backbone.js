@@ -31,24 +31,7 @@ const { ensureScenes, loadScenes } = require('@scrl/data');
 const { createResNet, exportTorchvisionWeights } = require('@scrl/models');
 const { flipImage, imagesToTensor, loadDetectionSamples } = require('@scrl/eval');
 const { EVAL_SCENES, splitSamples } = require('@scrl/cli');
-
-function arg(name, fallback) {
-  const i = process.argv.indexOf(`--${name}`);
-  if (i < 0) return fallback;
-  const v = process.argv[i + 1];
-  if (v === undefined || v.startsWith('--')) throw new Error(`--${name} needs a value`);
-  return v;
-}
-
-function numberArg(name, fallback, { integer = false, min = -Infinity } = {}) {
-  const text = arg(name, undefined);
-  if (text === undefined) return fallback;
-  const v = Number(text);
-  if (!Number.isFinite(v) || v < min || (integer && !Number.isInteger(v))) {
-    throw new Error(`--${name} must be ${integer ? 'an integer' : 'a number'} >= ${min}, got '${text}'`);
-  }
-  return v;
-}
+const { arg, numberArg } = require('../args');
 
 async function main() {
   const out = arg('out');

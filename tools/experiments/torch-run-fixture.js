@@ -31,11 +31,7 @@ const { generateScenes, ImageFolder, createViewPairLoader } = require('@scrl/dat
 const { boxPairBatchArrays, createRng, createViewPipeline, sampleBoxPairs } = require('@scrl/augment');
 const { applyOverrides, presetConfig, train } = require('@scrl/trainer');
 const { initBackend } = require('@scrl/roi-align');
-
-function arg(name, fallback) {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1] : fallback;
-}
+const { arg } = require('../args');
 
 const OVERRIDES = [
   'model.baseWidth=2',
