@@ -27,6 +27,9 @@
  * run continues from its newest checkpoint, and an interrupted detection fine-tuning continues
  * from its own (--resume). `--jobs 2` runs two commands at once (one wasm thread each). A failed
  * command is reported, the commands that do not need it still run, and the exit code is 1.
+ * Two results.js at once (say, with different --evals) never run the same command: a running
+ * command leaves OUT/logs/<name>.running with its pid, and a job whose marker names a live
+ * process is left to it (with --wait, waited for; a marker whose process is gone is ignored).
  * `--stage downstream` never starts pretraining (use it while the runs go on elsewhere): the
  * evaluations of unfinished runs are left for later, or, with --wait, started as their checkpoints
  * appear (polled every minute).
@@ -155,6 +158,27 @@ function commandLine(job) {
   return `${env}${job.cmd === 'bash' ? 'bash' : 'scrl'} ${args.map(quote).join(' ')}`;
 }
 
+/** logs/<name>.running: the pid of the command running a job, while it runs. */
+const markerOf = (job) => O('logs', `${job.name}.running`);
+
+/**
+ * The pid of a live command that runs `job` for another results.js (or one whose results.js was
+ * stopped while its command went on), or null. A marker whose process is gone is stale.
+ */
+function busyElsewhere(job) {
+  let pid;
+  try {
+    pid = JSON.parse(fs.readFileSync(markerOf(job), 'utf8')).pid;
+    process.kill(pid, 0);
+  } catch {
+    return null;
+  }
+  // A recycled pid: on Linux, the command line must be one of ours.
+  const cmdline = `/proc/${pid}/cmdline`;
+  if (fs.existsSync('/proc/self/cmdline') && !(fs.existsSync(cmdline) && /scrl|run\.sh/.test(fs.readFileSync(cmdline, 'utf8')))) return null;
+  return pid;
+}
+
 function runJob(job) {
   fs.mkdirSync(O('logs'), { recursive: true });
   const log = fs.openSync(O('logs', `${job.name}.log`), 'a');
@@ -162,8 +186,10 @@ function runJob(job) {
   const [exe, argv] = job.cmd === 'bash' ? ['bash', job.args()] : [process.execPath, [scrlBin, ...job.args()]];
   return new Promise((resolve) => {
     const child = spawn(exe, argv, { cwd: root, stdio: ['ignore', log, log], env: { ...process.env, SCRL_BACKEND: process.env.SCRL_BACKEND ?? 'wasm', ...job.env } });
+    if (child.pid) fs.writeFileSync(markerOf(job), `${JSON.stringify({ pid: child.pid, started: new Date().toISOString(), by: process.pid })}\n`);
     child.on('close', (code, signal) => {
       fs.closeSync(log);
+      fs.rmSync(markerOf(job), { force: true });
       resolve(code === 0 ? null : `exit ${code ?? signal}`);
     });
   });
@@ -188,6 +214,7 @@ async function runAll(jobs) {
   await new Promise((resolveAll) => {
     let running = 0;
     const byName = new Map(jobs.map((j) => [j.name, j]));
+    const noted = new Set(); // jobs reported as running elsewhere
     const pump = () => {
       // A dependency left to another stage may have finished meanwhile (a run going on elsewhere).
       for (const [name, st] of state) if (st === 'waiting' && byName.get(name).done()) state.set(name, 'done');
@@ -209,6 +236,22 @@ async function runAll(jobs) {
           continue;
         }
         if (!j.deps.every((d) => state.get(d) === 'done')) continue;
+        if (j.done()) {
+          // Finished meanwhile by a command of another results.js.
+          state.set(j.name, 'done');
+          finished++;
+          continue;
+        }
+        const other = busyElsewhere(j);
+        if (other) {
+          if (!noted.has(j.name)) console.log(`[results] ${j.name} is running elsewhere (pid ${other}, ${rel(markerOf(j))}); ${opts.wait ? 'waiting for it' : 'left to it'}`);
+          noted.add(j.name);
+          if (!opts.wait) {
+            state.set(j.name, 'waiting');
+            finished++;
+          }
+          continue;
+        }
         state.set(j.name, 'running');
         running++;
         const t0 = Date.now();
@@ -230,7 +273,7 @@ async function runAll(jobs) {
         });
       }
       if (running === 0 && todo.every((j) => ['done', 'failed', 'waiting'].includes(state.get(j.name)))) resolveAll();
-      else if (running === 0 && opts.wait && todo.some((j) => !state.has(j.name) && j.deps.some((d) => state.get(d) === 'waiting'))) {
+      else if (running === 0 && opts.wait && todo.some((j) => !state.has(j.name) && (j.deps.some((d) => state.get(d) === 'waiting') || busyElsewhere(j)))) {
         // --wait: poll for the runs going on elsewhere.
         setTimeout(pump, 60_000);
       } else if (running === 0) {
