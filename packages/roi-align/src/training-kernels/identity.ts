@@ -6,14 +6,11 @@
  * the wasm `Reshape` and the cpu backend's `Identity` already do. String tensors keep the stock
  * kernel.
  */
-import * as tf from "@tensorflow/tfjs-core";
+import * as tf from '@tensorflow/tfjs-core';
 
-export function identitySharing(args: {
-  inputs: tf.NamedTensorInfoMap;
-  backend: tf.KernelBackend;
-}): tf.TensorInfo | null {
+export function identitySharing(args: { inputs: tf.NamedTensorInfoMap; backend: tf.KernelBackend }): tf.TensorInfo | null {
   const { x } = args.inputs as { x: tf.TensorInfo };
-  if (x.dtype === "string") return null;
+  if (x.dtype === 'string') return null;
   args.backend.incRef(x.dataId);
   return { dataId: x.dataId, shape: x.shape.slice(), dtype: x.dtype };
 }
