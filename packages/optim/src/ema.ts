@@ -4,6 +4,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Module } from '@scrl/models';
 import { ScrlError } from '@scrl/util';
+import { canReplaceInHeap, replaceInHeap } from './host-memory';
 import { onHost } from './lars';
 
 function pairUp(fn: string, target: Module, online: Module, withBuffers: boolean) {
@@ -37,9 +38,8 @@ function pairUp(fn: string, target: Module, online: Module, withBuffers: boolean
  * `fround(t · a) + fround(o · b)` per entry, rounded to float32: its own small function, which V8
  * optimises once (a loop inline in a function called once per step is recompiled every few steps).
  */
-function blend(t: Float32Array, o: Float32Array, a: number, b: number): Float32Array {
+function blend(t: Float32Array, o: Float32Array, a: number, b: number, out: Float32Array = new Float32Array(t.length)): Float32Array {
   const f = Math.fround;
-  const out = new Float32Array(t.length);
   for (let i = 0; i < out.length; i++) out[i] = f(t[i] * a) + f(o[i] * b);
   return out;
 }
@@ -66,8 +66,13 @@ export function updateMomentum(target: Module, online: Module, m: number, option
     // operations (each product and the sum rounded to float32), so the result is bit-identical.
     const a = Math.fround(m);
     const b = Math.fround(1 - m);
-    const next = pairs.map(([t, o]) => blend(t.dataSync() as Float32Array, o.dataSync() as Float32Array, a, b));
-    tf.tidy(() => pairs.forEach(([t], i) => t.assign(tf.tensor(next[i], t.shape, 'float32'))));
+    // On wasm the blend reads the heap and writes new heap memory (see host-memory.ts).
+    const copied: Array<[tf.Variable, Float32Array]> = [];
+    for (const [t, o] of pairs) {
+      if (canReplaceInHeap(t, [o])) replaceInHeap(t, (out, view) => blend(view(t), view(o), a, b, out));
+      else copied.push([t, blend(t.dataSync() as Float32Array, o.dataSync() as Float32Array, a, b)]);
+    }
+    tf.tidy(() => copied.forEach(([t, next]) => t.assign(tf.tensor(next, t.shape, 'float32'))));
     return;
   }
   tf.tidy(() => {

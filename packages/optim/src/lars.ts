@@ -6,6 +6,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { isExcludedFromAdaptation } from '@scrl/models';
 import type { NamedParameter } from '@scrl/models';
 import { ScrlError } from '@scrl/util';
+import { canReplaceInHeap, replaceInHeap } from './host-memory';
 
 export interface LarsOptions {
   /** SGD momentum `m` (default 0.9). */
@@ -64,7 +65,10 @@ function sumOfSquares(x: Float32Array): number {
   return s;
 }
 
-/** v' = fround(fround(v · m) + fround(gd · scale)), w' = w − v' (float32). */
+/**
+ * v' = fround(fround(v · m) + fround(gd · scale)), w' = w − v' (float32). `nextW`/`nextV` may be
+ * `w`/`v` themselves (an update in place): entry i is read before it is written.
+ */
 function momentumStep(w: Float32Array, v: Float32Array, gd: Float32Array, m: number, scale: number, nextW: Float32Array, nextV: Float32Array): void {
   const f = Math.fround;
   for (let i = 0; i < w.length; i++) {
@@ -218,9 +222,11 @@ export class Lars {
    * The same update on the cpu and wasm backends, whose tensors live in host memory: every
    * parameter, gradient and momentum buffer is read once, updated in one JavaScript loop and
    * written back, instead of about 16 kernel calls per parameter (1,100 per step of the cpu
-   * preset). Each element follows the tensor path's float32 operations exactly (`fround` after
-   * each one); only the two norms are summed in float64 rather than float32, so the trust
-   * ratio can differ from the tensor path's in its last bits.
+   * preset). On wasm the loop reads the heap itself and writes each new parameter into new heap
+   * memory (see host-memory.ts), without copies out or in. Each element follows the tensor
+   * path's float32 operations exactly (`fround` after each one); only the two norms are summed in
+   * float64 rather than float32, so the trust ratio can differ from the tensor path's in its last
+   * bits.
    */
   private stepOnHost(grads: tf.NamedTensorMap, lr: number): void {
     const { weightDecay } = this.config;
@@ -239,25 +245,37 @@ export class Lars {
           `Error in Lars.step: gradient of '${slot.param.name}' has shape [${gt.shape}] but the parameter has shape [${wv.shape}].`,
         );
       }
-      const w = wv.dataSync() as Float32Array;
-      const g = gt.dataSync() as Float32Array;
-      const v = slot.velocity.dataSync() as Float32Array;
-      const n = w.length;
-      const nextV = new Float32Array(n);
-      const nextW = new Float32Array(n);
-      let scale: number; // trust * lr, as the tensor path's float32 scalar
-      let gd: Float32Array = g;
-      if (slot.excluded) {
-        scale = lr32;
-      } else {
-        if (weightDecay !== 0) gd = withWeightDecay(g, w, wd);
-        const wNorm = f(Math.sqrt(sumOfSquares(w)));
-        const gNorm = f(Math.sqrt(sumOfSquares(gd)));
-        const trust = wNorm > 0 && gNorm > 0 ? f(f(wNorm * eta) / gNorm) : 1;
-        scale = f(trust * lr32);
+      const velocity = slot.velocity;
+      const excluded = slot.excluded;
+      // w, g, v: parameter, gradient, momentum; writes the new parameter into nextW and the new
+      // momentum into nextV.
+      const update = (w: Float32Array, g: Float32Array, v: Float32Array, nextW: Float32Array, nextV: Float32Array) => {
+        let scale: number; // trust * lr, as the tensor path's float32 scalar
+        let gd: Float32Array = g;
+        if (excluded) {
+          scale = lr32;
+        } else {
+          if (weightDecay !== 0) gd = withWeightDecay(g, w, wd);
+          const wNorm = f(Math.sqrt(sumOfSquares(w)));
+          const gNorm = f(Math.sqrt(sumOfSquares(gd)));
+          const trust = wNorm > 0 && gNorm > 0 ? f(f(wNorm * eta) / gNorm) : 1;
+          scale = f(trust * lr32);
+        }
+        momentumStep(w, v, gd, m, scale, nextW, nextV);
+      };
+      if (canReplaceInHeap(wv, [gt], [velocity])) {
+        // wasm: read in the heap, the new parameter into new heap memory, the momentum in place.
+        replaceInHeap(wv, (nextW, view) => {
+          const v = view(velocity);
+          update(view(wv), view(gt), v, nextW, v);
+        });
+        continue;
       }
-      momentumStep(w, v, gd, m, scale, nextW, nextV);
-      updates.push([slot.velocity, nextV], [wv, nextW]);
+      const w = wv.dataSync() as Float32Array;
+      const nextV = new Float32Array(w.length);
+      const nextW = new Float32Array(w.length);
+      update(w, gt.dataSync() as Float32Array, velocity.dataSync() as Float32Array, nextW, nextV);
+      updates.push([velocity, nextV], [wv, nextW]);
     }
     tf.tidy(() => {
       for (const [variable, values] of updates) variable.assign(tf.tensor(values, variable.shape, 'float32'));

@@ -6,6 +6,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { NamedParameter } from '@scrl/models';
 import { ScrlError } from '@scrl/util';
+import { canReplaceInHeap, replaceInHeap } from './host-memory';
 import { onHost } from './lars';
 
 export interface SgdOptions {
@@ -13,6 +14,33 @@ export interface SgdOptions {
   momentum: number;
   /** L2 weight decay, added to the gradient of parameters with role `weight`. Default 0. */
   weightDecay?: number;
+}
+
+/**
+ * One parameter's SGD update in float32 (`fround` after each operation): momentum `v`, parameter
+ * `w`, gradient `g` times `scale`, plus `wd · w` where `decay`. `nextV` may be `v` itself (entry i
+ * is read before it is written).
+ */
+function sgdUpdate(
+  w: Float32Array,
+  g: Float32Array,
+  v: Float32Array,
+  scale: number,
+  decay: boolean,
+  wd: number,
+  m: number,
+  lr: number,
+  nextW: Float32Array,
+  nextV: Float32Array,
+): void {
+  const f = Math.fround;
+  for (let i = 0; i < w.length; i++) {
+    let gi = f(g[i] * scale);
+    if (decay) gi = f(gi + f(w[i] * wd));
+    const vi = f(f(v[i] * m) + gi);
+    nextV[i] = vi;
+    nextW[i] = w[i] - f(vi * lr);
+  }
 }
 
 export class SgdMomentum {
@@ -86,21 +114,22 @@ export class SgdMomentum {
     this.params.forEach((p, k) => {
       const gt = grads[p.variable.name];
       if (gt === undefined) return;
-      const w = p.variable.dataSync() as Float32Array;
-      const g = gt.dataSync() as Float32Array;
-      const v = this.velocity[k].dataSync() as Float32Array;
+      const velocity = this.velocity[k];
       const decay = p.role === 'weight' && this.weightDecay > 0;
-      const n = w.length;
-      const nextV = new Float32Array(n);
-      const nextW = new Float32Array(n);
-      for (let i = 0; i < n; i++) {
-        let gi = f(g[i] * s32);
-        if (decay) gi = f(gi + f(w[i] * wd));
-        const vi = f(f(v[i] * m) + gi);
-        nextV[i] = vi;
-        nextW[i] = w[i] - f(vi * lr32);
+      if (canReplaceInHeap(p.variable, [gt], [velocity])) {
+        // wasm: read in the heap, the new parameter into new heap memory, the momentum in place
+        // (see host-memory.ts).
+        replaceInHeap(p.variable, (nextW, view) => {
+          const v = view(velocity);
+          sgdUpdate(view(p.variable), view(gt), v, s32, decay, wd, m, lr32, nextW, v);
+        });
+        return;
       }
-      updates.push([this.velocity[k], nextV], [p.variable, nextW]);
+      const w = p.variable.dataSync() as Float32Array;
+      const nextV = new Float32Array(w.length);
+      const nextW = new Float32Array(w.length);
+      sgdUpdate(w, gt.dataSync() as Float32Array, velocity.dataSync() as Float32Array, s32, decay, wd, m, lr32, nextW, nextV);
+      updates.push([velocity, nextV], [p.variable, nextW]);
     });
     tf.tidy(() => {
       for (const [variable, values] of updates) variable.assign(tf.tensor(values, variable.shape, 'float32'));

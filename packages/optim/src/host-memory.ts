@@ -1,0 +1,75 @@
+/**
+ * The optimisers' host loops on the wasm backend, working in the wasm heap itself: gradients and
+ * parameters are read where they lie (`dataSync` copies them out on wasm), and a parameter's new
+ * value is written straight into fresh heap memory (instead of a JavaScript array copied in by
+ * `tf.tensor`).
+ *
+ * A parameter's new value must be new memory, never the old memory overwritten: the wasm
+ * backend's Conv2D (XNNPACK) caches an operator holding a packed copy of its filter, keyed by the
+ * filter tensor's id and dropped only when that tensor is disposed. An update in place would keep
+ * the id, and convolutions would go on with the old weights. Momentum buffers feed no kernel, so
+ * they are updated in place.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+
+/** The part of @tensorflow/tfjs-backend-wasm's BackendWasm used here. */
+interface WasmBackendLike {
+  makeOutput(shape: number[], dtype: 'float32'): tf.TensorInfo;
+  typedArrayFromHeap(info: tf.TensorInfo): ArrayLike<number>;
+  dataIdMap: { has(dataId: object): boolean };
+  refCount(dataId: object): number;
+  disposeData(dataId: object, force?: boolean): boolean;
+}
+
+function wasmBackend(): WasmBackendLike | null {
+  if (tf.getBackend() !== 'wasm') return null;
+  const b = tf.backend() as unknown as Partial<WasmBackendLike>;
+  const fns = [b.makeOutput, b.typedArrayFromHeap, b.refCount, b.disposeData];
+  if (fns.some((fn) => typeof fn !== 'function') || !b.dataIdMap) return null;
+  return b as WasmBackendLike;
+}
+
+function onHeap(b: WasmBackendLike, t: tf.Tensor): boolean {
+  return t.dtype === 'float32' && b.dataIdMap.has(t.dataId);
+}
+
+/** Views of tensors in the heap, valid inside one {@link replaceInHeap} callback. */
+export type HeapView = (t: tf.Tensor) => Float32Array;
+
+/**
+ * True where {@link replaceInHeap} can update `variable` from `read` (read only) and `inPlace`
+ * (written in place): the wasm backend, float32 tensors all in its heap, and nothing else sharing
+ * the memory of the tensors written in place (a clone or a reshape of them would change too).
+ */
+export function canReplaceInHeap(variable: tf.Variable, read: tf.Tensor[], inPlace: tf.Variable[] = []): boolean {
+  const b = wasmBackend();
+  if (!b || !onHeap(b, variable)) return false;
+  if (!read.every((t) => onHeap(b, t))) return false;
+  return inPlace.every((t) => onHeap(b, t) && b.refCount(t.dataId) === 1);
+}
+
+/**
+ * Gives `variable` a new value computed in the wasm heap: allocates its memory, calls `fill` with
+ * a view of it and a function that views other tensors (take views inside `fill`, after the
+ * allocation: a growing heap detaches earlier ones), then makes it the variable's value (the old
+ * value is disposed, with anything a kernel cached for it). Check {@link canReplaceInHeap} first.
+ */
+export function replaceInHeap(variable: tf.Variable, fill: (out: Float32Array, view: HeapView) => void): void {
+  const b = wasmBackend();
+  if (!b) throw new Error('replaceInHeap: the backend is not wasm (check canReplaceInHeap first)');
+  const info = b.makeOutput([...variable.shape], 'float32');
+  try {
+    const out = b.typedArrayFromHeap(info) as Float32Array;
+    const view: HeapView = (t) => {
+      if (!onHeap(b, t)) throw new Error('replaceInHeap: a tensor is not a float32 tensor in the wasm heap');
+      return b.typedArrayFromHeap(t as unknown as tf.TensorInfo) as Float32Array;
+    };
+    fill(out, view);
+  } catch (err) {
+    b.disposeData(info.dataId, true);
+    throw err;
+  }
+  const next = tf.engine().makeTensorFromTensorInfo(info);
+  variable.assign(next);
+  next.dispose();
+}
