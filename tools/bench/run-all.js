@@ -57,6 +57,8 @@ const JOBS = [
     full: ['--backends', 'wasm', '--widths', '8,16', '--steps', '4', '--warmup', '1', '--profile'],
     quick: ['--backends', 'wasm', '--widths', '8', '--batch', '4', '--steps', '1', '--warmup', '1'],
   },
+  // Why the conv-bound steps trail PyTorch (issue 15): the wasm SIMD peak, XNNPACK and oneDNN per shape.
+  { name: 'compute-ceiling', bench: 'compute-ceiling', script: 'compute-ceiling.js', full: ['--reps', '7'], quick: ['--reps', '1'] },
   { name: 'step-cpu', bench: 'step', script: 'step.js', full: ['--backends', 'cpu', '--steps', '2', '--warmup', '1'], quick: ['--backends', 'cpu', '--batch', '8', '--steps', '1', '--warmup', '1'] },
   {
     name: 'backbone-wasm-r18', bench: 'backbone', script: 'backbone.js',
@@ -396,6 +398,36 @@ function profileStepSection(jobs) {
   };
 }
 
+function computeCeilingSection(jobs) {
+  const r = jobs[0].result;
+  const best = (side) => Math.max(...side.conv.map((c) => c.gflops));
+  // The step's convolutions: all but the last (large) one.
+  const stepConvs = (side) => side.conv.slice(0, -1);
+  const torchStepMs = stepConvs(r.torch).reduce((a, c) => a + c.ms, 0);
+  const oursStepMs = stepConvs(r.ours).reduce((a, c) => a + c.ms, 0);
+  const peakStepMs = stepConvs(r.ours).reduce((a, c) => a + (c.gflops * c.ms) / r.ours.peak.gflops, 0);
+  const md = [
+    'What one core lets each side compute (`node tools/bench/compute-ceiling.js`): ours on the wasm backend (XNNPACK), PyTorch on',
+    'oneDNN for convolutions and on Debian\'s generic BLAS for `torch.matmul`, at the same number of threads, same shapes, same run.',
+    'The first row is a WebAssembly SIMD loop that does nothing but independent 128-bit multiply-adds in registers: the most any',
+    'wasm kernel can reach on this core (wasm SIMD has 4 float lanes and no fused multiply-add; oneDNN uses AVX2/AVX-512 FMA).',
+    'The convolutions are the forward ones of the `cpu` preset\'s ResNet-18 at batch 64 (the SCRL/BYOL step runs each 2 to 3',
+    'times, forward and backward); the matrix products include the SCRL heads\' shapes.',
+    '',
+    r.table,
+    '',
+    `- XNNPACK's convolutions reach ${f1(best(r.ours))} GFLOP/s at best, ${Math.round((100 * best(r.ours)) / r.ours.peak.gflops)} % of the wasm peak; ` +
+      `oneDNN's reach ${f1(best(r.torch))} GFLOP/s, ${(best(r.torch) / r.ours.peak.gflops).toFixed(1)}x the wasm peak itself.`,
+    `- The step's ${r.ours.conv.length - 1} convolutions take oneDNN ${f1(torchStepMs)} ms; at 100 % of the wasm peak they would take ` +
+      `${f1(peakStepMs)} ms, so no wasm kernel can run them faster than **${(torchStepMs / peakStepMs).toFixed(2)}x** PyTorch's speed ` +
+      `(XNNPACK: ${(torchStepMs / oursStepMs).toFixed(2)}x). A step whose time is mostly these convolutions (BYOL, the detector) is bounded the same way; ` +
+      'where ours reaches 0.8x of PyTorch it is because PyTorch\'s step spends time elsewhere (its BatchNorm, its matrix products).',
+    `- Matrix products go the other way: XNNPACK is ${f1(r.torch.matmul[0].ms / r.ours.matmul[0].ms)}x Debian PyTorch's generic BLAS at 1024^3, ` +
+      'which is why our SCRL step (heads over 640 box rows) is faster than PyTorch\'s while our BYOL step is slower.',
+  ].join('\n');
+  return { md, owned: [], other: [] };
+}
+
 function backboneSection(jobs) {
   const rows = [];
   const other = [];
@@ -461,6 +493,7 @@ const SECTIONS = [
   { bench: 'step', title: 'SCRL and BYOL training steps', fn: stepSection },
   { bench: 'profile-step', title: 'Per-kernel profile of one step, stock kernels vs ours', fn: profileStepSection },
   { bench: 'detection-step', title: 'Detection fine-tuning step (FCOS)', fn: detectionStepSection },
+  { bench: 'compute-ceiling', title: 'The compute ceiling: wasm SIMD against oneDNN', fn: computeCeilingSection },
   { bench: 'browser-page', title: 'The browser page (no PyTorch counterpart)', fn: browserPageSection },
   { bench: 'backbone', title: 'Backbone (ResNet; not owned, expected slower)', fn: backboneSection },
   { bench: 'train-step', title: 'ResNet-18 training step (not owned, expected slower)', fn: trainStepSection },
