@@ -223,6 +223,19 @@ describe('scrl demo --from-zoo', () => {
     expect(zooComparisonLines(zoo)[5]).toMatch(/^\| scrl-r18w4-s0 \(entry changed since\) \|/);
   }, 600_000); // about 20 s of CPU; minutes of wall time on a loaded machine
 
+  it('compares each entry with the random init of its own seed', () => {
+    const row = (name: string, method: string, seed: number, box: number) => ({
+      name, method, steps: method === 'random init' ? 0 : 2000, seed, sha256: null, boxProbeTop1: box, boxProbeKnnTop1: box, denseProbeMiou: 0.2, detectionAp: null,
+    });
+    const rows = [row('random-s0', 'random init', 0, 0.3), row('random-s1', 'random init', 1, 0.35), row('byol-s0', 'byol', 0, 0.32), row('scrl-s1', 'scrl', 1, 0.36)];
+    expect(zooVerdict(rows)).toEqual([
+      'byol-s0 (byol, 2000 steps, seed 0) against random init (seed 0): box probe +2.0, dense probe +0.0 points.',
+      'scrl-s1 (scrl, 2000 steps, seed 1) against random init (seed 1): box probe +1.0, dense probe +0.0 points.',
+    ]);
+    // One random init: every entry against it, as before.
+    expect(zooVerdict([rows[0], rows[3]])).toEqual(['scrl-s1 (scrl, 2000 steps, seed 1) against random init: box probe +6.0, dense probe +0.0 points.']);
+  });
+
   it('lists the entries with their commands when no figures are recorded, and says when there is no zoo', async () => {
     const zoo = path.join(tmp, 'zoo-plain');
     expect((await scrl(['zoo', 'add', '--from', ckpt, '--zoo', zoo])).code).toBe(0);

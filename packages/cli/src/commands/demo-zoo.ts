@@ -58,20 +58,27 @@ export function zooTable(rows: ZooFigures['rows']): string[] {
   ];
 }
 
-/** Sentences on each entry against random init of the same table (points of box probe, dense probe, AP). */
+/**
+ * Sentences on each entry against random init of the same table (points of box probe, dense
+ * probe, AP): the random init of the entry's own seed (the weights its pretraining started
+ * from), else the table's first random init.
+ */
 export function zooVerdict(rows: ZooFigures['rows']): string[] {
-  const random = rows.find((r) => r.method === 'random init');
-  if (!random) return [];
+  const randoms = rows.filter((r) => r.method === 'random init');
+  if (!randoms.length) return [];
   const points = (a: number | null, b: number | null) => (a === null || b === null ? 'n/a' : `${a >= b ? '+' : ''}${(100 * (a - b)).toFixed(1)}`);
   return rows
-    .filter((r) => r !== random)
-    .map(
-      (r) =>
-        `${r.name} (${r.method}, ${r.steps} steps, seed ${r.seed}) against random init: box probe ${points(r.boxProbeTop1, random.boxProbeTop1)}, ` +
+    .filter((r) => r.method !== 'random init')
+    .map((r) => {
+      const random = randoms.find((x) => x.seed === r.seed) ?? randoms[0];
+      const against = randoms.length > 1 ? `random init (seed ${random.seed})` : 'random init';
+      return (
+        `${r.name} (${r.method}, ${r.steps} steps, seed ${r.seed}) against ${against}: box probe ${points(r.boxProbeTop1, random.boxProbeTop1)}, ` +
         `dense probe ${points(r.denseProbeMiou, random.denseProbeMiou)}` +
         (r.detectionAp !== null && random.detectionAp !== null ? `, detection AP ${points(r.detectionAp, random.detectionAp)}` : '') +
-        ' points.',
-    );
+        ' points.'
+      );
+    });
 }
 
 /**
@@ -142,18 +149,26 @@ export async function runZooDemo({ values, io, argv }: CommandContext): Promise<
   const categories = dataset.categories;
   io.err(`[scrl] demo --from-zoo: ${entries.length} zoo entries and random init; probes on ${train.length} train / ${test.length} held-out images of ${dir}`);
 
-  // Random init in each architecture the zoo holds (seed 0), first.
-  const archs = [...new Map(entries.map((e) => [JSON.stringify(e.manifest.architecture), e.manifest.architecture])).values()];
+  // Random init in each architecture and seed the zoo holds, first: each entry's pretraining
+  // started from the random init of its own seed, so that is the one it is compared with.
+  const randomKeys = [
+    ...new Map(entries.map((e) => [JSON.stringify([e.manifest.architecture, e.manifest.seed]), { a: e.manifest.architecture, seed: e.manifest.seed }])).values(),
+  ];
+  const manyArchs = new Set(entries.map((e) => JSON.stringify(e.manifest.architecture))).size > 1;
+  const manySeeds = new Set(entries.map((e) => e.manifest.seed)).size > 1;
   const inits: Array<{ name: string; method: string; steps: number; seed: number; sha256: string | null; build: () => ResNet }> = [
-    ...archs.map((a) => ({
-      name: archs.length > 1 ? `random-r${a.depth}w${a.baseWidth}` : 'random',
+    ...randomKeys.map(({ a, seed }) => ({
+      name: `random${manyArchs ? `-r${a.depth}w${a.baseWidth}` : ''}${manySeeds ? `-s${seed}` : ''}`,
       method: 'random init',
       steps: 0,
-      seed: 0,
+      seed,
       sha256: null,
       build: () =>
-        backboneFromInit('random', configFromFlags({ set: [`model.depth=${a.depth}`, `model.smallInput=${a.smallInput}`, `model.baseWidth=${a.baseWidth}`, 'seed=0'] }), quiet(io))
-          .model,
+        backboneFromInit(
+          'random',
+          configFromFlags({ set: [`model.depth=${a.depth}`, `model.smallInput=${a.smallInput}`, `model.baseWidth=${a.baseWidth}`, `seed=${seed}`] }),
+          quiet(io),
+        ).model,
     })),
     ...entries.map((e) => ({
       name: e.manifest.name,
