@@ -4,7 +4,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Module } from '@scrl/models';
 import { ScrlError } from '@scrl/util';
-import { canReplaceInHeap, replaceInHeap } from './host-memory';
+import { HeapUpdates } from './host-memory';
 import { onHost } from './lars';
 
 function pairUp(fn: string, target: Module, online: Module, withBuffers: boolean) {
@@ -66,11 +66,21 @@ export function updateMomentum(target: Module, online: Module, m: number, option
     // operations (each product and the sum rounded to float32), so the result is bit-identical.
     const a = Math.fround(m);
     const b = Math.fround(1 - m);
-    // On wasm the blend reads the heap and writes new heap memory (see host-memory.ts).
+    // On wasm the blend reads the heap and writes new heap memory (see host-memory.ts), in SIMD
+    // where the engine has it.
     const copied: Array<[tf.Variable, Float32Array]> = [];
-    for (const [t, o] of pairs) {
-      if (canReplaceInHeap(t, [o])) replaceInHeap(t, (out, view) => blend(view(t), view(o), a, b, out));
-      else copied.push([t, blend(t.dataSync() as Float32Array, o.dataSync() as Float32Array, a, b)]);
+    const heap = HeapUpdates.open();
+    try {
+      for (const [t, o] of pairs) {
+        if (heap?.canReplace(t, [o])) {
+          const loops = heap.loops;
+          heap.replace(t, (out, view) => (loops ? loops.blend(view(t), view(o), a, b, out) : blend(view(t), view(o), a, b, out)));
+        } else {
+          copied.push([t, blend(t.dataSync() as Float32Array, o.dataSync() as Float32Array, a, b)]);
+        }
+      }
+    } finally {
+      heap?.close();
     }
     tf.tidy(() => copied.forEach(([t, next]) => t.assign(tf.tensor(next, t.shape, 'float32'))));
     return;

@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Module, NamedBuffer, NamedParameter } from '@scrl/models';
 import { describeEachBackend, maxRelativeError } from '@scrl/testing';
-import { globalNorm, Lars, onHost, SgdMomentum, setHostLoops, updateMomentum } from './index';
+import { globalNorm, Lars, onHost, SgdMomentum, setHostLoops, setOptimSimd, updateMomentum } from './index';
+import { HeapUpdates } from './host-memory';
 
 /** Deterministic values in [-1, 1) (an LCG), the same on every run. */
 function values(n: number, seed: number): Float32Array {
@@ -215,6 +216,20 @@ describeEachBackend('optimiser updates in the wasm heap', (backend) => {
     expect(shared.momentumInPlace).toBe(false);
     expect(alone.out).toEqual(shared.out);
     expect(tf.memory().numTensors).toBe(start);
+  });
+
+  it('give the same values with the SIMD loops as with the JavaScript loops (entries past a multiple of four included)', () => {
+    const heap = HeapUpdates.open();
+    expect(heap !== null && heap.loops !== null).toBe(backend === 'wasm');
+    heap?.close();
+    setOptimSimd(false);
+    try {
+      const js = once(false);
+      setOptimSimd(true);
+      expect(once(false).out).toEqual(js.out);
+    } finally {
+      setOptimSimd(true);
+    }
   });
 
   it('give convolutions the new weights (the wasm Conv2D caches a packed filter per tensor id)', () => {

@@ -14,3 +14,4 @@ export { learningRateAt, momentumAt, multiStepLearningRateAt, scaledLearningRate
 export type { LearningRateSchedule, MultiStepSchedule } from './schedules';
 export { copyModuleState, updateMomentum } from './ema';
 export { GradientAccumulator } from './accumulate';
+export { setOptimSimd } from './host-memory';

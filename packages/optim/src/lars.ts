@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { isExcludedFromAdaptation } from '@scrl/models';
 import type { NamedParameter } from '@scrl/models';
 import { ScrlError } from '@scrl/util';
-import { canReplaceInHeap, replaceInHeap } from './host-memory';
+import { HeapUpdates } from './host-memory';
 
 export interface LarsOptions {
   /** SGD momentum `m` (default 0.9). */
@@ -223,7 +223,8 @@ export class Lars {
    * parameter, gradient and momentum buffer is read once, updated in one JavaScript loop and
    * written back, instead of about 16 kernel calls per parameter (1,100 per step of the cpu
    * preset). On wasm the loop reads the heap itself and writes each new parameter into new heap
-   * memory (see host-memory.ts), without copies out or in. Each element follows the tensor
+   * memory (see host-memory.ts), without copies out or in, in WebAssembly SIMD where the engine
+   * has it (optim-simd.ts: the same float32 operations, four entries at a time). Each element follows the tensor
    * path's float32 operations exactly (`fround` after each one); only the two norms are summed in
    * float64 rather than float32, so the trust ratio can differ from the tensor path's in its last
    * bits.
@@ -236,46 +237,55 @@ export class Lars {
     const eta = f(this.config.eta);
     const lr32 = f(lr);
     const updates: Array<[tf.Variable, Float32Array]> = [];
-    for (const slot of this.slots) {
-      const gt = grads[slot.param.variable.name];
-      if (gt === undefined) continue;
-      const wv = slot.param.variable;
-      if (gt.shape.join(',') !== wv.shape.join(',')) {
-        throw new ScrlError(
-          `Error in Lars.step: gradient of '${slot.param.name}' has shape [${gt.shape}] but the parameter has shape [${wv.shape}].`,
-        );
-      }
-      const velocity = slot.velocity;
-      const excluded = slot.excluded;
-      // w, g, v: parameter, gradient, momentum; writes the new parameter into nextW and the new
-      // momentum into nextV.
-      const update = (w: Float32Array, g: Float32Array, v: Float32Array, nextW: Float32Array, nextV: Float32Array) => {
-        let scale: number; // trust * lr, as the tensor path's float32 scalar
-        let gd: Float32Array = g;
-        if (excluded) {
-          scale = lr32;
-        } else {
-          if (weightDecay !== 0) gd = withWeightDecay(g, w, wd);
-          const wNorm = f(Math.sqrt(sumOfSquares(w)));
-          const gNorm = f(Math.sqrt(sumOfSquares(gd)));
-          const trust = wNorm > 0 && gNorm > 0 ? f(f(wNorm * eta) / gNorm) : 1;
-          scale = f(trust * lr32);
+    const heap = HeapUpdates.open();
+    try {
+      for (const slot of this.slots) {
+        const gt = grads[slot.param.variable.name];
+        if (gt === undefined) continue;
+        const wv = slot.param.variable;
+        if (gt.shape.join(',') !== wv.shape.join(',')) {
+          throw new ScrlError(
+            `Error in Lars.step: gradient of '${slot.param.name}' has shape [${gt.shape}] but the parameter has shape [${wv.shape}].`,
+          );
         }
-        momentumStep(w, v, gd, m, scale, nextW, nextV);
-      };
-      if (canReplaceInHeap(wv, [gt], [velocity])) {
-        // wasm: read in the heap, the new parameter into new heap memory, the momentum in place.
-        replaceInHeap(wv, (nextW, view) => {
-          const v = view(velocity);
-          update(view(wv), view(gt), v, nextW, v);
-        });
-        continue;
+        const velocity = slot.velocity;
+        const excluded = slot.excluded;
+        /** trust · lr, as the tensor path's float32 scalar, from the two sums of squares. */
+        const scaleOf = ([wSq, gSq]: [number, number]) => {
+          if (excluded) return lr32;
+          const wNorm = f(Math.sqrt(wSq));
+          const gNorm = f(Math.sqrt(gSq));
+          const trust = wNorm > 0 && gNorm > 0 ? f(f(wNorm * eta) / gNorm) : 1;
+          return f(trust * lr32);
+        };
+        if (heap?.canReplace(wv, [gt], [velocity])) {
+          // wasm: read in the heap, the new parameter into new heap memory, the momentum in place.
+          const loops = heap.loops;
+          heap.replace(wv, (nextW, view) => {
+            const w = view(wv);
+            const g = view(gt);
+            const v = view(velocity);
+            const decay = weightDecay !== 0 ? wd : null;
+            if (loops) {
+              loops.lars(w, g, v, excluded ? null : decay, m, scaleOf(excluded ? [0, 0] : loops.norms(w, g, decay)), nextW);
+            } else {
+              const gd = excluded || weightDecay === 0 ? g : withWeightDecay(g, w, wd);
+              momentumStep(w, v, gd, m, scaleOf(excluded ? [0, 0] : [sumOfSquares(w), sumOfSquares(gd)]), nextW, v);
+            }
+          });
+          continue;
+        }
+        const w = wv.dataSync() as Float32Array;
+        const g = gt.dataSync() as Float32Array;
+        const v = velocity.dataSync() as Float32Array;
+        const nextV = new Float32Array(w.length);
+        const nextW = new Float32Array(w.length);
+        const gd = excluded || weightDecay === 0 ? g : withWeightDecay(g, w, wd);
+        momentumStep(w, v, gd, m, scaleOf(excluded ? [0, 0] : [sumOfSquares(w), sumOfSquares(gd)]), nextW, nextV);
+        updates.push([velocity, nextV], [wv, nextW]);
       }
-      const w = wv.dataSync() as Float32Array;
-      const nextV = new Float32Array(w.length);
-      const nextW = new Float32Array(w.length);
-      update(w, gt.dataSync() as Float32Array, velocity.dataSync() as Float32Array, nextW, nextV);
-      updates.push([velocity, nextV], [wv, nextW]);
+    } finally {
+      heap?.close();
     }
     tf.tidy(() => {
       for (const [variable, values] of updates) variable.assign(tf.tensor(values, variable.shape, 'float32'));

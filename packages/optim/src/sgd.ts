@@ -6,7 +6,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { NamedParameter } from '@scrl/models';
 import { ScrlError } from '@scrl/util';
-import { canReplaceInHeap, replaceInHeap } from './host-memory';
+import { HeapUpdates } from './host-memory';
 import { onHost } from './lars';
 
 export interface SgdOptions {
@@ -111,26 +111,35 @@ export class SgdMomentum {
     const wd = f(this.weightDecay);
     const lr32 = f(lr);
     const updates: Array<[tf.Variable, Float32Array]> = [];
-    this.params.forEach((p, k) => {
-      const gt = grads[p.variable.name];
-      if (gt === undefined) return;
-      const velocity = this.velocity[k];
-      const decay = p.role === 'weight' && this.weightDecay > 0;
-      if (canReplaceInHeap(p.variable, [gt], [velocity])) {
-        // wasm: read in the heap, the new parameter into new heap memory, the momentum in place
-        // (see host-memory.ts).
-        replaceInHeap(p.variable, (nextW, view) => {
-          const v = view(velocity);
-          sgdUpdate(view(p.variable), view(gt), v, s32, decay, wd, m, lr32, nextW, v);
-        });
-        return;
-      }
-      const w = p.variable.dataSync() as Float32Array;
-      const nextV = new Float32Array(w.length);
-      const nextW = new Float32Array(w.length);
-      sgdUpdate(w, gt.dataSync() as Float32Array, velocity.dataSync() as Float32Array, s32, decay, wd, m, lr32, nextW, nextV);
-      updates.push([velocity, nextV], [p.variable, nextW]);
-    });
+    const heap = HeapUpdates.open();
+    try {
+      this.params.forEach((p, k) => {
+        const gt = grads[p.variable.name];
+        if (gt === undefined) return;
+        const velocity = this.velocity[k];
+        const decay = p.role === 'weight' && this.weightDecay > 0;
+        if (heap?.canReplace(p.variable, [gt], [velocity])) {
+          // wasm: read in the heap, the new parameter into new heap memory, the momentum in place
+          // (see host-memory.ts), in SIMD where the engine has it.
+          const loops = heap.loops;
+          heap.replace(p.variable, (nextW, view) => {
+            const w = view(p.variable);
+            const g = view(gt);
+            const v = view(velocity);
+            if (loops) loops.sgd(w, g, v, s32, decay ? wd : null, m, lr32, nextW);
+            else sgdUpdate(w, g, v, s32, decay, wd, m, lr32, nextW, v);
+          });
+          return;
+        }
+        const w = p.variable.dataSync() as Float32Array;
+        const nextV = new Float32Array(w.length);
+        const nextW = new Float32Array(w.length);
+        sgdUpdate(w, gt.dataSync() as Float32Array, velocity.dataSync() as Float32Array, s32, decay, wd, m, lr32, nextW, nextV);
+        updates.push([velocity, nextV], [p.variable, nextW]);
+      });
+    } finally {
+      heap?.close();
+    }
     tf.tidy(() => {
       for (const [variable, values] of updates) variable.assign(tf.tensor(values, variable.shape, 'float32'));
     });
