@@ -5,7 +5,9 @@
  * a frozen backbone, box probe, dense probe and the global linear probe. Writes
  * docs/results.json (the numbers, in %, one entry per seed) and docs/results.md (rendered from
  * it). Every step is a `scrl` command or experiments/regime/run.sh (printed, and logged under
- * OUT/logs/), so each number can be reproduced by hand.
+ * OUT/logs/), so each number can be reproduced by hand. The report covers every evaluation and
+ * every seed asked for or with a finished evaluation in OUT, whatever --evals and --seeds a runner
+ * was started with.
  *
  *   node tools/experiments/results.js [--out experiments/results] [--seeds 0,1,2] [--jobs 2]
  *        [--pretrain-root experiments/regime] [--evals box,dense,linear,few,frozen,detection]
@@ -319,23 +321,46 @@ function stats(values) {
 const f1 = (x) => (Number.isFinite(x) ? x.toFixed(1).replace(/^-0\.0$/, '0.0') : 'n/a');
 const cell = (s) => (s.n === 0 ? 'n/a' : s.n === 1 ? `${f1(s.mean)} (1 seed)` : `${f1(s.mean)} ± ${f1(s.sd)}`);
 
+/**
+ * The seeds of the report: those asked for and every seed with a finished evaluation in the
+ * output folder, so that a runner started for some seeds or evaluations still writes the whole
+ * report.
+ */
+function reportSeeds() {
+  const seeds = new Set(opts.seeds);
+  for (const kind of Object.keys(EVALS)) {
+    let names = [];
+    try {
+      names = fs.readdirSync(O(kind));
+    } catch {
+      continue; // no evaluation of this kind yet
+    }
+    for (const name of names) {
+      const m = /^(random|byol|scrl)-s(\d+)$/.exec(name);
+      if (m && fs.existsSync(O(kind, name, 'metrics.json'))) seeds.add(Number(m[2]));
+    }
+  }
+  return [...seeds].sort((a, b) => a - b);
+}
+
 /** docs/results.json: { <key>: { random: { <metric>: [per seed] }, byol, scrl }, ... } plus what made it. */
 function collect() {
+  const seeds = reportSeeds();
   const results = {
-    seeds: opts.seeds,
+    seeds,
     units: 'percent; arrays hold one entry per seed, in the order of "seeds"; null: not run yet',
-    generatedBy: `node tools/experiments/results.js --stage report${opts.seeds.join(',') === '0,1,2' ? '' : ` --seeds ${opts.seeds.join(',')}`}`,
+    generatedBy: `node tools/experiments/results.js --stage report${seeds.join(',') === '0,1,2' ? '' : ` --seeds ${seeds.join(',')}`}`,
     protocol: {
       pretraining: `experiments/regime/run.sh METHOD SEED ${BASE_LR}: ResNet-18 small-input width ${WIDTH}, 32 px views, batch 64, LARS base lr ${BASE_LR}, EMA 0.99, ${PRETRAIN_STEPS} steps, 4000 unlabelled 64 px scenes; evaluated at step ${PRETRAIN_STEPS}`,
       random: `scrl --init random --set model.baseWidth=${WIDTH} --set seed=SEED: the pretraining runs' starting weights`,
-      evaluations: Object.fromEntries(opts.evals.map((k) => [EVALS[k].key, `scrl ${evalArgs(k, 'INIT', 'SEED', O(k, 'INIT-sSEED'), ['--init', 'INIT']).filter((a) => a !== '--resume').join(' ')}`])),
+      evaluations: Object.fromEntries(Object.keys(EVALS).map((k) => [EVALS[k].key, `scrl ${evalArgs(k, 'INIT', 'SEED', O(k, 'INIT-sSEED'), ['--init', 'INIT']).filter((a) => a !== '--resume').join(' ')}`])),
     },
   };
-  for (const kind of opts.evals) {
+  for (const kind of Object.keys(EVALS)) {
     const { key, metric } = EVALS[kind];
     results[key] = {};
     for (const init of INITS) {
-      const ms = opts.seeds.map((s) => readJson(O(kind, `${init}-s${s}`, 'metrics.json')));
+      const ms = seeds.map((s) => readJson(O(kind, `${init}-s${s}`, 'metrics.json')));
       results[key][init] = { [metric]: ms.map((m) => valueOf(kind, m)) };
       if (kind === 'few') results[key][init].lr = ms.map((m) => m?.config?.lr ?? null);
     }
@@ -352,14 +377,15 @@ function render(results) {
     `Pretraining: ${results.protocol.pretraining}. Random init: ${results.protocol.random}. Every figure is in %; a seed is one pretraining run per method plus the evaluations seeded with it, so differences are paired by seed. Mean ± sample standard deviation over the seeds that finished.`,
     '',
   ];
-  for (const kind of opts.evals) {
+  const seeds = results.seeds;
+  for (const kind of Object.keys(EVALS)) {
     const { key, metric, title } = EVALS[kind];
     const per = results[key];
-    const done = opts.seeds.filter((_, i) => INITS.every((init) => per[init][metric][i] !== null));
+    const done = seeds.filter((_, i) => INITS.every((init) => per[init][metric][i] !== null));
     lines.push(`## ${title}`, '');
     lines.push(`Command: \`${results.protocol.evaluations[key]}\``, '');
-    lines.push(`| init | mean ± sd | ${opts.seeds.map((s) => `seed ${s}`).join(' | ')} |`);
-    lines.push(`|---|---:|${opts.seeds.map(() => '---:').join('|')}|`);
+    lines.push(`| init | mean ± sd | ${seeds.map((s) => `seed ${s}`).join(' | ')} |`);
+    lines.push(`|---|---:|${seeds.map(() => '---:').join('|')}|`);
     for (const init of INITS) {
       const v = per[init][metric];
       const lr = kind === 'few' ? per[init].lr : null;
@@ -373,7 +399,7 @@ function render(results) {
     lines.push(`Paired differences over the ${done.length} seed(s) with all three (${done.join(', ')}):`, '');
     lines.push('| difference | mean ± sd | seeds where > 0 |');
     lines.push('|---|---:|---:|');
-    const idx = done.map((s) => opts.seeds.indexOf(s));
+    const idx = done.map((s) => seeds.indexOf(s));
     for (const [a, b] of [['byol', 'random'], ['scrl', 'random'], ['scrl', 'byol']]) {
       const d = idx.map((i) => per[a][metric][i] - per[b][metric][i]);
       lines.push(`| ${LABEL[a]} − ${LABEL[b]} | ${cell(stats(d))} | ${d.filter((x) => x > 0).length} of ${d.length} |`);
