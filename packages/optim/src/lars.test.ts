@@ -119,6 +119,14 @@ describeEachBackend('Lars', () => {
       "Error in Lars.step: gradient of 'w.weight' has shape [3] but the parameter has shape [2]",
     );
     expect(() => opt.step({ nope: g }, 0.1)).toThrow("got a gradient for variable 'nope'");
+    // A bad gradient after a good one: nothing is updated.
+    const b = param('b.bias', 'bias', [1, 2]);
+    const two = new Lars([w, b]);
+    const good = tf.ones([2]);
+    expect(() => two.step({ [w.variable.name]: good, [b.variable.name]: g }, 0.1)).toThrow("gradient of 'b.bias' has shape [3]");
+    expect(Array.from(w.variable.dataSync())).toEqual([1, 2]);
+    two.dispose();
+    tf.dispose([b.variable, good]);
     expect(() => opt.step({}, NaN)).toThrow('Error in Lars.step: lr must be a finite number >= 0 but got NaN');
     expect(() => new Lars([w], { momentum: 2 })).toThrow('Error in Lars: momentum must be a number in [0, 1] but got 2');
     opt.dispose();

@@ -174,10 +174,18 @@ export class Lars {
     if (typeof lr !== 'number' || !Number.isFinite(lr) || lr < 0) {
       throw new ScrlError(`Error in Lars.step: lr must be a finite number >= 0 but got ${lr}.`);
     }
-    for (const key of Object.keys(grads)) {
-      if (!this.byVariable.has(key)) {
+    // Every gradient is checked before any parameter changes: a bad one leaves all as they were.
+    for (const [key, g] of Object.entries(grads)) {
+      const slot = this.byVariable.get(key);
+      if (!slot) {
         throw new ScrlError(
           `Error in Lars.step: got a gradient for variable '${key}', which is not one of this optimiser's parameters.`,
+        );
+      }
+      const w = slot.param.variable;
+      if (g.shape.join(',') !== w.shape.join(',')) {
+        throw new ScrlError(
+          `Error in Lars.step: gradient of '${slot.param.name}' has shape [${g.shape}] but the parameter has shape [${w.shape}].`,
         );
       }
     }
@@ -191,11 +199,6 @@ export class Lars {
       const g = grads[slot.param.variable.name];
       if (g === undefined) continue;
       const w = slot.param.variable;
-      if (g.shape.join(',') !== w.shape.join(',')) {
-        throw new ScrlError(
-          `Error in Lars.step: gradient of '${slot.param.name}' has shape [${g.shape}] but the parameter has shape [${w.shape}].`,
-        );
-      }
       tf.tidy(() => {
         let update: tf.Tensor;
         if (slot.excluded) {
@@ -243,11 +246,6 @@ export class Lars {
         const gt = grads[slot.param.variable.name];
         if (gt === undefined) continue;
         const wv = slot.param.variable;
-        if (gt.shape.join(',') !== wv.shape.join(',')) {
-          throw new ScrlError(
-            `Error in Lars.step: gradient of '${slot.param.name}' has shape [${gt.shape}] but the parameter has shape [${wv.shape}].`,
-          );
-        }
         const velocity = slot.velocity;
         const excluded = slot.excluded;
         /** trust · lr, as the tensor path's float32 scalar, from the two sums of squares. */
