@@ -141,6 +141,29 @@ describe('scrl pretrain, export, eval', () => {
     expect(r.io.outLines.join('\n')).toMatch(/lr: 0\.0?01 \(chosen by --lr-sweep on \d+ validation images of the training split\)/);
   });
 
+  it('reuses a finished lr sweep on --resume, and runs it again when the settings changed', async () => {
+    const out = path.join(tmp, 'det-sweep-resume');
+    const args = ['eval', 'detection', '--init', run, '--data', scenes, '--steps', '2', '--image-size', '32', '--backend', 'wasm', '--lr-sweep', '0.001,0.01', '--sweep-steps', '1', '--out', out];
+    const first = await scrl(args);
+    expect(first.code).toBe(0);
+    const saved = JSON.parse(fs.readFileSync(path.join(out, 'lr-sweep.json'), 'utf8'));
+    expect(saved.result.runs.map((x: { lr: number }) => x.lr)).toEqual([0.001, 0.01]);
+    const again = await scrl([...args, '--resume']);
+    expect(again.code).toBe(0);
+    const err = again.io.errLines.join('\n');
+    expect(err).toContain(`reused from ${path.join(out, 'lr-sweep.json')}`);
+    expect(err).not.toMatch(/lr sweep 1\/2/);
+    const metrics = JSON.parse(fs.readFileSync(path.join(out, 'metrics.json'), 'utf8'));
+    expect(metrics.config.lr).toBe(saved.result.chosenLr);
+    // A sweep saved with other settings does not apply: the sweep runs again (the same one
+    // here, so it chooses the same lr and the fine-tuning's checkpoint still fits).
+    fs.writeFileSync(path.join(out, 'lr-sweep.json'), JSON.stringify({ ...saved, key: { ...saved.key, sweepSteps: 7 } }));
+    const other = await scrl([...args, '--resume']);
+    expect(other.code).toBe(0);
+    expect(other.io.errLines.join('\n')).toMatch(/was made with other settings; running the lr sweep again[\s\S]*lr sweep 1\/2: lr 0.001/);
+    expect(JSON.parse(fs.readFileSync(path.join(out, 'lr-sweep.json'), 'utf8'))).toEqual(saved);
+  });
+
   it('fine-tunes only the FPN and head with --freeze-backbone', async () => {
     const out = path.join(tmp, 'det-frozen');
     const r = await scrl(['eval', 'detection', '--init', run, '--data', scenes, '--steps', '1', '--image-size', '32', '--backend', 'wasm', '--freeze-backbone', '--out', out]);

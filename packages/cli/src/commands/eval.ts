@@ -349,7 +349,28 @@ export const evalDetection: Command = {
       return built;
     };
     let sweep: DetectionLrSweepResult | undefined;
-    if (lrs) {
+    // A finished sweep is kept in OUT/lr-sweep.json, with what it depends on: --resume reuses it
+    // (the sweep runs are not checkpointed; repeating them cost minutes to an hour).
+    const sweepFile = path.join(out, 'lr-sweep.json');
+    const sweepKey = lrs ? { init, lrs, sweepSteps: sweepSteps ?? config.steps, sweepVal, train: train.length, seed: config.seed, rescale } : null;
+    if (lrs && resume && fs.existsSync(sweepFile)) {
+      let saved: { key?: unknown; result?: DetectionLrSweepResult } = {};
+      try {
+        saved = JSON.parse(fs.readFileSync(sweepFile, 'utf8'));
+      } catch {
+        io.err(`[scrl] ${sweepFile} is not valid JSON; running the lr sweep again`);
+      }
+      if (saved.result && JSON.stringify(saved.key) === JSON.stringify(sweepKey)) {
+        sweep = saved.result;
+        config.lr = sweep.chosenLr;
+        const line = `lr chosen by sweep: ${sweep.chosenLr} (validation AP ${sweep.runs.map((r) => `${r.lr}: ${pct(r.ap)}`).join(', ')}; ${sweep.sweepTrain} fit / ${sweep.sweepVal} choose images of the training split; reused from ${sweepFile})`;
+        io.err(`[scrl] ${line}`);
+        notes.push(line);
+      } else if (saved.result) {
+        io.err(`[scrl] ${sweepFile} was made with other settings; running the lr sweep again`);
+      }
+    }
+    if (lrs && !sweep) {
       const sweepConfig = { ...config, ...(sweepSteps ? { steps: sweepSteps, warmupSteps: Math.min(DEFAULT_DETECTION_CONFIG.warmupSteps, Math.floor(sweepSteps / 6)) } : {}) };
       let bar: ProgressReporter | undefined;
       sweep = sweepDetectionLr({
@@ -367,6 +388,8 @@ export const evalDetection: Command = {
         onStep: (info) => bar?.update(info.step, { loss: info.loss, imagesPerSecond: (1000 * info.step * (sweepConfig.batchSize ?? DEFAULT_DETECTION_CONFIG.batchSize)) / Math.max(1, info.elapsedMs) }),
       });
       bar?.finish();
+      fs.mkdirSync(out, { recursive: true });
+      fs.writeFileSync(sweepFile, `${JSON.stringify({ key: sweepKey, result: sweep }, null, 1)}\n`);
       config.lr = sweep.chosenLr;
       const line = `lr chosen by sweep: ${sweep.chosenLr} (validation AP ${sweep.runs.map((r) => `${r.lr}: ${pct(r.ap)}`).join(', ')}; ${sweep.sweepTrain} fit / ${sweep.sweepVal} choose images of the training split)`;
       io.err(`[scrl] ${line}`);
