@@ -110,6 +110,14 @@ export class HeapUpdates {
     next.dispose();
   }
 
+  /**
+   * A view of `t`'s values in the heap (no copy), or null where `t` is not a float32 tensor in
+   * it. Valid until the next allocation on the backend (a growing heap detaches it).
+   */
+  view(t: tf.Tensor): Float32Array | null {
+    return onHeap(this.b, t) ? (this.b.typedArrayFromHeap(t as unknown as tf.TensorInfo) as Float32Array) : null;
+  }
+
   /** Frees the scratch memory. */
   close(): void {
     this.b.disposeData(this.scratch.dataId, true);

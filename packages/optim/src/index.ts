@@ -14,4 +14,5 @@ export { learningRateAt, momentumAt, multiStepLearningRateAt, scaledLearningRate
 export type { LearningRateSchedule, MultiStepSchedule } from './schedules';
 export { copyModuleState, updateMomentum } from './ema';
 export { GradientAccumulator } from './accumulate';
-export { setOptimSimd } from './host-memory';
+export { HeapUpdates, setOptimSimd } from './host-memory';
+export type { HeapView } from './host-memory';

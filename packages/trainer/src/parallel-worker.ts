@@ -7,6 +7,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs-core';
 import { fusedBatchNormAvailable, setBatchNormReducer } from '@scrl/models';
 import type { BatchNormReducer } from '@scrl/models';
+import { HeapUpdates } from '@scrl/optim';
 import { initBackend } from '@scrl/roi-align';
 import { Collective, CollectiveAborted, STEP_SCALARS, abortCollective, threadCpuTime } from './collective';
 import { captureReplicaState, restoreReplicaState, updateShares } from './parallel';
@@ -143,11 +144,17 @@ async function runStep(m: PretrainModel, plans: MicroPlan[], lr: number, momentu
       // The gradient of (share x loss) times the micro-batch's count equals count x gradient of the shard's mean.
       const w = r.scale === 1 ? r.weight : total;
       let offset = 0;
-      for (const v of vars) {
-        const g = r.grads[v.name];
-        const data = g.dataSync() as Float32Array;
-        addScaled(acc, offset, data, w);
-        offset += data.length;
+      // On wasm the gradients are read where they lie in the heap (dataSync would copy them).
+      const heap = HeapUpdates.open();
+      try {
+        for (const v of vars) {
+          const g = r.grads[v.name];
+          const data = heap?.view(g) ?? (g.dataSync() as Float32Array);
+          addScaled(acc, offset, data, w);
+          offset += data.length;
+        }
+      } finally {
+        heap?.close();
       }
       lossSum += r.value * r.weight;
       weightSum += r.weight;
@@ -191,25 +198,31 @@ async function runStep(m: PretrainModel, plans: MicroPlan[], lr: number, momentu
     const G = init.buffers.gradLength;
     let moved = 0;
     for (let k = 0; k < vars.length; k++) moved += vars[k].size * (own.targets[k] ? 2 : 1);
-    for (let k = share.first; k < share.end; k++) {
-      W.set(vars[k].dataSync() as Float32Array, own.offsets[k]);
-      const t = own.targets[k];
-      if (t) W.set(t.dataSync() as Float32Array, G + own.offsets[k]);
-    }
-    // Its share written, the others' read: every online and target parameter once.
-    collective.counters.bytes += 4 * moved;
-    collective.barrier();
-    tf.tidy(() => {
+    // On wasm, read from and write into the heap directly (no copy out, no tensor copied in).
+    const heap = HeapUpdates.open();
+    try {
+      for (let k = share.first; k < share.end; k++) {
+        W.set(heap?.view(vars[k]) ?? (vars[k].dataSync() as Float32Array), own.offsets[k]);
+        const t = own.targets[k];
+        if (t) W.set(heap?.view(t) ?? (t.dataSync() as Float32Array), G + own.offsets[k]);
+      }
+      // Its share written, the others' read: every online and target parameter once.
+      collective.counters.bytes += 4 * moved;
+      collective.barrier();
+      const copyIn = (v: tf.Variable, from: number) => {
+        if (heap?.canReplace(v, [])) heap.replace(v, (out) => out.set(W.subarray(from, from + v.size)));
+        // Copies (slice): the cpu backend would keep a view of the shared buffer.
+        else tf.tidy(() => v.assign(tf.tensor(W.slice(from, from + v.size), v.shape, 'float32')));
+      };
       for (let k = 0; k < vars.length; k++) {
         if (k >= share.first && k < share.end) continue;
-        const v = vars[k];
-        const o = own.offsets[k];
-        // Copies (slice): the cpu backend would keep a view of the shared buffer.
-        v.assign(tf.tensor(W.slice(o, o + v.size), v.shape, 'float32'));
+        copyIn(vars[k], own.offsets[k]);
         const t = own.targets[k];
-        if (t) t.assign(tf.tensor(W.slice(G + o, G + o + v.size), v.shape, 'float32'));
+        if (t) copyIn(t, G + own.offsets[k]);
       }
-    });
+    } finally {
+      heap?.close();
+    }
     result = { loss: totalLoss / totalWeight, boxPairs: totalPairs, skipped: false };
   }
   const t3 = performance.now();
