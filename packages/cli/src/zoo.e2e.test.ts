@@ -7,6 +7,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { main } from './main';
 import type { CommandIO } from './command';
 import { REGIME_RECIPE } from './commands/zoo';
@@ -133,9 +134,14 @@ describe('scrl zoo add / list', () => {
     const r = await scrl(['zoo', 'add', '--from', old, '--zoo', zoo]);
     expect(r.code).toBe(2);
     expect(r.err.join('\n')).toMatch(/--command is required: .*ckpt-00000002\.json does not record the command/);
-    const ok = await scrl(['zoo', 'add', '--from', old, '--zoo', zoo, '--command', 'bash experiments/regime/run.sh scrl 0', '--commit', 'abc1234']);
+    // A commit the repository does not know is refused (a mistyped sha); a known one is stored in full.
+    const typo = await scrl(['zoo', 'add', '--from', old, '--zoo', zoo, '--command', 'bash experiments/regime/run.sh scrl 0', '--commit', 'abc1234ffff']);
+    expect(typo.code).toBe(2);
+    expect(typo.err.join('\n')).toMatch(/--commit abc1234ffff: the git repository at .* has no such commit/);
+    const head = spawnSync('git', ['rev-parse', 'HEAD'], { encoding: 'utf8' }).stdout.trim();
+    const ok = await scrl(['zoo', 'add', '--from', old, '--zoo', zoo, '--command', 'bash experiments/regime/run.sh scrl 0', '--commit', head.slice(0, 7)]);
     expect(ok.code).toBe(0);
-    expect(manifestOf(zoo, 'scrl-r18w4-s0')).toMatchObject({ command: 'bash experiments/regime/run.sh scrl 0', commit: { sha: 'abc1234', source: '--commit' } });
+    expect(manifestOf(zoo, 'scrl-r18w4-s0')).toMatchObject({ command: 'bash experiments/regime/run.sh scrl 0', commit: { sha: head, source: '--commit' } });
   }, 60_000);
 
   it('adds a torchvision .safetensors from its record, or from flags', async () => {

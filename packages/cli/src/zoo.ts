@@ -76,6 +76,20 @@ export function gitCommit(cwd = process.cwd()): string | null {
   return head.stdout.trim() + (dirty.status === 0 && dirty.stdout.trim() ? '-dirty' : '');
 }
 
+/**
+ * The full sha of `rev` (a sha, short sha or ref) in the git repository at `cwd`. Throws a
+ * ZooError when the repository does not know it (a mistyped sha would otherwise be recorded as
+ * the entry's provenance). Outside a git repository, `rev` as given.
+ */
+export function resolveCommit(rev: string, cwd = process.cwd()): string {
+  if (spawnSync('git', ['rev-parse', '--git-dir'], { cwd, encoding: 'utf8' }).status !== 0) return rev;
+  const r = spawnSync('git', ['rev-parse', '--verify', '--quiet', `${rev}^{commit}`], { cwd, encoding: 'utf8' });
+  if (r.status !== 0) {
+    throw new ZooError(`--commit ${rev}: the git repository at ${cwd} has no such commit. Give the commit the weights were made at (git log --oneline lists them).`);
+  }
+  return r.stdout.trim();
+}
+
 /** Entry names: letters, digits, `.`, `_`, `-` (they become file names). */
 export function checkEntryName(name: string): void {
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name)) {

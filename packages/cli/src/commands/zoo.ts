@@ -24,6 +24,7 @@ import {
   verifyEntry,
   writeEntry,
   ZooError,
+  resolveCommit,
   type ZooArchitecture,
   type ZooManifest,
 } from '../zoo';
@@ -112,7 +113,7 @@ export function addFromCheckpoint(options: {
   const runCommit = typeof runConfig?.commit === 'string' ? runConfig.commit : null;
   const head = gitCommit();
   const commit = options.commit
-    ? { sha: options.commit, source: '--commit' }
+    ? { sha: resolveCommit(options.commit), source: '--commit' }
     : runCommit
       ? { sha: runCommit, source: "the run's config.json (commit the run was last started or resumed at)" }
       : { sha: head, source: 'HEAD of the working tree when the entry was added (the checkpoint does not record one)' };
@@ -238,7 +239,7 @@ export const zooAdd: Command = {
           architecture: arch,
           command: command as string,
           commit: stringOption(values, 'commit')
-            ? { sha: stringOption(values, 'commit') as string, source: '--commit' }
+            ? { sha: resolveCommit(stringOption(values, 'commit') as string), source: '--commit' }
             : { sha: head, source: 'HEAD of the working tree when the entry was added (the file does not record one)' },
           config: side ? { ...side.data, history: undefined } : null,
           source: {
