@@ -12,7 +12,7 @@
  * Internal to @scrl/optim: host-memory.ts calls it with views of the heap (their `byteOffset`s
  * are heap addresses); the entries past the last multiple of four run in JavaScript.
  */
-import { W, wasmApi as WA, wasmModuleBytes, type WasmFunction, type WasmMemory } from '@scrl/roi-align/wasm';
+import { instanceOnMemory, W, wasmModuleBytes, type WasmFunction, type WasmMemory } from '@scrl/roi-align/wasm';
 
 const { I32, V128, get, set, tee, i32c, add32, geU, block, loop, end, br, brIf, load, loadSplat, store, highHalf, promote } = W;
 const { f32x4Add, f32x4Mul, f64x2Add, f64x2Mul } = W;
@@ -145,14 +145,7 @@ export function optimSimdModuleBytes(): Uint8Array {
 const instances = new WeakMap<WasmMemory, OptimSimdExports | null>();
 
 function instanceFor(memory: WasmMemory): OptimSimdExports | null {
-  if (instances.has(memory)) return instances.get(memory) ?? null;
-  let result: OptimSimdExports | null = null;
-  const bytes = optimSimdModuleBytes();
-  if (WA !== undefined && WA.validate(bytes)) {
-    result = new WA.Instance(new WA.Module(bytes), { env: { memory } }).exports as unknown as OptimSimdExports;
-  }
-  instances.set(memory, result);
-  return result;
+  return instanceOnMemory(instances, memory, optimSimdModuleBytes);
 }
 
 const f = Math.fround;

@@ -50,6 +50,19 @@ export function decodeBase64(base64: string): Uint8Array {
   return bytes;
 }
 
+/**
+ * A module built in memory, instantiated once per `memory` it imports (`env.memory`, e.g. the
+ * wasm backend's heap) and cached in `cache`: its exports, or null where this engine cannot
+ * validate it (no WebAssembly, or no SIMD).
+ */
+export function instanceOnMemory<T>(cache: WeakMap<WasmMemory, T | null>, memory: WasmMemory, bytes: () => Uint8Array): T | null {
+  if (cache.has(memory)) return cache.get(memory) ?? null;
+  const b = bytes();
+  const exports = wasmApi !== undefined && wasmApi.validate(b) ? (new wasmApi.Instance(new wasmApi.Module(b), { env: { memory } }).exports as T) : null;
+  cache.set(memory, exports);
+  return exports;
+}
+
 /** Grows `memory` so that it holds at least `bytes`. */
 export function ensureWasmMemory(memory: WasmMemory, bytes: number): void {
   const need = bytes - memory.buffer.byteLength;

@@ -15,7 +15,7 @@
  * correlation of dy with the flipped filter.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { W, wasmApi as WA, wasmModuleBytes, type WasmMemory } from '../runtime/wasm';
+import { instanceOnMemory, W, wasmModuleBytes, type WasmMemory } from '../runtime/wasm';
 import { allocate, convGeometry, release, runBackendKernel, view } from './kernel-utils';
 
 /** A WebAssembly loop that copies pixels of the heap, 16 bytes at a time (built in memory). */
@@ -46,11 +46,7 @@ function pixelCopyFunction(): number[] {
 const pixelCopies = new WeakMap<WasmMemory, PixelCopy | null>();
 
 function pixelCopyFor(memory: WasmMemory): PixelCopy | null {
-  if (pixelCopies.has(memory)) return pixelCopies.get(memory) ?? null;
-  const bytes = wasmModuleBytes([{ name: 'pixels', params: 5, locals: [[2, W.I32]], code: pixelCopyFunction() }]);
-  const copy = WA !== undefined && WA.validate(bytes) ? (new WA.Instance(new WA.Module(bytes), { env: { memory } }).exports as unknown as PixelCopy) : null;
-  pixelCopies.set(memory, copy);
-  return copy;
+  return instanceOnMemory(pixelCopies, memory, () => wasmModuleBytes([{ name: 'pixels', params: 5, locals: [[2, W.I32]], code: pixelCopyFunction() }]));
 }
 
 /** One dimension of one phase: which filter taps, and how its outputs map to dx. */
