@@ -60,6 +60,20 @@ module.exports = [
           ],
         },
       ],
+      // tsc compiles packages to CommonJS and reads a module's own exported bindings as
+      // `exports.name`: a local named `exports` (or `require`) shadows them and throws at
+      // run time in dist/ and the browser bundle, while jest (swc) does not show it.
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: 'VariableDeclarator > Identifier.id[name=/^(exports|require)$/]',
+          message: 'Do not name a local `exports` or `require`: compiled to CommonJS it shadows the module bindings.',
+        },
+        {
+          selector: ':function > Identifier.params[name=/^(exports|require)$/]',
+          message: 'Do not name a parameter `exports` or `require`: compiled to CommonJS it shadows the module bindings.',
+        },
+      ],
     },
   },
 ];

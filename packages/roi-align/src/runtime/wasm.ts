@@ -58,9 +58,10 @@ export function decodeBase64(base64: string): Uint8Array {
 export function instanceOnMemory<T>(cache: WeakMap<WasmMemory, T | null>, memory: WasmMemory, bytes: () => Uint8Array): T | null {
   if (cache.has(memory)) return cache.get(memory) ?? null;
   const b = bytes();
-  const exports = wasmApi !== undefined && wasmApi.validate(b) ? (new wasmApi.Instance(new wasmApi.Module(b), { env: { memory } }).exports as T) : null;
-  cache.set(memory, exports);
-  return exports;
+  // Not named `exports`: compiled to CommonJS, that name would shadow the module's own exports.
+  const instance = wasmApi !== undefined && wasmApi.validate(b) ? (new wasmApi.Instance(new wasmApi.Module(b), { env: { memory } }).exports as T) : null;
+  cache.set(memory, instance);
+  return instance;
 }
 
 /** Grows `memory` so that it holds at least `bytes`. */
