@@ -12,7 +12,7 @@
  *
  * Internal to @scrl/models. The same technique as @scrl/roi-align's SIMD axpy (simd-axpy.ts).
  */
-import { W, wasmApi as WA, wasmModuleBytes, type WasmFunction, type WasmMemory } from '@scrl/roi-align/wasm';
+import { instanceOnMemory, W, wasmModuleBytes, type WasmFunction, type WasmMemory } from '@scrl/roi-align/wasm';
 
 /** The functions the module exports, with their parameters (all i32). */
 export interface NormSimd {
@@ -226,14 +226,7 @@ const instances = new WeakMap<WasmMemory, NormSimd | null>();
  * has no WebAssembly SIMD (the caller then keeps the JavaScript loops).
  */
 export function normSimdFor(memory: WasmMemory): NormSimd | null {
-  if (instances.has(memory)) return instances.get(memory) ?? null;
-  let result: NormSimd | null = null;
-  const bytes = normSimdModuleBytes();
-  if (WA !== undefined && WA.validate(bytes)) {
-    result = new WA.Instance(new WA.Module(bytes), { env: { memory } }).exports as unknown as NormSimd;
-  }
-  instances.set(memory, result);
-  return result;
+  return instanceOnMemory(instances, memory, normSimdModuleBytes);
 }
 
 /**

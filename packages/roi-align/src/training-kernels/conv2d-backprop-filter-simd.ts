@@ -11,7 +11,7 @@
  * then added into dw. Float32 sums, as XNNPACK's (in a different order).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { W, wasmApi as WA, wasmModuleBytes, type WasmMemory } from '../runtime/wasm';
+import { instanceOnMemory, W, wasmModuleBytes, type WasmMemory } from '../runtime/wasm';
 import { allocate, convGeometry, release, view } from './kernel-utils';
 
 const { I32, V128, get, set, i32c, add32, mul32, geU, block, loop, end, br, brIf, load, loadSplat, store, f32x4Add, f32x4Mul, zero128 } = W;
@@ -83,11 +83,7 @@ interface TapKernel {
 const instances = new WeakMap<WasmMemory, TapKernel | null>();
 
 function tapKernelFor(memory: WasmMemory): TapKernel | null {
-  if (instances.has(memory)) return instances.get(memory) ?? null;
-  const bytes = wasmModuleBytes([{ name: 'tap', params: 10, locals: [[10, I32], [11, V128]], code: tapFunction() }]);
-  const kernel = WA !== undefined && WA.validate(bytes) ? (new WA.Instance(new WA.Module(bytes), { env: { memory } }).exports as unknown as TapKernel) : null;
-  instances.set(memory, kernel);
-  return kernel;
+  return instanceOnMemory(instances, memory, () => wasmModuleBytes([{ name: 'tap', params: 10, locals: [[10, I32], [11, V128]], code: tapFunction() }]));
 }
 
 interface WasmBackendLike extends tf.KernelBackend {
