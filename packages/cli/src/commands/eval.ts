@@ -90,7 +90,8 @@ export async function runDetection(options: {
   const { io } = options;
   const saving = options.checkpoint ? detectionCheckpoints(options.out, options.checkpoint, io) : null;
   const steps = options.config.steps ?? DEFAULT_DETECTION_CONFIG.steps;
-  const bar = new ProgressReporter({ total: steps, stream: progressStream(io), every: Math.max(1, Math.round(steps / 10)) });
+  // A resumed run's ETA comes from the steps run since the resume, not since step 0.
+  const bar = new ProgressReporter({ total: steps, start: saving?.resumeFrom?.step ?? 0, stream: progressStream(io), every: Math.max(1, Math.round(steps / 10)) });
   const batch = options.config.batchSize ?? DEFAULT_DETECTION_CONFIG.batchSize;
   let last = Date.now();
   const fineTune = (): DetectionEvalResult => {
