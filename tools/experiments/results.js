@@ -368,6 +368,25 @@ function collect() {
   return results;
 }
 
+const PAIRS = [
+  ['byol', 'random'],
+  ['scrl', 'random'],
+  ['scrl', 'byol'],
+];
+
+/** One evaluation's seeds with all three inits, their paired differences and the ordering. */
+function summarise(results, kind) {
+  const { key, metric } = EVALS[kind];
+  const per = results[key];
+  const seeds = results.seeds;
+  const done = seeds.filter((_, i) => INITS.every((init) => per[init][metric][i] !== null));
+  const idx = done.map((s) => seeds.indexOf(s));
+  const diffs = PAIRS.map(([a, b]) => ({ a, b, d: idx.map((i) => per[a][metric][i] - per[b][metric][i]) }));
+  const ordered = idx.filter((i) => per.random[metric][i] < per.byol[metric][i] && per.byol[metric][i] < per.scrl[metric][i]).length;
+  const means = INITS.map((init) => ({ init, m: stats(idx.map((i) => per[init][metric][i])).mean }));
+  return { per, metric, done, idx, diffs, ordered, means };
+}
+
 function render(results) {
   const lines = [
     '# Results: random init vs BYOL vs SCRL',
@@ -376,12 +395,29 @@ function render(results) {
     '',
     `Pretraining: ${results.protocol.pretraining}. Random init: ${results.protocol.random}. Every figure is in %; a seed is one pretraining run per method plus the evaluations seeded with it, so differences are paired by seed. Mean ± sample standard deviation over the seeds that finished.`,
     '',
+    '## At a glance',
+    '',
+    'Means over the seeds with all three initialisations; a paired difference is followed by the number of those seeds where it is above 0.',
+    '',
+    '| evaluation | seeds | random | BYOL | SCRL | BYOL − random | SCRL − random | SCRL − BYOL | random < BYOL < SCRL |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
+  for (const kind of Object.keys(EVALS)) {
+    const { done, diffs, ordered, means } = summarise(results, kind);
+    const name = EVALS[kind].title;
+    if (done.length === 0) {
+      lines.push(`| ${name} | 0 | n/a | n/a | n/a | n/a | n/a | n/a | n/a |`);
+      continue;
+    }
+    const m = (init) => f1(means.find((x) => x.init === init).m);
+    const d = diffs.map(({ d: v }) => `${f1(stats(v).mean)} (${v.filter((x) => x > 0).length}/${v.length})`);
+    lines.push(`| ${name} | ${done.length} | ${m('random')} | ${m('byol')} | ${m('scrl')} | ${d.join(' | ')} | ${ordered} of ${done.length} |`);
+  }
+  lines.push('');
   const seeds = results.seeds;
   for (const kind of Object.keys(EVALS)) {
-    const { key, metric, title } = EVALS[kind];
-    const per = results[key];
-    const done = seeds.filter((_, i) => INITS.every((init) => per[init][metric][i] !== null));
+    const { key, title } = EVALS[kind];
+    const { per, metric, done, diffs, ordered, means } = summarise(results, kind);
     lines.push(`## ${title}`, '');
     lines.push(`Command: \`${results.protocol.evaluations[key]}\``, '');
     lines.push(`| init | mean ± sd | ${seeds.map((s) => `seed ${s}`).join(' | ')} |`);
@@ -399,15 +435,10 @@ function render(results) {
     lines.push(`Paired differences over the ${done.length} seed(s) with all three (${done.join(', ')}):`, '');
     lines.push('| difference | mean ± sd | seeds where > 0 |');
     lines.push('|---|---:|---:|');
-    const idx = done.map((s) => seeds.indexOf(s));
-    for (const [a, b] of [['byol', 'random'], ['scrl', 'random'], ['scrl', 'byol']]) {
-      const d = idx.map((i) => per[a][metric][i] - per[b][metric][i]);
-      lines.push(`| ${LABEL[a]} − ${LABEL[b]} | ${cell(stats(d))} | ${d.filter((x) => x > 0).length} of ${d.length} |`);
-    }
-    const ordered = idx.filter((i) => per.random[metric][i] < per.byol[metric][i] && per.byol[metric][i] < per.scrl[metric][i]).length;
-    const means = INITS.map((init) => ({ init, m: stats(idx.map((i) => per[init][metric][i])).mean })).sort((x, y) => x.m - y.m);
+    for (const { a, b, d } of diffs) lines.push(`| ${LABEL[a]} − ${LABEL[b]} | ${cell(stats(d))} | ${d.filter((x) => x > 0).length} of ${d.length} |`);
+    const sorted = [...means].sort((x, y) => x.m - y.m);
     lines.push('');
-    lines.push(`Ordering by mean: ${means.map((x) => `${LABEL[x.init]} ${f1(x.m)}`).join(' < ')}. random < BYOL < SCRL holds in ${ordered} of ${idx.length} seed(s).`, '');
+    lines.push(`Ordering by mean: ${sorted.map((x) => `${LABEL[x.init]} ${f1(x.m)}`).join(' < ')}. random < BYOL < SCRL holds in ${ordered} of ${done.length} seed(s).`, '');
   }
   return lines.join('\n');
 }
