@@ -11,7 +11,7 @@ import { spawnSync } from 'node:child_process';
 import { main } from './main';
 import type { CommandIO } from './command';
 import { REGIME_RECIPE } from './commands/zoo';
-import { zooComparisonLines, zooTable, zooVerdict } from './commands/demo-zoo';
+import { resultsSummaryLines, zooComparisonLines, zooTable, zooVerdict } from './commands/demo-zoo';
 import { sha256File, type ZooManifest } from './zoo';
 
 function capture(): CommandIO & { outLines: string[]; errLines: string[] } {
@@ -250,4 +250,27 @@ describe('scrl demo --from-zoo', () => {
     expect(lines[2]).toMatch(/^- scrl-r18w4-s0: scrl, 2 steps, seed 0, made by `scrl pretrain --data /);
     expect(zooComparisonLines(path.join(tmp, 'nothing'))).toEqual([expect.stringMatching(/^No model zoo at '.*nothing' to compare with/)]);
   }, 60_000);
+  it("summarises docs/results.json's detection settings over the seeds with all three inits", () => {
+    const file = path.join(tmp, 'results.json');
+    expect(resultsSummaryLines(file)).toEqual([]); // no file: nothing to add
+    fs.writeFileSync(
+      file,
+      JSON.stringify({
+        detectionFrozen: { random: { ap: [8, 10, 7] }, byol: { ap: [14, 9, 21] }, scrl: { ap: [16, 15, 27] } },
+        detectionFewLabels: { random: { ap: [8, null] }, byol: { ap: [13, 9] }, scrl: { ap: [10, 13] } },
+        detection: { random: { ap: [34, 38] }, byol: { ap: [29, 26] }, scrl: { ap: [25, 30] } },
+      }),
+    );
+    const lines = resultsSummaryLines(file);
+    expect(lines[0]).toMatch(/^Detection after 2000 pretraining steps, mean over pretraining seeds \(.*results\.json; docs\/results\.md/);
+    expect(lines.slice(1)).toEqual([
+      // seed 1 has BYOL below random init: the order holds in 2 of 3
+      '- frozen backbone (1600 labelled scenes): random 8.3, BYOL 14.7, SCRL 19.3 AP; random < BYOL < SCRL in 2 of 3 seeds; best on average: SCRL',
+      // seed 1 lacks random init: only seed 0 counts
+      '- 160 labelled scenes, whole network: random 8.0, BYOL 13.0, SCRL 10.0 AP; random < BYOL < SCRL in 0 of 1 seeds; best on average: BYOL',
+      '- 1600 labelled scenes, whole network: random 36.0, BYOL 27.5, SCRL 27.5 AP; random < BYOL < SCRL in 0 of 2 seeds; best on average: random init',
+    ]);
+    fs.writeFileSync(file, '{ not json');
+    expect(resultsSummaryLines(file)).toEqual([expect.stringMatching(/could not be read: .*results\.js --stage report/)]);
+  });
 });

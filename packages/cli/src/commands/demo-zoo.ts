@@ -118,6 +118,46 @@ export function zooComparisonLines(zoo: string): string[] {
   ];
 }
 
+const RESULTS_ROWS: Array<{ key: string; label: string }> = [
+  { key: 'detectionFrozen', label: 'frozen backbone (1600 labelled scenes)' },
+  { key: 'detectionFewLabels', label: '160 labelled scenes, whole network' },
+  { key: 'detection', label: '1600 labelled scenes, whole network' },
+];
+
+/**
+ * The detection comparison over pretraining seeds from `results` (docs/results.json, written by
+ * `node tools/experiments/results.js`): per setting, the mean AP of random init, BYOL and SCRL
+ * over the seeds with all three, and in how many of them random < BYOL < SCRL. [] when the file
+ * does not exist; one line saying so when it cannot be read.
+ */
+export function resultsSummaryLines(results: string): string[] {
+  if (!fs.existsSync(results)) return [];
+  let data: Record<string, Record<string, { ap?: Array<number | null> }>>;
+  try {
+    data = JSON.parse(fs.readFileSync(results, 'utf8'));
+  } catch (err) {
+    return [`(${results} could not be read: ${(err as Error).message}; regenerate it with \`node tools/experiments/results.js --stage report\`.)`];
+  }
+  const rows: string[] = [];
+  for (const { key, label } of RESULTS_ROWS) {
+    const per = data[key];
+    const ap = (init: string): Array<number | null> => (Array.isArray(per?.[init]?.ap) ? per[init].ap! : []);
+    const [r, b, s] = [ap('random'), ap('byol'), ap('scrl')];
+    const seeds = r.map((_, i) => i).filter((i) => [r[i], b[i], s[i]].every((v) => typeof v === 'number' && Number.isFinite(v)));
+    if (seeds.length === 0) continue;
+    const mean = (v: Array<number | null>) => (seeds.reduce((a, i) => a + (v[i] as number), 0) / seeds.length).toFixed(1);
+    const ordered = seeds.filter((i) => (r[i] as number) < (b[i] as number) && (b[i] as number) < (s[i] as number)).length;
+    const best = [
+      ['random init', mean(r)],
+      ['BYOL', mean(b)],
+      ['SCRL', mean(s)],
+    ].sort((x, y) => Number(y[1]) - Number(x[1]))[0][0];
+    rows.push(`- ${label}: random ${mean(r)}, BYOL ${mean(b)}, SCRL ${mean(s)} AP; random < BYOL < SCRL in ${ordered} of ${seeds.length} seeds; best on average: ${best}`);
+  }
+  if (rows.length === 0) return [];
+  return [`Detection after 2000 pretraining steps, mean over pretraining seeds (${results}; docs/results.md has every seed and the paired differences):`, ...rows];
+}
+
 /** The demo's clock from now and its budget in seconds (`--minutes`, default 12), for both demos. */
 export function demoBudget(values: CommandContext['values']): { elapsed: () => number; budgetSeconds: number } {
   const started = Date.now();

@@ -11,7 +11,7 @@ import { backboneFromInit, builtinScenes, CACHE_OPTION, CONFIG_OPTIONS, configFr
 import { detectionTable, splitSamples } from './eval';
 import { defaultDemoJobs, runDemoJobs } from './demo-jobs';
 import { boxProbeTable } from './eval-probes';
-import { DEMO_DETECTION_BATCH, DEMO_MIN_DETECTION_AP, DEMO_MIN_DETECTION_STEPS, demoBudget, demoDetectionConfig, runZooDemo, zooComparisonLines } from './demo-zoo';
+import { DEMO_DETECTION_BATCH, DEMO_MIN_DETECTION_AP, DEMO_MIN_DETECTION_STEPS, demoBudget, demoDetectionConfig, resultsSummaryLines, runZooDemo, zooComparisonLines } from './demo-zoo';
 import { PRETRAIN_SCENES, trainWithInterrupt } from './pretrain';
 import { writeBoxPairPictures } from './viz-boxes';
 
@@ -361,11 +361,14 @@ export const demo: Command = {
           'Raise --minutes for more.',
       );
     }
-    // Pretraining inside the budget that did not beat random init: show the comparison at the
-    // lengths where it can, from the model zoo.
     // The comparison at pretraining lengths the budget cannot afford, from the model zoo: always
-    // shown, since a short run above random init by a point is noise (demoVerdict says so).
-    const zooLines = zooComparisonLines(stringOption(values, 'zoo') ?? 'zoo');
+    // shown, since a short run above random init by a point is noise (demoVerdict says so). Then
+    // the detection results over seeds (docs/results.json beside the zoo), where pretraining
+    // pays and where it does not.
+    const zooDir = stringOption(values, 'zoo') ?? 'zoo';
+    const zooLines = zooComparisonLines(zooDir);
+    const resultLines = resultsSummaryLines(path.join(path.dirname(path.resolve(zooDir)), 'docs', 'results.json'));
+    if (resultLines.length) zooLines.push('', ...resultLines);
     const seconds = elapsed();
     writeJson(path.join(out, 'demo.json'), {
       backend,
