@@ -259,6 +259,7 @@ describe('scrl demo --from-zoo', () => {
         detectionFrozen: { random: { ap: [8, 10, 7] }, byol: { ap: [14, 9, 21] }, scrl: { ap: [16, 15, 27] } },
         detectionFewLabels: { random: { ap: [8, null] }, byol: { ap: [13, 9] }, scrl: { ap: [10, 13] } },
         detection: { random: { ap: [34, 38] }, byol: { ap: [29, 26] }, scrl: { ap: [25, 30] } },
+        protocol: { pretraining: 'experiments/regime/run.sh METHOD SEED 7.2: ResNet-18 small-input width 16, 2000 steps, 4000 scenes' },
       }),
     );
     const lines = resultsSummaryLines(file);
@@ -272,5 +273,7 @@ describe('scrl demo --from-zoo', () => {
     ]);
     fs.writeFileSync(file, '{ not json');
     expect(resultsSummaryLines(file)).toEqual([expect.stringMatching(/could not be read: .*results\.js --stage report/)]);
+    fs.writeFileSync(file, 'null');
+    expect(resultsSummaryLines(file)).toEqual([expect.stringMatching(/could not be read: it does not hold a JSON object; regenerate/)]);
   });
 });

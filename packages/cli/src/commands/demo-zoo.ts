@@ -132,12 +132,16 @@ const RESULTS_ROWS: Array<{ key: string; label: string }> = [
  */
 export function resultsSummaryLines(results: string): string[] {
   if (!fs.existsSync(results)) return [];
+  const unreadable = (why: string) => [`(${results} could not be read: ${why}; regenerate it with \`node tools/experiments/results.js --stage report\`.)`];
   let data: Record<string, Record<string, { ap?: Array<number | null> }>>;
   try {
     data = JSON.parse(fs.readFileSync(results, 'utf8'));
   } catch (err) {
-    return [`(${results} could not be read: ${(err as Error).message}; regenerate it with \`node tools/experiments/results.js --stage report\`.)`];
+    return unreadable((err as Error).message);
   }
+  if (data === null || typeof data !== 'object' || Array.isArray(data)) return unreadable('it does not hold a JSON object');
+  const pretraining = (data as { protocol?: { pretraining?: unknown } }).protocol?.pretraining;
+  const steps = typeof pretraining === 'string' ? /(\d+) steps/.exec(pretraining)?.[1] : undefined;
   const rows: string[] = [];
   for (const { key, label } of RESULTS_ROWS) {
     const per = data[key];
@@ -155,7 +159,7 @@ export function resultsSummaryLines(results: string): string[] {
     rows.push(`- ${label}: random ${mean(r)}, BYOL ${mean(b)}, SCRL ${mean(s)} AP; random < BYOL < SCRL in ${ordered} of ${seeds.length} seeds; best on average: ${best}`);
   }
   if (rows.length === 0) return [];
-  return [`Detection after 2000 pretraining steps, mean over pretraining seeds (${results}; docs/results.md has every seed and the paired differences):`, ...rows];
+  return [`Detection after ${steps ? `${steps} ` : ''}pretraining steps, mean over pretraining seeds (${results}; docs/results.md has every seed and the paired differences):`, ...rows];
 }
 
 /** The demo's clock from now and its budget in seconds (`--minutes`, default 12), for both demos. */
