@@ -384,7 +384,7 @@ function summarise(results, kind) {
   const diffs = PAIRS.map(([a, b]) => ({ a, b, d: idx.map((i) => per[a][metric][i] - per[b][metric][i]) }));
   const ordered = idx.filter((i) => per.random[metric][i] < per.byol[metric][i] && per.byol[metric][i] < per.scrl[metric][i]).length;
   const means = INITS.map((init) => ({ init, m: stats(idx.map((i) => per[init][metric][i])).mean }));
-  return { per, metric, done, idx, diffs, ordered, means };
+  return { per, metric, done, diffs, ordered, means };
 }
 
 function render(results) {
@@ -402,8 +402,9 @@ function render(results) {
     '| evaluation | seeds | random | BYOL | SCRL | BYOL − random | SCRL − random | SCRL − BYOL | random < BYOL < SCRL |',
     '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
+  const summaries = Object.fromEntries(Object.keys(EVALS).map((kind) => [kind, summarise(results, kind)]));
   for (const kind of Object.keys(EVALS)) {
-    const { done, diffs, ordered, means } = summarise(results, kind);
+    const { done, diffs, ordered, means } = summaries[kind];
     const name = EVALS[kind].title;
     if (done.length === 0) {
       lines.push(`| ${name} | 0 | n/a | n/a | n/a | n/a | n/a | n/a | n/a |`);
@@ -417,7 +418,7 @@ function render(results) {
   const seeds = results.seeds;
   for (const kind of Object.keys(EVALS)) {
     const { key, title } = EVALS[kind];
-    const { per, metric, done, diffs, ordered, means } = summarise(results, kind);
+    const { per, metric, done, diffs, ordered, means } = summaries[kind];
     lines.push(`## ${title}`, '');
     lines.push(`Command: \`${results.protocol.evaluations[key]}\``, '');
     lines.push(`| init | mean ± sd | ${seeds.map((s) => `seed ${s}`).join(' | ')} |`);

@@ -23,13 +23,19 @@ const { arg, numberArg, intList } = require('../args');
 const root = path.join(__dirname, '..', '..');
 const scrlBin = path.join(root, 'packages', 'cli', 'bin', 'scrl.js');
 
-function losses(file) {
+/** The rows of a metrics.jsonl: each line's text and its parsed row. */
+function readMetrics(file) {
+  return fs
+    .readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((line) => line.trim())
+    .map((line) => ({ line, row: JSON.parse(line) }));
+}
+
+/** step -> loss of a run's metrics rows. */
+function losses(rows) {
   const out = new Map();
-  for (const line of fs.readFileSync(file, 'utf8').split('\n')) {
-    if (!line.trim()) continue;
-    const row = JSON.parse(line);
-    if (typeof row.step === 'number' && typeof row.loss === 'number') out.set(row.step, row.loss);
-  }
+  for (const { row } of rows) if (typeof row.step === 'number' && typeof row.loss === 'number') out.set(row.step, row.loss);
   return out;
 }
 
@@ -52,8 +58,8 @@ function main() {
   const steps = numberArg('steps', 8, { integer: true, min: 1 });
   const scratch = path.resolve(arg('scratch', path.join(root, 'runs', 'resume-check')));
   const config = JSON.parse(fs.readFileSync(path.join(run, 'config.json'), 'utf8'));
-  const logged = losses(path.join(run, 'metrics.jsonl'));
-  const metricLines = fs.readFileSync(path.join(run, 'metrics.jsonl'), 'utf8').split('\n').filter((l) => l.trim());
+  const metrics = readMetrics(path.join(run, 'metrics.jsonl'));
+  const logged = losses(metrics);
   let failed = false;
   for (const k of at) {
     const ckpt = `ckpt-${String(k).padStart(8, '0')}`;
@@ -65,12 +71,12 @@ function main() {
     fs.mkdirSync(path.join(dir, 'checkpoints'), { recursive: true });
     fs.copyFileSync(path.join(run, 'config.json'), path.join(dir, 'config.json'));
     for (const f of files) fs.copyFileSync(f, path.join(dir, 'checkpoints', path.basename(f)));
-    const head = metricLines.filter((l) => JSON.parse(l).step <= k);
+    const head = metrics.filter(({ row }) => row.step <= k).map(({ line }) => line);
     fs.writeFileSync(path.join(dir, 'metrics.jsonl'), head.join('\n') + '\n');
     const args = rerunArgs(config.command, dir, k + steps);
     const res = spawnSync(process.execPath, [scrlBin, ...args], { cwd: root, encoding: 'utf8', env: process.env });
     fs.writeFileSync(dir + '.log', `$ scrl ${args.join(' ')}\n${res.stdout}${res.stderr}`);
-    const rerun = losses(path.join(dir, 'metrics.jsonl'));
+    const rerun = losses(readMetrics(path.join(dir, 'metrics.jsonl')));
     const diffs = [];
     for (let s = k + 1; s <= k + steps; s++) if (rerun.has(s) && logged.has(s)) diffs.push(Math.abs(rerun.get(s) - logged.get(s)));
     const ok = res.status === 0 && diffs.length === steps;
